@@ -1,0 +1,65 @@
+"""libcontainer_py: an OCI container runtime for Linux, a Python port of runc's libcontainer.
+
+Importing the package is cheap: the public names are loaded on first use (PEP 562), so that
+`pyrunc --version` or a script that only needs the bundle helper does not pay for pydantic.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from libcontainer_py._version import SPEC_VERSION, __version__
+
+if TYPE_CHECKING:
+    from libcontainer_py._run import CompletedContainer, ContainerFailed, run
+    from libcontainer_py.bundle import make_busybox_bundle
+    from libcontainer_py.container import Container
+    from libcontainer_py.state import Status
+    from libcontainer_py.errors import BundleError, ConfigError, LibcontainerError, SyscallError
+    from libcontainer_py.spec import Spec
+
+_LAZY = {
+    "run": "libcontainer_py._run",
+    "CompletedContainer": "libcontainer_py._run",
+    "ContainerFailed": "libcontainer_py._run",
+    "Container": "libcontainer_py.container",
+    "Status": "libcontainer_py.state",
+    "Spec": "libcontainer_py.spec",
+    "make_busybox_bundle": "libcontainer_py.bundle",
+    "LibcontainerError": "libcontainer_py.errors",
+    "ConfigError": "libcontainer_py.errors",
+    "BundleError": "libcontainer_py.errors",
+    "SyscallError": "libcontainer_py.errors",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'libcontainer_py' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
+
+
+__all__ = [
+    "SPEC_VERSION",
+    "BundleError",
+    "CompletedContainer",
+    "ConfigError",
+    "Container",
+    "ContainerFailed",
+    "LibcontainerError",
+    "Spec",
+    "Status",
+    "SyscallError",
+    "__version__",
+    "make_busybox_bundle",
+    "run",
+]
