@@ -1,0 +1,492 @@
+"""The kernel seam: the only module that calls into the cffi shim ``libcontainer_py._sys._shim``.
+
+Two layers:
+
+* module functions (``mount``, ``pivot_root``, ``openat2``, ...) call the C wrapper, which returns 0 or
+  an errno (or a value / ``-errno``), and turn a failure into :class:`SyscallError` whose message names
+  the call, its paths and its flags by name (see ``describe.py``);
+* :class:`Syscalls`, an object with one method per function. Subsystems take a ``Syscalls`` so their
+  unit tests can pass :class:`libcontainer_py._sys.fake.RecordingSyscalls` instead and run without root.
+
+Only what ``os`` lacks lives here: use os.fork/os.setuid/os.setgroups/os.chroot/os.pidfd_open directly.
+(os.unshare and os.setns arrived in Python 3.12; we support 3.11, hence ours.)
+
+The shim is imported on first use, not at import time: importing this package stays cheap, and a
+missing build gives :class:`ShimNotBuiltError` with the fix rather than an ImportError at start-up.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from typing import Any, NamedTuple, NoReturn, TypeAlias
+
+from libcontainer_py._sys import consts
+from libcontainer_py._sys.consts import AT_FDCWD
+from libcontainer_py.errors import LibcontainerError, SyscallError
+
+# What the wrappers accept as a path: like the os module, str, bytes or a path-like object.
+StrOrBytesPath: TypeAlias = str | bytes | os.PathLike[str] | os.PathLike[bytes]
+
+__all__ = [
+    "AT_FDCWD",
+    "CapSets",
+    "ShimNotBuiltError",
+    "StrOrBytesPath",
+    "SyscallError",
+    "Syscalls",
+    "capget",
+    "capset",
+    "consts",
+    "ioprio_get",
+    "ioprio_set",
+    "keyctl_join_session_keyring",
+    "mount",
+    "mount_setattr",
+    "move_mount",
+    "open_tree",
+    "openat2",
+    "personality",
+    "pivot_root",
+    "prctl",
+    "prctl_get_name",
+    "prctl_set_name",
+    "sched_setattr",
+    "set_mempolicy",
+    "setdomainname",
+    "sethostname",
+    "setns",
+    "shim_available",
+    "umount2",
+    "unshare",
+]
+
+
+class ShimNotBuiltError(LibcontainerError, ImportError):
+    """The compiled extension is missing (a source checkout that was never pip-installed)."""
+
+
+_ffi: Any = None
+_lib_: Any = None
+
+
+def _lib() -> Any:
+    """The shim's ``lib``, imported once on first use."""
+    global _ffi, _lib_
+    if _lib_ is None:
+        import importlib
+
+        try:
+            _shim = importlib.import_module("libcontainer_py._sys._shim")
+        except ImportError as exc:
+            raise ShimNotBuiltError(
+                "the C shim libcontainer_py._sys._shim is not built: reinstall with pip install . "
+                f"(or pip install -e . for development) ({exc})"
+            ) from exc
+        _ffi, _lib_ = _shim.ffi, _shim.lib
+    return _lib_
+
+
+def shim_available() -> bool:
+    """Whether the compiled shim can be imported (tests use this to skip with a reason)."""
+    try:
+        _lib()
+    except ShimNotBuiltError:
+        return False
+    return True
+
+
+def _fail(err: int, name: str, *args: Any) -> NoReturn:
+    """Raise SyscallError for a failed call. The message module is imported here, on the error path
+    only, to keep importing this package cheap."""
+    from libcontainer_py._sys import describe
+
+    raise SyscallError(err, getattr(describe, name)(*args))
+
+
+def _path(path: StrOrBytesPath) -> bytes:
+    raw = os.fsencode(path)
+    if b"\0" in raw:
+        # cffi would silently cut the string at the NUL; os.* raise the same ValueError.
+        raise ValueError(f"embedded null byte in path {raw!r}")
+    return raw
+
+
+def _opt(value: StrOrBytesPath | None) -> Any:
+    return _ffi.NULL if value is None else _path(value)
+
+
+# --- namespaces ---------------------------------------------------------------------------------------
+
+
+def unshare(flags: int) -> None:
+    """unshare(2): move this process (this thread, in fact) into new namespaces."""
+    err = _lib().lc_unshare(flags)
+    if err:
+        _fail(err, "unshare", flags)
+
+
+def setns(fd: int, nstype: int = 0) -> None:
+    """setns(2): join the namespace behind ``fd`` (an open /proc/PID/ns/* file or a pidfd).
+
+    ``nstype`` 0 accepts any type; pass the CLONE_NEW* flag to have the kernel check the fd is what
+    the config says it is (a /proc/PID/ns/net path given as the pid namespace is an EINVAL).
+    """
+    err = _lib().lc_setns(fd, nstype)
+    if err:
+        _fail(err, "setns", fd, nstype)
+
+
+# --- mounts -------------------------------------------------------------------------------------------
+
+
+def mount(
+    source: StrOrBytesPath | None,
+    target: StrOrBytesPath,
+    fstype: str | None = None,
+    flags: int = 0,
+    data: str | None = None,
+) -> None:
+    """mount(2). ``None`` for source, fstype or data passes NULL (as for propagation changes)."""
+    lib = _lib()
+    err = lib.lc_mount(
+        _opt(source), _path(target), _opt(fstype), flags, _ffi.NULL if data is None else data.encode()
+    )
+    if err:
+        _fail(err, "mount", source, target, fstype, flags, data)
+
+
+def umount2(target: StrOrBytesPath, flags: int = 0) -> None:
+    """umount2(2). EINVAL means ``target`` is not a mount point."""
+    err = _lib().lc_umount2(_path(target), flags)
+    if err:
+        _fail(err, "umount2", target, flags)
+
+
+def pivot_root(new_root: StrOrBytesPath, put_old: StrOrBytesPath) -> None:
+    """pivot_root(2): make ``new_root`` this mount namespace's root, old root moved to ``put_old``.
+
+    The kernel refuses (EINVAL) when the new root, or the current root, has *shared* propagation:
+    pivoting would otherwise propagate the move into the host's peers. So callers make "/" private
+    (or slave) with ``mount(None, "/", None, MS_REC|MS_PRIVATE)`` after unshare(CLONE_NEWNS), and
+    ``new_root`` must be a mount point (bind-mount the rootfs onto itself first).
+    ``pivot_root(".", ".")`` (runc's trick) stacks the old root on the new one, avoiding a put_old
+    directory inside the rootfs; then ``umount2(".", MNT_DETACH)`` drops it.
+    """
+    err = _lib().lc_pivot_root(_path(new_root), _path(put_old))
+    if err:
+        _fail(err, "pivot_root", new_root, put_old)
+
+
+def mount_setattr(
+    dirfd: int,
+    path: StrOrBytesPath,
+    flags: int = 0,
+    attr_set: int = 0,
+    attr_clr: int = 0,
+    propagation: int = 0,
+    userns_fd: int = 0,
+) -> None:
+    """mount_setattr(2) (Linux 5.12+): change mount attributes, with AT_RECURSIVE for a whole tree.
+
+    Unlike a MS_REMOUNT|MS_BIND|MS_RDONLY remount, which only touches the top mount, AT_RECURSIVE makes
+    every submount read-only (or nosuid, ...) atomically. With MOUNT_ATTR_IDMAP and ``userns_fd`` it
+    makes an idmapped mount (the mount must be detached, from open_tree(OPEN_TREE_CLONE)).
+    """
+    err = _lib().lc_mount_setattr(dirfd, _path(path), flags, attr_set, attr_clr, propagation, userns_fd)
+    if err:
+        _fail(err, "mount_setattr", dirfd, path, flags, attr_set, attr_clr, propagation, userns_fd)
+
+
+def open_tree(dirfd: int, path: StrOrBytesPath, flags: int = 0) -> int:
+    """open_tree(2) (Linux 5.2+): an fd for a mount; OPEN_TREE_CLONE makes a detached copy (a bind)."""
+    fd: int = _lib().lc_open_tree(dirfd, _path(path), flags)
+    if fd < 0:
+        _fail(-fd, "open_tree", dirfd, path, flags)
+    return fd
+
+
+def move_mount(
+    from_dirfd: int,
+    from_path: StrOrBytesPath,
+    to_dirfd: int,
+    to_path: StrOrBytesPath,
+    flags: int = 0,
+) -> None:
+    """move_mount(2) (Linux 5.2+): attach a detached mount (from open_tree) or move one."""
+    err = _lib().lc_move_mount(from_dirfd, _path(from_path), to_dirfd, _path(to_path), flags)
+    if err:
+        _fail(err, "move_mount", from_dirfd, from_path, to_dirfd, to_path, flags)
+
+
+def openat2(
+    dirfd: int,
+    path: StrOrBytesPath,
+    flags: int = 0,
+    mode: int = 0,
+    resolve: int = 0,
+) -> int:
+    """openat2(2) (Linux 5.6+): open with kernel-enforced path resolution rules; returns the fd.
+
+    Why: a container's rootfs is controlled by the container's author (and by processes already
+    running in it). Resolving a mount destination like ``/proc/../../etc`` or a symlink ``/dev -> /etc``
+    in user space races with them and has been the root of runc's CVEs (CVE-2021-30465,
+    CVE-2024-21626). RESOLVE_IN_ROOT makes the kernel treat ``dirfd`` as "/" for ``..`` and absolute
+    symlinks, atomically; RESOLVE_NO_MAGICLINKS refuses /proc/*/fd-style jumps out of the tree. Open
+    the result O_PATH and mount onto ``/proc/self/fd/N`` so the checked path is the one mounted on.
+    The fd is opened without O_CLOEXEC unless ``flags`` has it (pass os.O_CLOEXEC; we do not add it).
+    """
+    fd: int = _lib().lc_openat2(dirfd, _path(path), flags, mode, resolve)
+    if fd < 0:
+        _fail(-fd, "openat2", dirfd, path, flags, mode, resolve)
+    return fd
+
+
+# --- identity and process attributes ------------------------------------------------------------------
+
+
+def sethostname(name: str) -> None:
+    """sethostname(2), in the caller's UTS namespace."""
+    raw = name.encode()
+    err = _lib().lc_sethostname(raw, len(raw))
+    if err:
+        _fail(err, "sethostname", name)
+
+
+def setdomainname(name: str) -> None:
+    """setdomainname(2), in the caller's UTS namespace."""
+    raw = name.encode()
+    err = _lib().lc_setdomainname(raw, len(raw))
+    if err:
+        _fail(err, "setdomainname", name)
+
+
+def personality(persona: int) -> int:
+    """personality(2); returns the previous persona. ``consts.PERSONALITY_QUERY`` only reads it."""
+    result: int = _lib().lc_personality(persona)
+    if result < 0:
+        _fail(-result, "personality", persona)
+    return result
+
+
+def prctl(option: int, a2: int = 0, a3: int = 0, a4: int = 0, a5: int = 0) -> int:
+    """prctl(2) with integer arguments; returns the kernel's result (for PR_GET_* options)."""
+    result: int = _lib().lc_prctl(option, a2, a3, a4, a5)
+    if result < 0:
+        _fail(-result, "prctl", option, a2, a3, a4, a5)
+    return result
+
+
+def prctl_set_name(name: str) -> None:
+    """PR_SET_NAME: the name ``ps`` and /proc/self/comm show (the kernel keeps 15 bytes)."""
+    lib = _lib()
+    buf = _ffi.new("char[]", name.encode()[: consts.TASK_COMM_LEN - 1])
+    result = lib.lc_prctl(consts.PR_SET_NAME, int(_ffi.cast("uintptr_t", buf)), 0, 0, 0)
+    if result < 0:
+        _fail(-result, "prctl_set_name", name)
+
+
+def prctl_get_name() -> str:
+    """PR_GET_NAME."""
+    lib = _lib()
+    buf = _ffi.new("char[]", consts.TASK_COMM_LEN)
+    result = lib.lc_prctl(consts.PR_GET_NAME, int(_ffi.cast("uintptr_t", buf)), 0, 0, 0)
+    if result < 0:
+        _fail(-result, "prctl_get_name")
+    return bytes(_ffi.string(buf)).decode(errors="replace")
+
+
+class CapSets(NamedTuple):
+    """A thread's capability sets as 64-bit masks (bit N is capability number N, e.g. 21 CAP_SYS_ADMIN)."""
+
+    effective: int
+    permitted: int
+    inheritable: int
+
+
+def _words(mask: int) -> Any:
+    return _ffi.new("uint32_t[2]", [mask & 0xFFFFFFFF, (mask >> 32) & 0xFFFFFFFF])
+
+
+def capget(pid: int = 0) -> CapSets:
+    """capget(2) with the v3 ABI (two 32-bit words per set). pid 0 is the calling thread."""
+    lib = _lib()
+    eff, prm, inh = (_ffi.new("uint32_t[2]") for _ in range(3))
+    err = lib.lc_capget(pid, eff, prm, inh)
+    if err:
+        _fail(err, "capget", pid)
+    return CapSets(*(int(w[0]) | int(w[1]) << 32 for w in (eff, prm, inh)))
+
+
+def capset(effective: int, permitted: int, inheritable: int) -> None:
+    """capset(2) of the calling thread (v3 ABI). The bounding and ambient sets are prctl's business."""
+    lib = _lib()
+    err = lib.lc_capset(_words(effective), _words(permitted), _words(inheritable))
+    if err:
+        _fail(err, "capset", effective, permitted, inheritable)
+
+
+def keyctl_join_session_keyring(name: str | None = None) -> int:
+    """KEYCTL_JOIN_SESSION_KEYRING: a fresh session keyring (runc's _ses.<id>), so containers do not
+    share the host's session keys. Returns the keyring's serial. ``None`` makes an anonymous one."""
+    result: int = _lib().lc_keyctl_join_session_keyring(_ffi.NULL if name is None else name.encode())
+    if result < 0:
+        _fail(-result, "keyctl_join_session_keyring", name)
+    return result
+
+
+def ioprio_set(which: int, who: int, ioprio: int) -> None:
+    """ioprio_set(2) (process.ioPriority); build ``ioprio`` with ``consts.ioprio_value(class, level)``."""
+    err = _lib().lc_ioprio_set(which, who, ioprio)
+    if err:
+        _fail(err, "ioprio_set", which, who, ioprio)
+
+
+def ioprio_get(which: int, who: int) -> int:
+    """ioprio_get(2)."""
+    result: int = _lib().lc_ioprio_get(which, who)
+    if result < 0:
+        _fail(-result, "ioprio_get", which, who)
+    return result
+
+
+def set_mempolicy(mode: int, nodes: Iterable[int] = ()) -> None:
+    """set_mempolicy(2) (linux.memoryPolicy): ``mode`` may include MPOL_F_* flags; ``nodes`` numbers."""
+    node_list = tuple(sorted(set(nodes)))
+    lib = _lib()
+    if node_list:
+        bits = _ffi.sizeof("unsigned long") * 8
+        mask = _ffi.new("unsigned long[]", node_list[-1] // bits + 1)
+        for node in node_list:
+            mask[node // bits] |= 1 << (node % bits)
+        # The kernel reads maxnode-1 bits (a historical off-by-one that libnuma also compensates for).
+        err = lib.lc_set_mempolicy(mode, mask, len(mask) * bits + 1)
+    else:
+        err = lib.lc_set_mempolicy(mode, _ffi.NULL, 0)
+    if err:
+        _fail(err, "set_mempolicy", mode, node_list)
+
+
+def sched_setattr(
+    pid: int,
+    policy: int,
+    flags: int = 0,
+    nice: int = 0,
+    priority: int = 0,
+    runtime: int = 0,
+    deadline: int = 0,
+    period: int = 0,
+) -> None:
+    """sched_setattr(2) (process.scheduler); os.sched_setscheduler lacks flags, nice and deadline."""
+    err = _lib().lc_sched_setattr(pid, policy, flags, nice, priority, runtime, deadline, period)
+    if err:
+        _fail(err, "sched_setattr", pid, policy, flags, nice, priority, runtime, deadline, period)
+
+
+# --- the seam -----------------------------------------------------------------------------------------
+
+
+class Syscalls:
+    """The real kernel. Subsystems take one of these (default ``Syscalls()``) and call its methods;
+    unit tests pass ``RecordingSyscalls`` (``_sys/fake.py``), which overrides every method."""
+
+    def unshare(self, flags: int) -> None:
+        unshare(flags)
+
+    def setns(self, fd: int, nstype: int = 0) -> None:
+        setns(fd, nstype)
+
+    def mount(
+        self,
+        source: StrOrBytesPath | None,
+        target: StrOrBytesPath,
+        fstype: str | None = None,
+        flags: int = 0,
+        data: str | None = None,
+    ) -> None:
+        mount(source, target, fstype, flags, data)
+
+    def umount2(self, target: StrOrBytesPath, flags: int = 0) -> None:
+        umount2(target, flags)
+
+    def pivot_root(self, new_root: StrOrBytesPath, put_old: StrOrBytesPath) -> None:
+        pivot_root(new_root, put_old)
+
+    def mount_setattr(
+        self,
+        dirfd: int,
+        path: StrOrBytesPath,
+        flags: int = 0,
+        attr_set: int = 0,
+        attr_clr: int = 0,
+        propagation: int = 0,
+        userns_fd: int = 0,
+    ) -> None:
+        mount_setattr(dirfd, path, flags, attr_set, attr_clr, propagation, userns_fd)
+
+    def open_tree(self, dirfd: int, path: StrOrBytesPath, flags: int = 0) -> int:
+        return open_tree(dirfd, path, flags)
+
+    def move_mount(
+        self,
+        from_dirfd: int,
+        from_path: StrOrBytesPath,
+        to_dirfd: int,
+        to_path: StrOrBytesPath,
+        flags: int = 0,
+    ) -> None:
+        move_mount(from_dirfd, from_path, to_dirfd, to_path, flags)
+
+    def openat2(
+        self, dirfd: int, path: StrOrBytesPath, flags: int = 0, mode: int = 0, resolve: int = 0
+    ) -> int:
+        return openat2(dirfd, path, flags, mode, resolve)
+
+    def sethostname(self, name: str) -> None:
+        sethostname(name)
+
+    def setdomainname(self, name: str) -> None:
+        setdomainname(name)
+
+    def personality(self, persona: int) -> int:
+        return personality(persona)
+
+    def prctl(self, option: int, a2: int = 0, a3: int = 0, a4: int = 0, a5: int = 0) -> int:
+        return prctl(option, a2, a3, a4, a5)
+
+    def prctl_set_name(self, name: str) -> None:
+        prctl_set_name(name)
+
+    def prctl_get_name(self) -> str:
+        return prctl_get_name()
+
+    def capget(self, pid: int = 0) -> CapSets:
+        return capget(pid)
+
+    def capset(self, effective: int, permitted: int, inheritable: int) -> None:
+        capset(effective, permitted, inheritable)
+
+    def keyctl_join_session_keyring(self, name: str | None = None) -> int:
+        return keyctl_join_session_keyring(name)
+
+    def ioprio_set(self, which: int, who: int, ioprio: int) -> None:
+        ioprio_set(which, who, ioprio)
+
+    def ioprio_get(self, which: int, who: int) -> int:
+        return ioprio_get(which, who)
+
+    def set_mempolicy(self, mode: int, nodes: Iterable[int] = ()) -> None:
+        set_mempolicy(mode, nodes)
+
+    def sched_setattr(
+        self,
+        pid: int,
+        policy: int,
+        flags: int = 0,
+        nice: int = 0,
+        priority: int = 0,
+        runtime: int = 0,
+        deadline: int = 0,
+        period: int = 0,
+    ) -> None:
+        sched_setattr(pid, policy, flags, nice, priority, runtime, deadline, period)

@@ -1,0 +1,205 @@
+"""cffi builder for the kernel shim ``libcontainer_py._sys._shim`` (API mode, compiled at install time).
+
+setup.py names this module in ``cffi_modules``, so ``pip install .`` and ``pip install -e .`` compile the
+shim. To build it by hand in the source tree (development without pip)::
+
+    python libcontainer_py/_sys/_build.py
+
+The C is deliberately tiny, in the psutil style: every wrapper is a few lines that make one system call
+and return 0 or the errno (or, for calls that return a value, the value or ``-errno``). A wrapper never
+raises a Python exception and never decides anything: flags, retries, error messages and policy all
+live in Python (``libcontainer_py/_sys/__init__.py``). Reading ``errno`` in C right after the call is
+also what makes the errno reliable; cffi's ``ffi.errno`` can be clobbered by the interpreter in between.
+
+We call the raw system call numbers (``syscall(SYS_x, ...)``) for everything that glibc 2.36 does not
+wrap (pivot_root, the new mount API, openat2, capget/capset, keyctl, ...). We define the small kernel
+structs ourselves instead of including <linux/mount.h> or <linux/openat2.h>: those headers clash with
+<sys/mount.h> on older glibc, and the layouts are fixed kernel ABI (checked with _Static_assert below).
+"""
+
+from __future__ import annotations
+
+import cffi
+
+# Every declaration Python can call. Keep this in step with C_SOURCE and with docs/syscalls.md.
+CDEF = """
+int lc_pivot_root(const char *new_root, const char *put_old);
+int lc_setns(int fd, int nstype);
+int lc_unshare(int flags);
+int lc_mount(const char *source, const char *target, const char *fstype, unsigned long flags,
+             const char *data);
+int lc_umount2(const char *target, int flags);
+int lc_mount_setattr(int dirfd, const char *path, unsigned int flags, uint64_t attr_set,
+                     uint64_t attr_clr, uint64_t propagation, uint64_t userns_fd);
+int lc_open_tree(int dirfd, const char *path, unsigned int flags);
+int lc_move_mount(int from_dirfd, const char *from_path, int to_dirfd, const char *to_path,
+                  unsigned int flags);
+int lc_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve);
+int lc_sethostname(const char *name, size_t len);
+int lc_setdomainname(const char *name, size_t len);
+long lc_personality(unsigned long persona);
+long lc_prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5);
+int lc_capget(int pid, uint32_t effective[2], uint32_t permitted[2], uint32_t inheritable[2]);
+int lc_capset(const uint32_t effective[2], const uint32_t permitted[2], const uint32_t inheritable[2]);
+long lc_keyctl_join_session_keyring(const char *name);
+int lc_ioprio_set(int which, int who, int ioprio);
+long lc_ioprio_get(int which, int who);
+int lc_set_mempolicy(int mode, const unsigned long *nodemask, unsigned long maxnode);
+int lc_sched_setattr(int pid, uint32_t policy, uint64_t flags, int32_t nice, uint32_t priority,
+                     uint64_t runtime, uint64_t deadline, uint64_t period);
+"""
+
+C_SOURCE = r"""
+#ifndef _GNU_SOURCE   /* Python.h already defines it */
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <sched.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mount.h>
+#include <sys/personality.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+
+/* Syscalls added after the unified numbering (Linux 5.1+) have the same number on x86_64 and aarch64
+   (and every other architecture but alpha), so one fallback serves both when libc headers are old. */
+#ifndef SYS_open_tree
+#define SYS_open_tree 428
+#endif
+#ifndef SYS_move_mount
+#define SYS_move_mount 429
+#endif
+#ifndef SYS_openat2
+#define SYS_openat2 437
+#endif
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442
+#endif
+
+/* Kernel ABI structs, declared here so we need no linux uapi header (see the module docstring). */
+struct lc_mount_attr { uint64_t attr_set, attr_clr, propagation, userns_fd; };   /* MOUNT_ATTR_SIZE_VER0 */
+struct lc_open_how { uint64_t flags, mode, resolve; };                             /* OPEN_HOW_SIZE_VER0 */
+struct lc_cap_header { uint32_t version; int pid; };
+struct lc_cap_data { uint32_t effective, permitted, inheritable; };
+struct lc_sched_attr {                                                             /* SCHED_ATTR_SIZE_VER0 */
+    uint32_t size, sched_policy; uint64_t sched_flags; int32_t sched_nice; uint32_t sched_priority;
+    uint64_t sched_runtime, sched_deadline, sched_period;
+};
+_Static_assert(sizeof(struct lc_mount_attr) == 32, "struct mount_attr is 32 bytes");
+_Static_assert(sizeof(struct lc_open_how) == 24, "struct open_how is 24 bytes");
+_Static_assert(sizeof(struct lc_sched_attr) == 48, "struct sched_attr v0 is 48 bytes");
+
+#define LC_CAP_V3 0x20080522   /* _LINUX_CAPABILITY_VERSION_3: two 32-bit words per set */
+#define LC_KEYCTL_JOIN_SESSION_KEYRING 1
+
+/* 0 or errno */
+#define LC_ERR(call) ((call) < 0 ? errno : 0)
+/* value or -errno */
+#define LC_VAL(call) ({ long r_ = (long)(call); r_ < 0 ? -(long)errno : r_; })
+
+static int lc_pivot_root(const char *new_root, const char *put_old)
+{ return LC_ERR(syscall(SYS_pivot_root, new_root, put_old)); }
+
+static int lc_setns(int fd, int nstype) { return LC_ERR(setns(fd, nstype)); }
+
+static int lc_unshare(int flags) { return LC_ERR(unshare(flags)); }
+
+static int lc_mount(const char *source, const char *target, const char *fstype, unsigned long flags,
+                    const char *data)
+{ return LC_ERR(mount(source, target, fstype, flags, data)); }
+
+static int lc_umount2(const char *target, int flags) { return LC_ERR(umount2(target, flags)); }
+
+static int lc_mount_setattr(int dirfd, const char *path, unsigned int flags, uint64_t attr_set,
+                            uint64_t attr_clr, uint64_t propagation, uint64_t userns_fd)
+{
+    struct lc_mount_attr attr = { attr_set, attr_clr, propagation, userns_fd };
+    return LC_ERR(syscall(SYS_mount_setattr, dirfd, path, flags, &attr, sizeof attr));
+}
+
+static int lc_open_tree(int dirfd, const char *path, unsigned int flags)
+{ return (int)LC_VAL(syscall(SYS_open_tree, dirfd, path, flags)); }
+
+static int lc_move_mount(int from_dirfd, const char *from_path, int to_dirfd, const char *to_path,
+                         unsigned int flags)
+{ return LC_ERR(syscall(SYS_move_mount, from_dirfd, from_path, to_dirfd, to_path, flags)); }
+
+static int lc_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve)
+{
+    struct lc_open_how how = { flags, mode, resolve };
+    return (int)LC_VAL(syscall(SYS_openat2, dirfd, path, &how, sizeof how));
+}
+
+static int lc_sethostname(const char *name, size_t len) { return LC_ERR(sethostname(name, len)); }
+
+static int lc_setdomainname(const char *name, size_t len) { return LC_ERR(setdomainname(name, len)); }
+
+static long lc_personality(unsigned long persona) { return LC_VAL(personality(persona)); }
+
+static long lc_prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)
+{ return LC_VAL(prctl(option, a2, a3, a4, a5)); }
+
+static int lc_capget(int pid, uint32_t effective[2], uint32_t permitted[2], uint32_t inheritable[2])
+{
+    struct lc_cap_header hdr = { LC_CAP_V3, pid };
+    struct lc_cap_data data[2];
+    memset(data, 0, sizeof data);
+    if (syscall(SYS_capget, &hdr, data) < 0)
+        return errno;
+    for (int i = 0; i < 2; i++) {
+        effective[i] = data[i].effective;
+        permitted[i] = data[i].permitted;
+        inheritable[i] = data[i].inheritable;
+    }
+    return 0;
+}
+
+static int lc_capset(const uint32_t effective[2], const uint32_t permitted[2], const uint32_t inheritable[2])
+{
+    struct lc_cap_header hdr = { LC_CAP_V3, 0 };
+    struct lc_cap_data data[2];
+    for (int i = 0; i < 2; i++) {
+        data[i].effective = effective[i];
+        data[i].permitted = permitted[i];
+        data[i].inheritable = inheritable[i];
+    }
+    return LC_ERR(syscall(SYS_capset, &hdr, data));
+}
+
+static long lc_keyctl_join_session_keyring(const char *name)
+{ return LC_VAL(syscall(SYS_keyctl, LC_KEYCTL_JOIN_SESSION_KEYRING, name)); }
+
+static int lc_ioprio_set(int which, int who, int ioprio)
+{ return LC_ERR(syscall(SYS_ioprio_set, which, who, ioprio)); }
+
+static long lc_ioprio_get(int which, int who) { return LC_VAL(syscall(SYS_ioprio_get, which, who)); }
+
+static int lc_set_mempolicy(int mode, const unsigned long *nodemask, unsigned long maxnode)
+{ return LC_ERR(syscall(SYS_set_mempolicy, mode, nodemask, maxnode)); }
+
+static int lc_sched_setattr(int pid, uint32_t policy, uint64_t flags, int32_t nice, uint32_t priority,
+                            uint64_t runtime, uint64_t deadline, uint64_t period)
+{
+    struct lc_sched_attr attr = { sizeof attr, policy, flags, nice, priority, runtime, deadline, period };
+    return LC_ERR(syscall(SYS_sched_setattr, pid, &attr, 0));
+}
+"""
+
+ffibuilder = cffi.FFI()
+ffibuilder.cdef(CDEF)
+ffibuilder.set_source("libcontainer_py._sys._shim", C_SOURCE)
+
+if __name__ == "__main__":
+    # Development build without pip: compile in a scratch directory and copy only the extension next
+    # to this file, so the source tree gets no .c/.o litter.
+    import pathlib
+    import shutil
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as scratch:
+        built = pathlib.Path(ffibuilder.compile(tmpdir=scratch))
+        shutil.copy2(built, pathlib.Path(__file__).resolve().parent / built.name)
+        print(pathlib.Path(__file__).resolve().parent / built.name)
