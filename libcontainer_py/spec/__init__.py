@@ -21,8 +21,10 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from libcontainer_py.spec.builder import SpecBuilder
     from libcontainer_py.spec.caps import CAPABILITIES, KNOWN_CAPABILITIES, is_known_capability
     from libcontainer_py.spec.config import OCI_VERSION, Hook, Hooks, Mount, Root, Spec
+    from libcontainer_py.spec.defaults import default_spec
     from libcontainer_py.spec.enums import (
         ContainerStatus,
         DeviceType,
@@ -94,6 +96,8 @@ if TYPE_CHECKING:
 #: submodule -> the public names it provides (keep in step with the TYPE_CHECKING imports above;
 #: tests/unit/test_spec_api.py checks that they agree).
 _EXPORTS: dict[str, tuple[str, ...]] = {
+    "builder": ("SpecBuilder",),
+    "defaults": ("default_spec",),
     "caps": (
         "CAPABILITIES",
         "KNOWN_CAPABILITIES",
@@ -246,8 +250,10 @@ __all__ = [
     "SeccompFlag",
     "SeccompOperator",
     "Spec",
+    "SpecBuilder",
     "State",
     "User",
+    "default_spec",
     "is_known_capability",
     "runtime_problems",
     "validate_runtime",

@@ -1,6 +1,6 @@
 """config.json: the top-level ``Spec`` and the platform-neutral parts (root, mounts, hooks)."""
 
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Self
 
 from pydantic import Field
 
@@ -61,6 +61,13 @@ class Spec(Document):
     """
 
     default_filename: ClassVar[str | None] = "config.json"
+
+    @classmethod
+    def default(cls, rootless: bool = False) -> Self:
+        """What `runc spec` (or `runc spec --rootless`) writes, with this runtime's ociVersion."""
+        from libcontainer_py.spec.defaults import default_dict
+
+        return cls.from_dict(default_dict(rootless))
 
     oci_version: Str = Field(alias="ociVersion")
     process: Process | None = None

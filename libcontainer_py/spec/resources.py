@@ -80,12 +80,8 @@ class LinuxBlockIO(OCIModel):
     weight_device: list[LinuxWeightDevice] | None = None
     throttle_read_bps_device: list[LinuxThrottleDevice] | None = None
     throttle_write_bps_device: list[LinuxThrottleDevice] | None = None
-    throttle_read_iops_device: list[LinuxThrottleDevice] | None = Field(
-        default=None, alias="throttleReadIOPSDevice"
-    )
-    throttle_write_iops_device: list[LinuxThrottleDevice] | None = Field(
-        default=None, alias="throttleWriteIOPSDevice"
-    )
+    throttle_read_iops_device: list[LinuxThrottleDevice] | None = Field(default=None, alias="throttleReadIOPSDevice")
+    throttle_write_iops_device: list[LinuxThrottleDevice] | None = Field(default=None, alias="throttleWriteIOPSDevice")
 
 
 class LinuxHugepageLimit(OCIModel):

@@ -108,9 +108,7 @@ def _check_namespaces(spec: Spec, errors: list[Problem]) -> bool:
     if not has_userns:
         for field, mappings in (("uidMappings", linux.uid_mappings), ("gidMappings", linux.gid_mappings)):
             if mappings:
-                errors.append(
-                    Problem(f"linux.{field}", 'requires a user namespace (no "user" in linux.namespaces)')
-                )
+                errors.append(Problem(f"linux.{field}", 'requires a user namespace (no "user" in linux.namespaces)'))
     elif userns_created:
         # A fresh user namespace without mappings leaves every id unmapped (overflow "nobody"), so
         # setuid/setgid in init would fail with EINVAL; runc rejects it up front, and so do we.
@@ -118,9 +116,7 @@ def _check_namespaces(spec: Spec, errors: list[Problem]) -> bool:
             if not mappings:
                 errors.append(Problem(f"linux.{field}", "is required when creating a user namespace"))
     if linux.time_offsets and NamespaceType.TIME not in types:
-        errors.append(
-            Problem("linux.timeOffsets", 'requires a time namespace (no "time" in linux.namespaces)')
-        )
+        errors.append(Problem("linux.timeOffsets", 'requires a time namespace (no "time" in linux.namespaces)'))
     return has_userns
 
 
@@ -138,9 +134,7 @@ def _check_mounts(spec: Spec, has_userns: bool, errors: list[Problem], warnings:
         has_uid, has_gid = bool(mount.uid_mappings), bool(mount.gid_mappings)
         if has_uid != has_gid:
             missing = "gidMappings" if has_uid else "uidMappings"
-            errors.append(
-                Problem(f"mounts[{i}].{missing}", "is required: uidMappings and gidMappings go together")
-            )
+            errors.append(Problem(f"mounts[{i}].{missing}", "is required: uidMappings and gidMappings go together"))
         if idmap_opts and not (has_uid or has_gid) and not has_userns:
             # config.md: without mappings on the mount the runtime MAY use the container's user
             # namespace mapping; with neither, an error MUST be returned.

@@ -19,9 +19,7 @@ from libcontainer_py.spec._base import Document
 def _spec_dir() -> Path | None:
     # An explicit OCI_SPEC_DIR wins (and a wrong one skips rather than silently testing another copy).
     env = os.environ.get("OCI_SPEC_DIR")
-    candidate = (
-        Path(env) if env else Path(__file__).resolve().parents[2].parent / "shared" / "oci-runtime-spec"
-    )
+    candidate = Path(env) if env else Path(__file__).resolve().parents[2].parent / "shared" / "oci-runtime-spec"
     return candidate if (candidate / "schema" / "test").is_dir() else None
 
 
@@ -253,9 +251,7 @@ SCHEMA_VIOLATIONS: list[tuple[str, Any, str]] = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("where", "value", "error_path"), SCHEMA_VIOLATIONS, ids=[v[0] for v in SCHEMA_VIOLATIONS]
-)
+@pytest.mark.parametrize(("where", "value", "error_path"), SCHEMA_VIOLATIONS, ids=[v[0] for v in SCHEMA_VIOLATIONS])
 def test_schema_violation_rejected_like_json_schema(
     where: str, value: Any, error_path: str, validators: dict[str, Any]
 ) -> None:
@@ -322,9 +318,7 @@ def test_schema_edges_accepted(where: str, value: Any, validators: dict[str, Any
         ),
     ],
 )
-def test_state_features_violations(
-    kind: str, doc: dict[str, Any], error_path: str, validators: dict[str, Any]
-) -> None:
+def test_state_features_violations(kind: str, doc: dict[str, Any], error_path: str, validators: dict[str, Any]) -> None:
     assert list(validators[kind].iter_errors(doc))
     with pytest.raises(ConfigError) as info:
         DOCS[kind].from_dict(doc)

@@ -172,12 +172,8 @@ def test_build_with_snake_case_dumps_aliases() -> None:
 
 
 def test_aliases_and_names_both_accepted_on_input() -> None:
-    a = Spec.from_dict(
-        {"ociVersion": "1", "linux": {"uidMappings": [{"containerID": 1, "hostID": 2, "size": 3}]}}
-    )
-    b = Spec.from_dict(
-        {"oci_version": "1", "linux": {"uid_mappings": [{"container_id": 1, "host_id": 2, "size": 3}]}}
-    )
+    a = Spec.from_dict({"ociVersion": "1", "linux": {"uidMappings": [{"containerID": 1, "hostID": 2, "size": 3}]}})
+    b = Spec.from_dict({"oci_version": "1", "linux": {"uid_mappings": [{"container_id": 1, "host_id": 2, "size": 3}]}})
     assert a.to_dict() == b.to_dict()
 
 

@@ -79,9 +79,7 @@ def test_new_user_namespace_needs_mappings() -> None:
     ns = [*BASE["linux"]["namespaces"], {"type": "user"}]
     err = _error(_spec(linux=_linux(namespaces=ns, uidMappings=MAPPING)))
     assert str(err) == "config.json: linux.gidMappings: is required when creating a user namespace"
-    assert (
-        validate_runtime(_spec(linux=_linux(namespaces=ns, uidMappings=MAPPING, gidMappings=MAPPING))) == []
-    )
+    assert validate_runtime(_spec(linux=_linux(namespaces=ns, uidMappings=MAPPING, gidMappings=MAPPING))) == []
 
 
 def test_joined_user_namespace_needs_no_mappings() -> None:
