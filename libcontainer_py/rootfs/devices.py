@@ -1,0 +1,223 @@
+"""Device nodes and /dev symlinks in the container's rootfs.
+
+The spec's default devices (config-linux.md "Default Devices") plus ``linux.devices``: mknod(2) with
+the given mode and owner; in a user namespace mknod is not allowed, so, like runc, we bind-mount the
+host's node of the same path onto an empty file. Then the /dev symlinks of runtime-linux.md (fd, stdin,
+stdout, stderr), /dev/core when the host has /proc/kcore (runc), and /dev/ptmx -> pts/ptmx when the
+container has a /dev/pts (its own devpts instance's multiplexer, not the host's).
+
+Everything is created through fds resolved inside the root (paths.py), so a ``dev -> /etc`` symlink
+in the image cannot make us mknod on the host.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import stat
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from libcontainer_py import _sys
+from libcontainer_py._sys import consts as c
+from libcontainer_py.errors import SyscallError
+from libcontainer_py.rootfs import paths
+from libcontainer_py.rootfs.errors import DeviceError, PathError, strerror
+
+if TYPE_CHECKING:
+    from libcontainer_py.rootfs.mounts import MountPlan
+    from libcontainer_py.spec import LinuxDevice
+
+_TYPE_BITS = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}
+
+
+@dataclass(frozen=True)
+class Device:
+    path: str
+    type: str  # c, u (unbuffered char: a char device to the kernel), b, p
+    major: int = 0
+    minor: int = 0
+    file_mode: int = 0o666
+    uid: int = 0
+    gid: int = 0
+    field: str = "default devices"  # how messages name it: "linux.devices[2]"
+
+    @property
+    def mode(self) -> int:
+        """st_mode for mknod: type bits and permission bits."""
+        return _TYPE_BITS[self.type] | (self.file_mode & 0o7777)
+
+    @property
+    def rdev(self) -> int:
+        return os.makedev(self.major, self.minor) if self.type != "p" else 0
+
+
+#: The devices every container gets (the spec's list; runc's AllowedDevices nodes).
+DEFAULT_DEVICES: tuple[Device, ...] = (
+    Device("/dev/null", "c", 1, 3),
+    Device("/dev/zero", "c", 1, 5),
+    Device("/dev/full", "c", 1, 7),
+    Device("/dev/random", "c", 1, 8),
+    Device("/dev/urandom", "c", 1, 9),
+    Device("/dev/tty", "c", 5, 0),
+)
+
+DEV_SYMLINKS: tuple[tuple[str, str], ...] = (
+    ("/proc/self/fd", "fd"),
+    ("/proc/self/fd/0", "stdin"),
+    ("/proc/self/fd/1", "stdout"),
+    ("/proc/self/fd/2", "stderr"),
+)
+
+
+def plan_devices(devices: Sequence[LinuxDevice] | None) -> list[Device]:
+    """The default devices, then ``linux.devices`` (an entry with a default's path replaces it)."""
+    out: dict[str, Device] = {paths.clean(d.path): d for d in DEFAULT_DEVICES}
+    for i, d in enumerate(devices or ()):
+        field = f"linux.devices[{i}]"
+        kind = str(d.type)
+        if kind not in _TYPE_BITS:
+            raise DeviceError(f"{field}.type: must be one of c, b, u, p (got {kind!r})", field=f"{field}.type")
+        if kind != "p" and (d.major is None or d.minor is None):
+            raise DeviceError(f"{field}: major and minor are required for a device of type {kind}", field=field)
+        if not d.path or not d.path.startswith("/"):
+            raise DeviceError(f"{field}.path: must be an absolute path (got {d.path!r})", field=f"{field}.path")
+        dev = Device(
+            path=d.path,
+            type=kind,
+            major=d.major or 0,
+            minor=d.minor or 0,
+            file_mode=0o666 if d.file_mode is None else d.file_mode,
+            uid=d.uid or 0,
+            gid=d.gid or 0,
+            field=field,
+        )
+        out.pop(paths.clean(d.path), None)
+        out[paths.clean(d.path)] = dev
+    return list(out.values())
+
+
+def needs_dev_setup(plans: Sequence[MountPlan]) -> bool:
+    """False when the config bind-mounts something over /dev: then /dev is the caller's (runc)."""
+    return not any(p.kind == "bind" and p.destination == "/dev" for p in plans)
+
+
+@contextlib.contextmanager
+def _umask(mask: int) -> Iterator[None]:
+    old = os.umask(mask)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def create_devices(root_fd: int, devices: Sequence[Device], *, in_userns: bool) -> None:
+    # umask 0: the node gets exactly fileMode.
+    with _umask(0):
+        for dev in devices:
+            create_device(root_fd, dev, in_userns=in_userns)
+
+
+def create_device(root_fd: int, dev: Device, *, in_userns: bool) -> None:
+    """mknod (or, in a user namespace or when mknod is EPERM, bind the host's node) at ``dev.path``."""
+    where = f"{dev.field} ({dev.path})"
+    rel = paths.clean(dev.path)
+    parent_rel, name = os.path.split(rel)
+    try:
+        parent = paths.mkdir_all(root_fd, parent_rel or ".")
+    except (PathError, SyscallError, OSError) as exc:
+        err = getattr(exc, "errno", None)
+        raise DeviceError(f"{where}: cannot create its directory: {exc}", field=dev.field, errno=err) from exc
+    try:
+        if in_userns:
+            _bind_host_node(root_fd, dev, where)
+            return
+        try:
+            os.mknod(name, dev.mode, dev.rdev, dir_fd=parent)
+        except FileExistsError:
+            _check_existing(parent, name, dev, where)
+        except PermissionError:
+            _bind_host_node(root_fd, dev, where)
+            return
+        except OSError as exc:
+            raise DeviceError(f"{where}: mknod: {strerror(exc.errno)}", field=dev.field, errno=exc.errno) from exc
+        try:
+            os.chown(name, dev.uid, dev.gid, dir_fd=parent, follow_symlinks=False)
+            os.chmod(name, dev.file_mode & 0o7777, dir_fd=parent)
+        except OSError as exc:
+            raise DeviceError(f"{where}: chown/chmod: {strerror(exc.errno)}", field=dev.field, errno=exc.errno) from exc
+    finally:
+        os.close(parent)
+
+
+def _check_existing(parent: int, name: str, dev: Device, where: str) -> None:
+    """The spec: a file already at ``path`` that is not the requested device is an error."""
+    st = os.stat(name, dir_fd=parent, follow_symlinks=False)
+    same_type = stat.S_IFMT(st.st_mode) == stat.S_IFMT(dev.mode)
+    if not same_type or (dev.type != "p" and st.st_rdev != dev.rdev):
+        raise DeviceError(
+            f"{where}: a different file exists there (mode {st.st_mode:o}, device "
+            f"{os.major(st.st_rdev)}:{os.minor(st.st_rdev)}; wanted {dev.type} {dev.major}:{dev.minor})",
+            field=dev.field,
+            errno=errno.EEXIST,
+        )
+
+
+def _bind_host_node(root_fd: int, dev: Device, where: str) -> None:
+    if not os.path.exists(dev.path):
+        raise DeviceError(
+            f"{where}: the host has no {dev.path} to bind-mount in a user namespace",
+            field=dev.field,
+            errno=errno.ENOENT,
+        )
+    try:
+        target = paths.create_file(root_fd, dev.path)
+    except (PathError, OSError) as exc:
+        raise DeviceError(f"{where}: {exc}", field=dev.field, errno=getattr(exc, "errno", None)) from exc
+    try:
+        _sys.mount(dev.path, paths.fd_path(target), None, c.MS_BIND, None)
+    except SyscallError as exc:
+        raise DeviceError(
+            f"{where}: bind mount of the host's node: {strerror(exc.errno)}", field=dev.field, errno=exc.errno
+        ) from exc
+    finally:
+        os.close(target)
+
+
+def setup_dev_symlinks(root_fd: int) -> None:
+    """/dev/fd, stdin, stdout, stderr (runtime-linux.md) and /dev/core if the host has /proc/kcore."""
+    links = list(DEV_SYMLINKS)
+    if os.path.exists("/proc/kcore"):  # CONFIG_PROC_KCORE may be off: runc links only when present
+        links.append(("/proc/kcore", "core"))
+    dev = paths.mkdir_all(root_fd, "/dev")
+    try:
+        for target, name in links:
+            try:
+                os.symlink(target, name, dir_fd=dev)
+            except FileExistsError:
+                pass
+            except OSError as exc:
+                raise DeviceError(f"/dev/{name}: symlink to {target}: {strerror(exc.errno)}", errno=exc.errno) from exc
+    finally:
+        os.close(dev)
+
+
+def setup_ptmx(root_fd: int) -> bool:
+    """/dev/ptmx -> pts/ptmx when the container has a /dev/pts directory (its devpts mount), so that
+    opening /dev/ptmx allocates from the container's devpts instance. Returns whether it did."""
+    pts = paths.try_resolve(root_fd, "/dev/pts", flags=os.O_DIRECTORY)
+    if pts is None:
+        return False
+    os.close(pts)
+    dev = paths.resolve(root_fd, "/dev", flags=os.O_DIRECTORY)
+    try:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink("ptmx", dir_fd=dev)
+        os.symlink("pts/ptmx", "ptmx", dir_fd=dev)
+    except OSError as exc:
+        raise DeviceError(f"/dev/ptmx: symlink to pts/ptmx: {strerror(exc.errno)}", errno=exc.errno) from exc
+    finally:
+        os.close(dev)
+    return True

@@ -1,0 +1,98 @@
+"""After the pivot: linux.readonlyPaths, linux.maskedPaths and root.readonly (runc's finalizeRootfs).
+
+Every path is resolved inside "/" with openat2 (paths.py), so a symlink in the image cannot redirect
+a mask to somewhere else; a path that does not exist is skipped, as runc does.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+from libcontainer_py import _sys
+from libcontainer_py._sys import consts as c
+from libcontainer_py.errors import SyscallError
+from libcontainer_py.rootfs import paths
+from libcontainer_py.rootfs.errors import MountError, PathError, strerror
+from libcontainer_py.rootfs.mounts import remount_bind
+
+READONLY_FLAGS = c.MS_RDONLY | c.MS_NOSUID | c.MS_NODEV | c.MS_NOEXEC
+
+
+def _fail(field: str, path: str, exc: SyscallError | PathError | OSError) -> MountError:
+    op = exc.what.split(" ", 1)[0] + ": " if isinstance(exc, SyscallError) else ""
+    return MountError(f"{field} ({path}): {op}{strerror(exc.errno)}", field=field, errno=exc.errno)
+
+
+def mask_paths(masked: Sequence[str], *, root: str = "/") -> None:
+    """Directories get an empty read-only tmpfs over them, anything else a bind of /dev/null."""
+    if not masked:
+        return
+    root_fd = paths.open_root(root)
+    try:
+        null: int | None = None
+        for i, path in enumerate(masked):
+            field = f"linux.maskedPaths[{i}]"
+            try:
+                fd = paths.try_resolve(root_fd, path)
+                if fd is None:
+                    continue
+                try:
+                    if paths.is_dir_fd(fd):
+                        _sys.mount("tmpfs", paths.fd_path(fd), "tmpfs", c.MS_RDONLY, None)
+                    else:
+                        if null is None:
+                            # The container's /dev/null, found the same safe way.
+                            null = paths.resolve(root_fd, "/dev/null")
+                        _sys.mount(paths.fd_path(null), paths.fd_path(fd), None, c.MS_BIND, None)
+                finally:
+                    os.close(fd)
+            except (SyscallError, PathError, OSError) as exc:
+                raise _fail(field, path, exc) from exc
+        if null is not None:
+            os.close(null)
+    finally:
+        os.close(root_fd)
+
+
+def readonly_paths(readonly: Sequence[str], *, root: str = "/") -> None:
+    """Bind each path onto itself and remount it ro,nosuid,nodev,noexec."""
+    if not readonly:
+        return
+    root_fd = paths.open_root(root)
+    try:
+        for i, path in enumerate(readonly):
+            field = f"linux.readonlyPaths[{i}]"
+            try:
+                fd = paths.try_resolve(root_fd, path)
+                if fd is None:
+                    continue
+                try:
+                    real = paths.path_in_root(root_fd, fd)
+                    _sys.mount(paths.fd_path(fd), paths.fd_path(fd), None, c.MS_BIND | c.MS_REC, None)
+                finally:
+                    os.close(fd)
+                new = paths.resolve(root_fd, real)
+                try:
+                    remount_bind(new, READONLY_FLAGS)
+                finally:
+                    os.close(new)
+            except (SyscallError, PathError, OSError) as exc:
+                raise _fail(field, path, exc) from exc
+    finally:
+        os.close(root_fd)
+
+
+def remount_readonly(path: str, field: str, *, flags: int = c.MS_RDONLY, root: str = "/") -> None:
+    """Make the mount at ``path`` read-only (root.readonly for "/", a "ro" /dev after its devices)."""
+    root_fd = paths.open_root(root)
+    try:
+        fd = paths.resolve(root_fd, path)
+        try:
+            remount_bind(fd, flags | c.MS_RDONLY)
+        finally:
+            os.close(fd)
+    except (SyscallError, PathError, OSError) as exc:
+        raise _fail(field, path, exc) from exc
+    finally:
+        os.close(root_fd)

@@ -1,0 +1,82 @@
+"""/proc/self/mountinfo, parsed (proc(5)): what is mounted where, with which options.
+
+Used to find the mount that holds the rootfs (its propagation must not be shared for pivot_root), the
+host's cgroup hierarchies, and by the tests to check what a spec produced.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_OCTAL = re.compile(r"\\([0-7]{3})")
+
+
+def _unescape(field: str) -> str:
+    # The kernel escapes space, tab, newline and backslash as \ooo in mountinfo's path fields.
+    return _OCTAL.sub(lambda m: chr(int(m.group(1), 8)), field)
+
+
+@dataclass(frozen=True)
+class MountInfo:
+    mount_id: int
+    parent_id: int
+    root: str
+    mountpoint: str
+    options: frozenset[str]
+    optional: tuple[str, ...]
+    fstype: str
+    source: str
+    super_options: tuple[str, ...]
+
+    @property
+    def shared(self) -> bool:
+        return any(tag.startswith("shared:") for tag in self.optional)
+
+    @property
+    def slave(self) -> bool:
+        return any(tag.startswith("master:") for tag in self.optional)
+
+
+def parse_mountinfo(text: str) -> list[MountInfo]:
+    """Parse mountinfo text; lines that do not parse are skipped."""
+    out = []
+    for line in text.splitlines():
+        pre, sep, post = line.partition(" - ")
+        if not sep:
+            continue
+        fields = pre.split()
+        tail = post.split()
+        if len(fields) < 6 or len(tail) < 2:
+            continue
+        out.append(
+            MountInfo(
+                mount_id=int(fields[0]),
+                parent_id=int(fields[1]),
+                root=_unescape(fields[3]),
+                mountpoint=_unescape(fields[4]),
+                options=frozenset(fields[5].split(",")),
+                optional=tuple(fields[6:]),
+                fstype=tail[0],
+                source=_unescape(tail[1]),
+                super_options=tuple(tail[2].split(",")) if len(tail) > 2 else (),
+            )
+        )
+    return out
+
+
+def read_mountinfo(pid: str = "self") -> list[MountInfo]:
+    with open(f"/proc/{pid}/mountinfo", encoding="utf-8", errors="surrogateescape") as f:
+        return parse_mountinfo(f.read())
+
+
+def mount_containing(path: str, mounts: list[MountInfo]) -> MountInfo | None:
+    """The last-mounted (top) mount whose mountpoint is ``path`` or its nearest ancestor."""
+    best: MountInfo | None = None
+    best_len = -1
+    for m in mounts:
+        mp = m.mountpoint
+        inside = path == mp or path.startswith(mp.rstrip("/") + "/") or mp == "/"
+        if inside and len(mp) >= best_len:
+            best, best_len = m, len(mp)
+    return best
