@@ -14,9 +14,9 @@ if TYPE_CHECKING:
     from libcontainer_py._run import CompletedContainer, ContainerFailed, run
     from libcontainer_py.bundle import make_busybox_bundle
     from libcontainer_py.container import Container
-    from libcontainer_py.state import Status
     from libcontainer_py.errors import BundleError, ConfigError, LibcontainerError, SyscallError
     from libcontainer_py.spec import Spec
+    from libcontainer_py.state import Status
 
 _LAZY = {
     "run": "libcontainer_py._run",

@@ -149,9 +149,7 @@ def mount(
 ) -> None:
     """mount(2). ``None`` for source, fstype or data passes NULL (as for propagation changes)."""
     lib = _lib()
-    err = lib.lc_mount(
-        _opt(source), _path(target), _opt(fstype), flags, _ffi.NULL if data is None else data.encode()
-    )
+    err = lib.lc_mount(_opt(source), _path(target), _opt(fstype), flags, _ffi.NULL if data is None else data.encode())
     if err:
         _fail(err, "mount", source, target, fstype, flags, data)
 
@@ -437,9 +435,7 @@ class Syscalls:
     ) -> None:
         move_mount(from_dirfd, from_path, to_dirfd, to_path, flags)
 
-    def openat2(
-        self, dirfd: int, path: StrOrBytesPath, flags: int = 0, mode: int = 0, resolve: int = 0
-    ) -> int:
+    def openat2(self, dirfd: int, path: StrOrBytesPath, flags: int = 0, mode: int = 0, resolve: int = 0) -> int:
         return openat2(dirfd, path, flags, mode, resolve)
 
     def sethostname(self, name: str) -> None:

@@ -151,9 +151,7 @@ def open_tree(dirfd: int, path: StrOrBytesPath, flags: int) -> str:
     return f"open_tree {at_str(dirfd, path)} (flags={flag_names(flags, OPEN_TREE_FLAGS)})"
 
 
-def move_mount(
-    from_dirfd: int, from_path: StrOrBytesPath, to_dirfd: int, to_path: StrOrBytesPath, flags: int
-) -> str:
+def move_mount(from_dirfd: int, from_path: StrOrBytesPath, to_dirfd: int, to_path: StrOrBytesPath, flags: int) -> str:
     return (
         f"move_mount {at_str(from_dirfd, from_path)} to {at_str(to_dirfd, to_path)}"
         f" (flags={flag_names(flags, MOVE_MOUNT_FLAGS)})"

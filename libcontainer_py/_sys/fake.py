@@ -184,9 +184,7 @@ class RecordingSyscalls(Syscalls):
             flags=flags,
         )
 
-    def openat2(
-        self, dirfd: int, path: StrOrBytesPath, flags: int = 0, mode: int = 0, resolve: int = 0
-    ) -> int:
+    def openat2(self, dirfd: int, path: StrOrBytesPath, flags: int = 0, mode: int = 0, resolve: int = 0) -> int:
         self._record("openat2", _d.openat2, dirfd=dirfd, path=path, flags=flags, mode=mode, resolve=resolve)
         return self._fd()
 

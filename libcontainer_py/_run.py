@@ -1,0 +1,162 @@
+"""`libcontainer_py.run()`: run a container to completion, like subprocess.run().
+
+>>> import libcontainer_py as lc
+>>> r = lc.run("/tmp/bb", args=["date"], capture_output=True)   # doctest: +SKIP
+>>> r.returncode, r.stdout                                      # doctest: +SKIP
+(0, b'Mon Nov 30 12:00:00 UTC 2026\\n')
+"""
+
+from __future__ import annotations
+
+import os
+import selectors
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from libcontainer_py.errors import LibcontainerError
+
+if TYPE_CHECKING:
+    from libcontainer_py.spec import Spec
+
+
+@dataclass
+class CompletedContainer:
+    """What run() returns: like subprocess.CompletedProcess, plus the container's id."""
+
+    id: str
+    args: list[str]
+    returncode: int
+    stdout: bytes | None = None
+    stderr: bytes | None = None
+
+    def check_returncode(self) -> None:
+        if self.returncode != 0:
+            raise ContainerFailed(self)
+
+
+class ContainerFailed(LibcontainerError):
+    def __init__(self, result: CompletedContainer) -> None:
+        self.result = result
+        super().__init__(f"container {result.id!r} ({' '.join(result.args)}) exited with status {result.returncode}")
+
+
+def run(
+    bundle: str | os.PathLike[str] | None = None,
+    args: Sequence[str] | None = None,
+    *,
+    spec: Spec | None = None,
+    root: str = "/run/pyrunc",
+    container_id: str | None = None,
+    capture_output: bool = False,
+    input: bytes | None = None,
+    check: bool = False,
+    timeout: float | None = None,
+) -> CompletedContainer:
+    """Create, start and wait for a container, then delete it. `args` replaces process.args.
+    With capture_output the container's stdout and stderr are returned as bytes (they go to this
+    process's own stdio otherwise); `input` is written to its stdin. Works from a notebook."""
+    from libcontainer_py.container import Container
+    from libcontainer_py.spec import Spec as SpecModel
+
+    if spec is None:
+        if bundle is None:
+            raise LibcontainerError("run() needs a bundle directory or a spec")
+        spec = SpecModel.load(os.path.join(os.fspath(bundle), "config.json"))
+    else:
+        spec = spec.model_copy(deep=True)
+    if spec.process is None:
+        from libcontainer_py.errors import ConfigError
+
+        raise ConfigError("a container needs a process to run", path="process")
+    if args is not None:
+        spec.process.args = list(args)
+    spec.process.terminal = False  # output is relayed or captured, never a terminal here
+    cid = container_id or f"run-{uuid.uuid4().hex[:12]}"
+
+    owned: set[int] = set()  # fds this call opened and has not closed yet
+
+    def pipe() -> tuple[int, int]:
+        r, w = os.pipe()
+        owned.update((r, w))
+        return r, w
+
+    def close(fd: int | None) -> None:
+        if fd is not None and fd in owned:
+            owned.discard(fd)
+            os.close(fd)
+
+    try:
+        stdin_r, stdin_w = pipe() if input is not None else (None, None)
+        out_r, out_w = pipe() if capture_output else (None, None)
+        err_r, err_w = pipe() if capture_output else (None, None)
+        container = Container.create(cid, bundle, spec=spec, root=root, stdio=(stdin_r, out_w, err_w))
+        try:
+            # Our copies of the child's ends must go, or we would never see EOF.
+            for fd in (stdin_r, out_w, err_w):
+                close(fd)
+            container.start()
+            stdout, stderr = _communicate(input, stdin_w, out_r, err_r, timeout, close)
+            status = container.wait(timeout=timeout)
+        finally:
+            container.delete(force=True)
+    finally:
+        for fd in list(owned):
+            close(fd)
+    result = CompletedContainer(cid, list(spec.process.args or []), status, stdout, stderr)
+    if check:
+        result.check_returncode()
+    return result
+
+
+def _communicate(
+    data: bytes | None,
+    stdin_w: int | None,
+    out_r: int | None,
+    err_r: int | None,
+    timeout: float | None,
+    close: Callable[[int | None], None],
+) -> tuple[bytes | None, bytes | None]:
+    """Feed stdin and drain stdout/stderr together (either pipe filling up would deadlock)."""
+    import time
+
+    sel = selectors.DefaultSelector()
+    chunks: dict[int, list[bytes]] = {}
+    for fd in (out_r, err_r):
+        if fd is not None:
+            chunks[fd] = []
+            sel.register(fd, selectors.EVENT_READ)
+    pending = memoryview(data or b"")
+    if stdin_w is not None:
+        os.set_blocking(stdin_w, False)
+        if pending:
+            sel.register(stdin_w, selectors.EVENT_WRITE)
+        else:
+            close(stdin_w)
+            stdin_w = None
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while sel.get_map():
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        if left == 0.0:
+            raise TimeoutError(f"container output not finished after {timeout}s")
+        for key, _ in sel.select(left):
+            fd = key.fd if isinstance(key.fd, int) else key.fd.fileno()
+            if fd == stdin_w:
+                n = os.write(fd, pending[:65536])
+                pending = pending[n:]
+                if not pending:
+                    sel.unregister(fd)
+                    close(fd)
+                    stdin_w = None
+                continue
+            block = os.read(fd, 65536)
+            if block:
+                chunks[fd].append(block)
+            else:
+                sel.unregister(fd)
+    sel.close()
+    return (
+        b"".join(chunks[out_r]) if out_r is not None else None,
+        b"".join(chunks[err_r]) if err_r is not None else None,
+    )

@@ -1,0 +1,143 @@
+"""`pyrunc`: a runc-compatible command line over libcontainer_py.
+
+Start-up time matters (orchestrators call the runtime thousands of times), so this module imports
+nothing heavy: global flags are parsed by hand, and only the module of the verb being run is
+imported (`libcontainer_py.cli.<verb>`). `pyrunc --version` never imports pydantic.
+
+Every verb module exposes:
+    HELP: str                                   one line for `pyrunc --help`
+    configure(parser: argparse.ArgumentParser)  adds the verb's flags
+    run(args: argparse.Namespace, ctx: Context) -> int
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import NoReturn
+
+from libcontainer_py.cli._context import Context, GlobalOptions, UsageError, parse_globals
+
+# verb -> (module under libcontainer_py.cli, one-line help). Kept here, not discovered, so that
+# listing the verbs costs nothing.
+VERBS: dict[str, tuple[str, str]] = {
+    "spec": ("spec", "create a new specification file (config.json)"),
+    "generate": ("generate", "generate a config.json with oci-runtime-tool style flags"),
+    "features": ("features", "show the enabled features (the OCI features document)"),
+    "create": ("create", "create a container"),
+    "start": ("start", "executes the user defined process in a created container"),
+    "run": ("run", "create and run a container"),
+    "state": ("state", "output the state of a container"),
+    "kill": ("kill", "send a signal to the container's init process (default: SIGTERM)"),
+    "delete": ("delete", "delete any resources held by the container"),
+    "list": ("list", "lists containers started by pyrunc with the given root"),
+}
+
+
+def _usage() -> str:
+    lines = [
+        "usage: pyrunc [global options] COMMAND [command options] [arguments...]",
+        "",
+        "pyrunc is a command line client for running containers according to the OCI runtime",
+        "specification, built on libcontainer_py.",
+        "",
+        "commands:",
+    ]
+    lines += [f"   {name:<10} {help_}" for name, (_mod, help_) in VERBS.items()]
+    lines += [
+        "",
+        "global options:",
+        "   --root DIR            root directory for storage of container state (default: /run/pyrunc)",
+        "   --log FILE            write the log to FILE (default: stderr)",
+        "   --log-format FORMAT   log format: text (default) or json",
+        "   --debug               enable debug logging and tracebacks",
+        "   --systemd-cgroup      use systemd cgroups (not supported yet)",
+        "   --version, -v         print the version",
+        "   --help, -h            show help",
+    ]
+    return "\n".join(lines)
+
+
+def version_text() -> str:
+    from libcontainer_py._version import SPEC_VERSION, __version__
+
+    return f"pyrunc version {__version__}\nspec: {SPEC_VERSION}\npython: {sys.version.split()[0]}\n"
+
+
+def main(argv: list[str] | None = None) -> NoReturn:
+    sys.exit(_main(sys.argv[1:] if argv is None else argv))
+
+
+def _main(argv: list[str]) -> int:
+    ctx: Context | None = None
+    try:
+        opts, rest = parse_globals(argv)
+        ctx = Context(opts)
+        if opts.version:
+            sys.stdout.write(version_text())
+            return 0
+        if opts.help or not rest:
+            print(_usage())
+            return 0 if opts.help else 1
+        verb, verb_args = rest[0], rest[1:]
+        if verb == "help":
+            print(_usage())
+            return 0
+        if verb not in VERBS:
+            raise UsageError(f"no such command {verb!r} (see pyrunc --help)")
+        if opts.systemd_cgroup:
+            raise UsageError("--systemd-cgroup is not supported yet: drop the flag to use cgroupfs")
+        return _run_verb(verb, verb_args, ctx)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # The reader went away (pyrunc list | head): not an error worth a traceback.
+        # Point stdout at /dev/null so the interpreter's final flush does not complain again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 1
+    except BaseException as exc:
+        if isinstance(exc, SystemExit):
+            code = exc.code
+            return code if isinstance(code, int) else (0 if code is None else 1)
+        return _report(exc, ctx)
+
+
+def _run_verb(verb: str, verb_args: list[str], ctx: Context) -> int:
+    import importlib
+
+    from libcontainer_py.cli._parser import VerbParser
+
+    module = importlib.import_module(f"libcontainer_py.cli.{VERBS[verb][0]}")
+    parser = VerbParser(prog=f"pyrunc {verb}", description=VERBS[verb][1])
+    module.configure(parser)
+    args = parser.parse_verb_args(verb_args)
+    result: int = module.run(args, ctx)
+    return result
+
+
+def _report(exc: BaseException, ctx: Context | None) -> int:
+    """Turn any exception into one line on stderr (and the --log file), and an exit status."""
+    from libcontainer_py.errors import LibcontainerError
+
+    if isinstance(exc, UsageError | LibcontainerError):
+        message = str(exc)
+    elif isinstance(exc, OSError) and exc.filename is not None:
+        message = f"{exc.strerror or exc}: {exc.filename}"
+    else:
+        message = f"internal error: {type(exc).__name__}: {exc} (run with --debug for a traceback)"
+    message = " ".join(message.splitlines()) or type(exc).__name__
+    debug = ctx is not None and ctx.options.debug
+    if debug:
+        import traceback
+
+        traceback.print_exception(exc, file=sys.stderr)
+    if ctx is not None:
+        ctx.log_error(message)
+    else:
+        sys.stderr.write(f"pyrunc: {message}\n")
+    return int(getattr(exc, "exit_status", 1))
+
+
+__all__ = ["VERBS", "Context", "GlobalOptions", "main", "version_text"]

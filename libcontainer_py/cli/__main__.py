@@ -1,0 +1,3 @@
+from libcontainer_py.cli import main
+
+main()

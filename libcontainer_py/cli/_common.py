@@ -1,0 +1,48 @@
+"""Flags and helpers shared by the lifecycle verbs."""
+
+from __future__ import annotations
+
+import argparse
+
+from libcontainer_py.cli._context import Context
+
+
+def add_id(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("container_id", metavar="CONTAINER_ID", help="the container's id")
+
+
+def add_create_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--bundle", "-b", default=".", help="path to the bundle directory (default: cwd)")
+    parser.add_argument("--pid-file", help="write the init's pid to this file")
+    parser.add_argument("--console-socket", help="unix socket to receive the pty master (not supported yet)")
+    parser.add_argument("--no-pivot", action="store_true", help="use MS_MOVE and chroot instead of pivot_root")
+    parser.add_argument(
+        "--no-new-keyring", action="store_true", help="do not create a new session keyring for the container"
+    )
+    parser.add_argument(
+        "--preserve-fds",
+        type=int,
+        default=0,
+        metavar="N",
+        help="pass N more fds (3 .. 3+N-1) to the container's process",
+    )
+    add_id(parser)
+
+
+def create_container(args: argparse.Namespace, ctx: Context) -> object:
+    from libcontainer_py.cli._context import UsageError
+    from libcontainer_py.container import Container
+
+    if args.console_socket:
+        raise UsageError("--console-socket: terminals are not supported yet (set process.terminal to false)")
+    if args.preserve_fds < 0:
+        raise UsageError(f"--preserve-fds: must not be negative (got {args.preserve_fds})")
+    return Container.create(
+        args.container_id,
+        args.bundle,
+        root=ctx.root,
+        pid_file=args.pid_file,
+        no_pivot=args.no_pivot,
+        preserve_fds=args.preserve_fds,
+        warn=ctx.warn,
+    )

@@ -1,0 +1,32 @@
+"""pyrunc delete [--force] ID: remove a stopped container (with --force, any container)."""
+
+from __future__ import annotations
+
+import argparse
+
+from libcontainer_py.cli._common import add_id
+from libcontainer_py.cli._context import Context
+
+HELP = "delete any resources held by the container"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--force", "-f", action="store_true", help="forcibly delete the container if it is still running (uses SIGKILL)"
+    )
+    add_id(parser)
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    from libcontainer_py.container import Container
+    from libcontainer_py.state import ContainerNotFound, validate_id
+
+    validate_id(args.container_id)
+    try:
+        container = Container.load(args.container_id, ctx.root)
+    except ContainerNotFound:
+        if args.force:  # containerd's cleanup shim relies on this succeeding
+            return 0
+        raise
+    container.delete(force=args.force)
+    return 0

@@ -1,0 +1,34 @@
+"""pyrunc list: the containers under --root, as a table, ids only (-q) or JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from libcontainer_py.cli._context import Context
+
+HELP = "lists containers started by pyrunc with the given root"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", "-f", choices=("table", "json"), default="table")
+    parser.add_argument("--quiet", "-q", action="store_true", help="display only container ids")
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    from libcontainer_py.container import Container
+
+    states = [c.state() for c in Container.list(ctx.root)]
+    if args.quiet:
+        for st in states:
+            print(st["id"])
+    elif args.format == "json":
+        sys.stdout.write(json.dumps(states) + "\n")
+    else:
+        rows = [("ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER")]
+        rows += [(s["id"], str(s["pid"]), s["status"], s["bundle"], s["created"], s["owner"] or "root") for s in states]
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        for r in rows:
+            print("   ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+    return 0

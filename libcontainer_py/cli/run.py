@@ -1,0 +1,62 @@
+"""pyrunc run: create and start a container, wait for it in the foreground, then delete it.
+
+The exit status is the container's (128+signal when killed). SIGINT, SIGTERM, SIGHUP, SIGQUIT,
+SIGUSR1/2 and SIGWINCH are forwarded to the container's init while it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+
+from libcontainer_py.cli._common import add_create_flags, create_container
+from libcontainer_py.cli._context import Context
+
+HELP = "create and run a container"
+
+FORWARDED = (
+    signal.SIGINT,
+    signal.SIGTERM,
+    signal.SIGHUP,
+    signal.SIGQUIT,
+    signal.SIGUSR1,
+    signal.SIGUSR2,
+    signal.SIGWINCH,
+)
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--detach", "-d", action="store_true", help="detach from the container's process")
+    parser.add_argument("--keep", action="store_true", help="do not delete the container after it exits")
+    add_create_flags(parser)
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    from libcontainer_py.container import Container
+
+    container = create_container(args, ctx)
+    assert isinstance(container, Container)
+    try:
+        container.start()
+    except BaseException:
+        container.delete(force=True)
+        raise
+    if args.detach:
+        return 0
+
+    def forward(signum: int, _frame: object) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(container.pid, signum)
+
+    for sig in FORWARDED:
+        signal.signal(sig, forward)
+    try:
+        status = container.wait()
+    finally:
+        for sig in FORWARDED:
+            signal.signal(sig, signal.SIG_DFL)
+        if not args.keep:
+            container.delete(force=True)
+    return status

@@ -1,0 +1,21 @@
+"""pyrunc start: run the program of a created container."""
+
+from __future__ import annotations
+
+import argparse
+
+from libcontainer_py.cli._common import add_id
+from libcontainer_py.cli._context import Context
+
+HELP = "executes the user defined process in a created container"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    add_id(parser)
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    from libcontainer_py.container import Container
+
+    Container.load(args.container_id, ctx.root).start()
+    return 0

@@ -1,0 +1,191 @@
+"""The two child stages of `create` (see sync.py for the ladder diagram).
+
+They run in processes forked from the runtime, so everything they use is imported by the parent
+before the fork: after pivot_root the host's files, the Python standard library among them, are
+gone. Each stage names itself (PR_SET_NAME) so `ps` shows where a container hung.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NoReturn
+
+from libcontainer_py import _sys, capabilities
+from libcontainer_py._sys import consts as c
+from libcontainer_py.errors import ConfigError, LibcontainerError
+from libcontainer_py.init import process_setup as ps
+from libcontainer_py.init.sync import child_fail, expect, send
+from libcontainer_py.namespaces import NAMESPACES, NamespacePlan, open_namespace
+
+PR_SET_KEEPCAPS = 8
+PR_SET_PDEATHSIG = 1
+
+
+@dataclass
+class InitConfig:
+    """Everything the children need, prepared (and validated) by the parent before the fork."""
+
+    spec: Any  # libcontainer_py.spec.Spec
+    bundle: Path
+    rootfs: Path
+    ns: NamespacePlan
+    exec_fifo_fd: int  # O_PATH, opened by the parent: the mapped root may not reach the state dir
+    no_pivot: bool = False
+    preserve_fds: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+def _fail(sock: socket.socket, stage: str, exc: BaseException) -> NoReturn:
+    child_fail(sock, stage, exc)
+    os._exit(1)
+
+
+def stage1(cfg: InitConfig, sock: socket.socket) -> NoReturn:
+    """Enter the namespaces, then fork the init so that it is born in the new pid namespace."""
+    stage = "namespaces"
+    try:
+        _sys.prctl_set_name("pyrunc:[1:CHILD]")
+        # Open every path first: after setns(mount) a path may no longer mean the same file.
+        fds = [(t, open_namespace(t, p)) for t, p in cfg.ns.join]
+        for ns_type, fd in fds:
+            if ns_type == "user":
+                _sys.setns(fd, c.CLONE_NEWUSER)
+        if cfg.ns.new_user:
+            _sys.unshare(c.CLONE_NEWUSER)
+            send(sock, "userns")
+            expect(sock, "userns-done")
+        if cfg.ns.new_user or cfg.ns.joins_user:
+            # Become root of the user namespace: the mapped uid 0, with its full capability set.
+            os.setresgid(0, 0, 0)
+            os.setresuid(0, 0, 0)
+        for ns_type, fd in fds:
+            if ns_type != "user":
+                _sys.setns(fd, NAMESPACES[ns_type][0])
+            os.close(fd)
+        rest = cfg.ns.new_flags & ~c.CLONE_NEWUSER
+        if rest:
+            _sys.unshare(rest)
+        if rest & c.CLONE_NEWTIME:
+            stage = "time offsets"
+            _write_time_offsets(cfg.spec)
+        pid = os.fork()
+        if pid == 0:
+            stage2(cfg, sock)
+        send(sock, "pid", pid=pid)
+        os._exit(0)
+    except BaseException as exc:
+        _fail(sock, stage, exc)
+
+
+def _write_time_offsets(spec: Any) -> None:
+    """Offsets must be written after unshare(CLONE_NEWTIME) and before any process enters it."""
+    offsets = spec.linux.time_offsets if spec.linux else None
+    if not offsets:
+        return
+    lines = []
+    for clock, off in offsets.items():
+        if clock not in ("monotonic", "boottime"):
+            raise ConfigError(f"unknown clock {clock!r} (monotonic or boottime)", path=f"linux.timeOffsets.{clock}")
+        lines.append(f"{clock} {off.secs or 0} {off.nanosecs or 0}\n")
+    try:
+        with open("/proc/self/timens_offsets", "w") as f:
+            f.write("".join(lines))
+    except OSError as exc:
+        raise ConfigError(f"cannot write time offsets: {exc.strerror}", path="linux.timeOffsets") from None
+
+
+def stage2(cfg: InitConfig, sock: socket.socket) -> NoReturn:
+    """The container's init: set up the root filesystem and the process, wait for start, exec."""
+    from libcontainer_py import rootfs
+
+    spec = cfg.spec
+    stage = "init"
+    try:
+        _sys.prctl_set_name("pyrunc:[2:INIT]")
+        os.setsid()
+        # The parent opened the fifo O_PATH (as runc passes _LIBCONTAINER_FIFOFD): in a user
+        # namespace our uid may not even search the state directory. It is reopened for writing
+        # through /proc/self/fd after pivot_root; opening it for writing now would block.
+        fifo_fd = cfg.exec_fifo_fd
+        stage = "rootfs"
+        if cfg.ns.new_flags & c.CLONE_NEWNS or any(t == "mount" for t, _ in cfg.ns.join):
+            rootfs.prepare_rootfs(
+                spec, cfg.bundle, in_userns=cfg.ns.new_user or cfg.ns.joins_user, no_pivot=cfg.no_pivot
+            )
+        else:
+            raise ConfigError("a mount namespace is required", path="linux.namespaces")
+        stage = "hostname"
+        if spec.hostname:
+            _sys.sethostname(spec.hostname)
+        if spec.domainname:
+            _sys.setdomainname(spec.domainname)
+        stage = "sysctl"
+        _write_sysctls(spec.linux.sysctl if spec.linux else None)
+        stage = "rootfs"
+        rootfs.finalize_rootfs(spec)
+        send(sock, "ready")
+        expect(sock, "run")
+
+        proc = spec.process
+        stage = "process"
+        ps.apply_rlimits(proc.rlimits)
+        ps.write_oom_score_adj(proc.oom_score_adj)
+        ps.set_personality(spec.linux.personality if spec.linux else None)
+        if proc.no_new_privileges:
+            ps.set_no_new_privs()
+        stage = "capabilities"
+        warnings: list[str] = []
+        caps = capabilities.CapSets.from_spec(proc.capabilities, warnings.append)
+        capabilities.drop_bounding(caps)
+        _sys.prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0)
+        stage = "user"
+        ps.switch_user(proc.user)
+        _sys.prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0)
+        stage = "capabilities"
+        capabilities.apply(caps)
+        stage = "cwd"
+        try:
+            os.chdir(proc.cwd)
+        except OSError as exc:
+            raise ConfigError(f"cannot change to {proc.cwd}: {exc.strerror}", path="process.cwd") from None
+        stage = "exec"
+        env = ps.env_dict(proc.env)
+        args = list(proc.args or [])
+        exe = ps.look_path(args[0], env)
+        # Past this point the parent is told "all set up" by EOF on the sync socket.
+        sock.close()
+        stage = "exec fifo"
+        try:
+            wfd = os.open(f"/proc/self/fd/{fifo_fd}", os.O_WRONLY | os.O_CLOEXEC)
+        except OSError as exc:
+            raise LibcontainerError(
+                f"cannot open the exec fifo through /proc/self/fd ({exc.strerror}): the container needs /proc mounted"
+            ) from None
+        os.write(wfd, b"0")
+        os.close(wfd)
+        os.close(fifo_fd)
+        ps.close_fds_from(3 + cfg.preserve_fds)
+        sys.stdout.flush()
+        os.execve(exe, args, env)
+    except BaseException as exc:
+        if sock.fileno() >= 0:
+            _fail(sock, stage, exc)
+        # After the parent has gone (exec failed after start): the container's stderr is all we have.
+        os.write(2, f"pyrunc init: {stage}: {exc}\n".encode(errors="replace"))
+        os._exit(127 if isinstance(exc, FileNotFoundError) else 126)
+
+
+def _write_sysctls(sysctl: dict[str, str] | None) -> None:
+    for key, value in (sysctl or {}).items():
+        if "/" in key or any(part in ("", "..") for part in key.split(".")):
+            raise ConfigError(f"invalid sysctl name {key!r}", path=f"linux.sysctl.{key}")
+        path = "/proc/sys/" + key.replace(".", "/")
+        try:
+            with open(path, "w") as f:
+                f.write(value)
+        except OSError as exc:
+            raise ConfigError(f"cannot set sysctl {key}={value}: {exc.strerror}", path=f"linux.sysctl.{key}") from None

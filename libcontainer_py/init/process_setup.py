@@ -1,0 +1,149 @@
+"""Process attributes the init applies to itself before execve (config.md "process").
+
+Each function names the config field in its error, and where a host limit is the cause, says the
+value asked and the limit (runc says only "error setting rlimit type 7").
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import resource
+import shutil
+from collections.abc import Sequence
+from typing import Any
+
+from libcontainer_py import _sys
+from libcontainer_py.errors import ConfigError
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+PR_SET_NO_NEW_PRIVS = 38
+
+PERSONALITY_DOMAINS = {"LINUX": 0x0000, "LINUX32": 0x0008}
+
+
+def rlimit_number(kind: str) -> int | None:
+    value = getattr(resource, kind, None)
+    return value if isinstance(value, int) else None
+
+
+def apply_rlimits(rlimits: Sequence[Any] | None) -> None:
+    for i, rl in enumerate(rlimits or ()):
+        field = f"process.rlimits[{i}]"
+        number = rlimit_number(rl.type)
+        if number is None:
+            raise ConfigError(f"unknown rlimit type {rl.type!r}", path=f"{field}.type")
+        try:
+            resource.setrlimit(number, (rl.soft, rl.hard))
+        except (ValueError, OSError) as exc:
+            _cur_soft, cur_hard = resource.getrlimit(number)
+            limit = "unlimited" if cur_hard == resource.RLIM_INFINITY else str(cur_hard)
+            if rl.soft > rl.hard:
+                why = "soft is above hard"
+            else:
+                why = f"the host's hard limit is {limit} and raising it needs CAP_SYS_RESOURCE"
+            raise ConfigError(
+                f"cannot set {rl.type} to soft {rl.soft}, hard {rl.hard}: {why} ({exc})", path=field
+            ) from None
+
+
+def write_oom_score_adj(value: int | None) -> None:
+    if value is None:
+        return
+    try:
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write(str(value))
+    except OSError as exc:
+        raise ConfigError(f"cannot set oom_score_adj to {value}: {exc.strerror}", path="process.oomScoreAdj") from None
+
+
+def set_personality(personality: Any) -> None:
+    if personality is None or personality.domain is None:
+        return
+    domain = PERSONALITY_DOMAINS.get(str(getattr(personality.domain, "value", personality.domain)))
+    if domain is None:
+        raise ConfigError(f"unsupported personality domain {personality.domain!r}", path="linux.personality.domain")
+    _sys.personality(domain)
+
+
+def set_no_new_privs() -> None:
+    _sys.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+
+
+def setgroups_denied() -> bool:
+    try:
+        with open("/proc/self/setgroups") as f:
+            return f.read().strip() == "deny"
+    except OSError:
+        return False
+
+
+def switch_user(user: Any) -> None:
+    """setgroups, setresgid, setresuid (in this order: after setuid we could no longer setgid)."""
+    uid = user.uid if user and user.uid is not None else 0
+    gid = user.gid if user and user.gid is not None else 0
+    groups = list(user.additional_gids or []) if user else []
+    if not setgroups_denied():
+        try:
+            os.setgroups(groups)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot set additional groups {groups}: {exc.strerror}", path="process.user.additionalGids"
+            ) from None
+    try:
+        os.setresgid(gid, gid, gid)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot switch to gid {gid}: {exc.strerror} (is it mapped in linux.gidMappings?)", path="process.user.gid"
+        ) from None
+    try:
+        os.setresuid(uid, uid, uid)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot switch to uid {uid}: {exc.strerror} (is it mapped in linux.uidMappings?)", path="process.user.uid"
+        ) from None
+    umask = user.umask if user and user.umask is not None else 0o022
+    os.umask(umask)
+
+
+def env_dict(env: Sequence[str] | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in env or ():
+        key, _, value = item.partition("=")
+        out[key] = value
+    return out
+
+
+def look_path(arg0: str, env: dict[str, str]) -> str:
+    """Find the program as execvp would, with the container's PATH (not the runtime's)."""
+    if "/" in arg0:
+        if not os.path.exists(arg0):
+            raise ConfigError(f'exec: "{arg0}": no such file or directory', path="process.args[0]")
+        if os.path.isdir(arg0) or not os.access(arg0, os.X_OK):
+            raise ConfigError(f'exec: "{arg0}": permission denied', path="process.args[0]")
+        return arg0
+    found = shutil.which(arg0, path=env.get("PATH", DEFAULT_PATH))
+    if found is None:
+        raise ConfigError(f'exec: "{arg0}": executable file not found in $PATH', path="process.args[0]")
+    return found
+
+
+def close_fds_from(first: int, keep: Sequence[int] = ()) -> None:
+    """Mark every fd >= first close-on-exec, so only stdio and --preserve-fds reach the program
+    (CVE-2024-21626: a leaked host directory fd let a container escape through /proc/self/fd)."""
+    import fcntl
+
+    try:
+        fds = [int(n) for n in os.listdir("/proc/self/fd")]
+    except OSError:
+        fds = list(range(first, 1024))
+    for fd in fds:
+        if fd >= first and fd not in keep:
+            try:
+                flags = fcntl.fcntl(fd, fcntl.F_GETFD)
+                fcntl.fcntl(fd, fcntl.F_SETFD, flags | fcntl.FD_CLOEXEC)
+            except OSError:
+                pass
+    for fd in range(3, first):  # preserved fds must survive exec
+        with contextlib.suppress(OSError):
+            os.set_inheritable(fd, True)

@@ -1,0 +1,101 @@
+"""The parent/child synchronisation protocol of `create`.
+
+One SOCK_SEQPACKET socketpair: each message is one JSON object (a datagram, so never split or
+merged). Any stage that fails sends {"type": "error", ...} and exits; the parent raises it with the
+stage and the config field. The parent learns that the init has finished its setup when the init
+closes its end (EOF) just before it blocks on the exec fifo, so a failure anywhere before that
+reaches `create`, never a half-made container.
+
+    parent (create)                stage-1 "pyrunc:[1:CHILD]"        stage-2 "pyrunc:[2:INIT]"
+      |  fork ----------------------->|
+      |                               | setns(paths), user first
+      |                               | unshare(CLONE_NEWUSER)         (when a new user ns)
+      |<---------- userns ------------|
+      | write uid_map, gid_map        |
+      |----------- userns-done ------>|
+      |                               | setresuid/gid(0)
+      |                               | unshare(other new namespaces)
+      |                               | write timens offsets
+      |                               | fork ---------------------------->|
+      |<---------- pid {pid} ---------|                                    |
+      |                               | _exit(0)                           |
+      | waitpid(stage-1)                                                   | setsid, rootfs, pivot_root,
+      |                                                                    | hostname, sysctl, masked paths
+      |<---------------------------------------------- ready -------------|
+      | (hooks run here in a later version)                                |
+      |----------------------------------------------- run -------------->|
+      |                                                                    | rlimits, user, capabilities,
+      |                                                                    | cwd, look up the executable
+      |<---------------------------------------------- EOF (close) -------|
+      | save state "created", return                                       | open exec.fifo: blocks
+    start: open exec.fifo for reading, read 1 byte ------------------------>| execve(args)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import socket
+from typing import Any
+
+from libcontainer_py.errors import LibcontainerError
+
+MAX_MESSAGE = 65536
+
+
+class InitError(LibcontainerError):
+    """A stage of the container init failed; the message names the stage and the config field."""
+
+
+class ProtocolError(LibcontainerError):
+    pass
+
+
+def socketpair() -> tuple[socket.socket, socket.socket]:
+    # CLOEXEC (Python's default): nothing the user program execs may inherit this channel.
+    return socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+
+
+def send(sock: socket.socket, kind: str, **fields: Any) -> None:
+    sock.send(json.dumps({"type": kind, **fields}).encode())
+
+
+def recv(sock: socket.socket, timeout: float | None = None) -> dict[str, Any] | None:
+    """The next message, or None at EOF (the other side closed or died)."""
+    if timeout is not None:
+        ready, _, _ = select.select([sock], [], [], timeout)
+        if not ready:
+            raise ProtocolError(f"container init did not answer within {timeout:.0f}s")
+    try:
+        data = sock.recv(MAX_MESSAGE)
+    except ConnectionResetError:
+        return None
+    if not data:
+        return None
+    msg = json.loads(data)
+    if not isinstance(msg, dict) or "type" not in msg:
+        raise ProtocolError(f"malformed message from container init: {data[:100]!r}")
+    return msg
+
+
+def expect(sock: socket.socket, kind: str, timeout: float | None = None) -> dict[str, Any]:
+    msg = recv(sock, timeout)
+    if msg is None:
+        raise ProtocolError(f"container init exited while the runtime waited for {kind!r}")
+    if msg["type"] == "error":
+        raise InitError(str(msg.get("message")))
+    if msg["type"] != kind:
+        raise ProtocolError(f"container init sent {msg['type']!r} while the runtime waited for {kind!r}")
+    return msg
+
+
+def child_fail(sock: socket.socket, stage: str, exc: BaseException) -> None:
+    """In a child: report the failure to the parent, then the caller exits."""
+    message = str(exc) or type(exc).__name__
+    if not isinstance(exc, LibcontainerError | OSError):
+        message = f"{type(exc).__name__}: {message}"
+    try:
+        send(sock, "error", stage=stage, message=message)
+    except OSError:
+        os.write(2, f"pyrunc init ({stage}): {message}\n".encode())

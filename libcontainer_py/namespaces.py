@@ -1,0 +1,91 @@
+"""Namespaces: the spec's names, their clone flags, and joining one by path.
+
+The order matters and is the kernel's, not ours: the user namespace is joined or created first,
+because it owns every other namespace made after it and decides what the others may do; the pid
+and time namespaces apply only to children, which is why the init is forked after unshare.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from dataclasses import dataclass
+
+from libcontainer_py._sys import consts as c
+from libcontainer_py.errors import ConfigError
+
+# spec name -> (clone flag, name under /proc/PID/ns)
+NAMESPACES: dict[str, tuple[int, str]] = {
+    "user": (c.CLONE_NEWUSER, "user"),
+    "pid": (c.CLONE_NEWPID, "pid"),
+    "network": (c.CLONE_NEWNET, "net"),
+    "mount": (c.CLONE_NEWNS, "mnt"),
+    "ipc": (c.CLONE_NEWIPC, "ipc"),
+    "uts": (c.CLONE_NEWUTS, "uts"),
+    "cgroup": (c.CLONE_NEWCGROUP, "cgroup"),
+    "time": (c.CLONE_NEWTIME, "time"),
+}
+NAMESPACE_TYPES = frozenset(NAMESPACES)
+# setns order: user first (it grants the capabilities to join the rest), mount last (after it,
+# the other paths might no longer resolve; their fds are opened up front anyway).
+JOIN_ORDER = ("user", "pid", "network", "ipc", "uts", "cgroup", "time", "mount")
+
+NS_GET_NSTYPE = 0xB703  # ioctl(2) on a namespace fd: its CLONE_NEW* type (Linux 4.11)
+NS_GET_USERNS = 0xB701  # ioctl(2): an fd of the user namespace that owns this namespace
+
+
+@dataclass(frozen=True)
+class NamespacePlan:
+    """What the init must do with namespaces: flags to unshare, and (type, path) to join."""
+
+    new_flags: int
+    join: tuple[tuple[str, str], ...]
+    new_user: bool
+
+    @property
+    def new_pid(self) -> bool:
+        return bool(self.new_flags & c.CLONE_NEWPID)
+
+    @property
+    def joins_user(self) -> bool:
+        return any(t == "user" for t, _ in self.join)
+
+
+def plan(namespaces: list[tuple[str, str | None]]) -> NamespacePlan:
+    """From config.json's linux.namespaces as (type, path or None) pairs."""
+    flags = 0
+    joins: dict[str, str] = {}
+    for i, (ns_type, path) in enumerate(namespaces):
+        if ns_type not in NAMESPACES:
+            raise ConfigError(f"unknown namespace type {ns_type!r}", path=f"linux.namespaces[{i}].type")
+        if path:
+            joins[ns_type] = path
+        else:
+            flags |= NAMESPACES[ns_type][0]
+    ordered = tuple((t, joins[t]) for t in JOIN_ORDER if t in joins)
+    return NamespacePlan(new_flags=flags, join=ordered, new_user=bool(flags & c.CLONE_NEWUSER))
+
+
+def open_namespace(ns_type: str, path: str, index: int | None = None) -> int:
+    """Open a namespace file to join it, checking that it is a namespace of type `ns_type`
+    (a bind-mounted /run/netns/x or /proc/PID/ns/net). Returns an O_CLOEXEC fd."""
+    field = f"linux.namespaces[{index}].path" if index is not None else f"namespace {ns_type} path"
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise ConfigError(f"cannot open {path}: {exc.strerror}", path=field) from None
+    try:
+        kind = fcntl.ioctl(fd, NS_GET_NSTYPE)
+    except OSError:
+        os.close(fd)
+        raise ConfigError(f"{path} is not a namespace file (want a {ns_type} namespace)", path=field) from None
+    want = NAMESPACES[ns_type][0]
+    if kind != want:
+        os.close(fd)
+        got = next((n for n, (flag, _) in NAMESPACES.items() if flag == kind), hex(kind))
+        raise ConfigError(f"{path} is a {got} namespace, not a {ns_type} namespace", path=field)
+    return fd
+
+
+def namespace_path(pid: int, ns_type: str) -> str:
+    return f"/proc/{pid}/ns/{NAMESPACES[ns_type][1]}"

@@ -1,0 +1,239 @@
+"""Container status and the state directory.
+
+Layout under the state root (`--root`, default /run/pyrunc), one directory per container:
+
+    <root>/<id>/state.json   what the runtime must remember (written atomically: tmp + rename)
+    <root>/<id>/exec.fifo    exists from create until start: the init blocks opening it (runtime.md:
+                             `create` must not run the user program; `start` releases it)
+
+Concurrent commands on one container serialise on flock(2) of the container's directory, so that
+two `delete`s or a `start` racing a `kill` never see half a state. A duplicate id is refused by
+mkdir(2) itself, which is atomic.
+
+The status is derived, not stored (as runc does): the init process may die at any moment, and
+only the kernel knows. `stopped` when the init pid is gone or is another process (pid reuse is
+detected by the start time in /proc/PID/stat), `created` while the exec fifo exists, `paused`
+when the cgroup is frozen, `running` otherwise.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import errno
+import fcntl
+import json
+import os
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from libcontainer_py.errors import LibcontainerError
+
+STATE_FILE = "state.json"
+EXEC_FIFO = "exec.fifo"
+_ID_RE = re.compile(r"^[\w+\-.]+$")
+
+
+class ContainerNotFound(LibcontainerError):
+    """No container with that id under the state root."""
+
+    def __init__(self, container_id: str) -> None:
+        # "does not exist" is what containerd's go-runc and podman match on.
+        super().__init__(f"container {container_id!r} does not exist")
+
+
+class ContainerExists(LibcontainerError):
+    def __init__(self, container_id: str) -> None:
+        super().__init__(f"container with id {container_id!r} already exists: choose another id")
+
+
+class InvalidState(LibcontainerError):
+    """An operation not allowed in the container's current status."""
+
+
+class Status(enum.StrEnum):
+    CREATING = "creating"
+    CREATED = "created"
+    RUNNING = "running"
+    PAUSED = "paused"
+    STOPPED = "stopped"
+
+    # The lifecycle rules live here, not in the verbs (runtime.md "Operations").
+    def can_start(self) -> bool:
+        return self is Status.CREATED
+
+    def can_kill(self) -> bool:
+        return self in (Status.CREATED, Status.RUNNING, Status.PAUSED)
+
+    def can_delete(self) -> bool:
+        return self in (Status.STOPPED, Status.CREATING)
+
+    def can_exec(self) -> bool:
+        return self in (Status.CREATED, Status.RUNNING)
+
+
+def validate_id(container_id: str) -> str:
+    if not container_id or not _ID_RE.match(container_id) or container_id in (".", ".."):
+        raise LibcontainerError(f"invalid container id {container_id!r}: use letters, digits, '_', '+', '-' and '.'")
+    if len(container_id) > 1024:
+        raise LibcontainerError(f"invalid container id: longer than 1024 characters ({len(container_id)})")
+    return container_id
+
+
+def process_start_time(pid: int) -> int | None:
+    """Field 22 of /proc/PID/stat (starttime in clock ticks), or None when the pid is gone.
+    Together with the pid it names one process for the life of the boot."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    # comm (field 2) may hold spaces and parentheses: split after the last ')'.
+    rest = data[data.rfind(b")") + 2 :].split()
+    try:
+        if rest[0] == b"Z" or rest[0] == b"X":  # a zombie has exited: the container is stopped
+            return None
+        return int(rest[19])
+    except (IndexError, ValueError):
+        return None
+
+
+@dataclass
+class ContainerState:
+    """What state.json holds: the OCI state plus what the runtime needs to act on the container."""
+
+    id: str
+    bundle: str
+    rootfs: str
+    pid: int = 0
+    pid_start: int = 0
+    created: str = ""
+    owner: str = ""
+    oci_version: str = ""
+    annotations: dict[str, str] = field(default_factory=dict)
+    # namespace type -> path used to join it (for exec); cgroup paths come with the cgroup manager
+    namespace_paths: dict[str, str] = field(default_factory=dict)
+    config: str = ""  # the config.json the container was created from (absolute path)
+    stage: str = "creating"  # "creating" until create finished, then "created"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=1, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> ContainerState:
+        data = json.loads(text)
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def now_rfc3339() -> str:
+    t = time.time_ns()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t // 1_000_000_000)) + f".{t % 1_000_000_000:09d}Z"
+
+
+class StateDir:
+    """One container's directory under the state root."""
+
+    def __init__(self, root: str, container_id: str) -> None:
+        self.root = os.path.abspath(root)
+        self.id = validate_id(container_id)
+        self.path = os.path.join(self.root, container_id)
+
+    @property
+    def state_file(self) -> str:
+        return os.path.join(self.path, STATE_FILE)
+
+    @property
+    def exec_fifo(self) -> str:
+        return os.path.join(self.path, EXEC_FIFO)
+
+    def exists(self) -> bool:
+        return os.path.isfile(self.state_file)
+
+    def create(self) -> None:
+        """Claim the id atomically: mkdir fails if another create got there first."""
+        os.makedirs(self.root, mode=0o711, exist_ok=True)
+        try:
+            os.mkdir(self.path, 0o711)
+        except FileExistsError:
+            raise ContainerExists(self.id) from None
+
+    @contextlib.contextmanager
+    def lock(self, *, must_exist: bool = True) -> Iterator[None]:
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            raise ContainerNotFound(self.id) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            if must_exist and not os.path.exists(self.path):  # deleted while we waited
+                raise ContainerNotFound(self.id)
+            yield
+        finally:
+            os.close(fd)
+
+    def load(self) -> ContainerState:
+        try:
+            with open(self.state_file) as f:
+                return ContainerState.from_json(f.read())
+        except FileNotFoundError:
+            raise ContainerNotFound(self.id) from None
+        except (ValueError, TypeError) as exc:
+            raise LibcontainerError(
+                f"state of container {self.id!r} is corrupt ({self.state_file}: {exc}): remove it with delete --force"
+            ) from exc
+
+    def save(self, state: ContainerState) -> None:
+        tmp = os.path.join(self.path, f".{STATE_FILE}.{os.getpid()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        try:
+            os.write(fd, state.to_json().encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, self.state_file)
+
+    def remove(self) -> None:
+        """Remove the directory and what is in it (files only: nothing else is ever put there)."""
+        try:
+            names = os.listdir(self.path)
+        except FileNotFoundError:
+            return
+        for name in names:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(self.path, name))
+        try:
+            os.rmdir(self.path)
+        except OSError as exc:
+            if exc.errno != errno.ENOENT:
+                raise
+
+
+def status_of(state: ContainerState, state_dir: StateDir) -> Status:
+    if state.stage == "creating":
+        # create did not finish: either still running, or died mid-way.
+        return Status.CREATING if state.pid and process_start_time(state.pid) else Status.STOPPED
+    if not state.pid or process_start_time(state.pid) != state.pid_start:
+        return Status.STOPPED
+    if os.path.exists(state_dir.exec_fifo):
+        return Status.CREATED
+    if _frozen(state):
+        return Status.PAUSED
+    return Status.RUNNING
+
+
+def _frozen(state: ContainerState) -> bool:
+    del state  # pause/resume arrive with the cgroup manager
+    return False
+
+
+def list_ids(root: str) -> list[str]:
+    try:
+        names = sorted(os.listdir(root))
+    except FileNotFoundError:
+        return []
+    return [n for n in names if os.path.isfile(os.path.join(root, n, STATE_FILE))]
