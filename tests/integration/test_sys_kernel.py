@@ -28,9 +28,7 @@ import libcontainer_py._sys as s
 from libcontainer_py._sys import consts as c
 from libcontainer_py.errors import SyscallError
 
-pytestmark = pytest.mark.skipif(
-    not s.shim_available(), reason="the C shim is not built: pip install -e . first"
-)
+pytestmark = pytest.mark.skipif(not s.shim_available(), reason="the C shim is not built: pip install -e . first")
 
 CAP_NET_RAW = 13
 
@@ -97,9 +95,7 @@ def private_mount_ns() -> None:
 
 
 def mountinfo_has(path: pathlib.Path | str) -> bool:
-    return any(
-        line.split()[4] == str(path) for line in pathlib.Path("/proc/self/mountinfo").read_text().splitlines()
-    )
+    return any(line.split()[4] == str(path) for line in pathlib.Path("/proc/self/mountinfo").read_text().splitlines())
 
 
 def write_errno(path: pathlib.Path) -> int:
@@ -394,9 +390,7 @@ def test_capset_drops_a_capability() -> None:
         assert before.effective & (1 << CAP_NET_RAW), "the test needs CAP_NET_RAW to drop"
         s.capset(before.effective & ~(1 << CAP_NET_RAW), before.permitted, before.inheritable)
         status = dict(
-            line.split(":\t", 1)
-            for line in pathlib.Path("/proc/self/status").read_text().splitlines()
-            if ":\t" in line
+            line.split(":\t", 1) for line in pathlib.Path("/proc/self/status").read_text().splitlines() if ":\t" in line
         )
         return s.capget().effective, int(status["CapEff"], 16)
 

@@ -71,14 +71,9 @@ def test_namespace_name() -> None:
 
 
 def test_messages() -> None:
-    assert (
-        d.mount(None, "/", None, c.MS_REC | c.MS_PRIVATE, None) == "mount none on / (flags=MS_REC|MS_PRIVATE)"
-    )
+    assert d.mount(None, "/", None, c.MS_REC | c.MS_PRIVATE, None) == "mount none on / (flags=MS_REC|MS_PRIVATE)"
     assert d.mount("proc", "/r/proc", "proc", 0, None) == "mount proc on /r/proc (flags=0)"
-    assert (
-        d.mount("/src", "/r/mnt", "none", c.MS_BIND, None)
-        == "mount /src on /r/mnt (type=none, flags=MS_BIND)"
-    )
+    assert d.mount("/src", "/r/mnt", "none", c.MS_BIND, None) == "mount /src on /r/mnt (type=none, flags=MS_BIND)"
     assert d.umount2(b"/old", c.MNT_DETACH) == "umount2 /old (flags=MNT_DETACH)"
     assert d.unshare(c.CLONE_NEWNS) == "unshare CLONE_NEWNS"
     assert d.openat2(c.AT_FDCWD, "x", os.O_PATH, 0, c.RESOLVE_NO_SYMLINKS) == (

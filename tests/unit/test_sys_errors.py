@@ -22,9 +22,7 @@ from libcontainer_py._sys import consts as c
 from libcontainer_py.errors import LibcontainerError, SyscallError
 
 ROOT = os.geteuid() == 0
-needs_shim = pytest.mark.skipif(
-    not s.shim_available(), reason="the C shim is not built: pip install -e . first"
-)
+needs_shim = pytest.mark.skipif(not s.shim_available(), reason="the C shim is not built: pip install -e . first")
 
 
 class StandInLib:
@@ -95,9 +93,7 @@ def test_capset_splits_masks_into_words(stand_in: StandInLib) -> None:
 def test_missing_shim_gives_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(s, "_lib_", None)
     monkeypatch.setitem(sys.modules, "libcontainer_py._sys._shim", None)  # import now fails
-    with pytest.raises(
-        s.ShimNotBuiltError, match=r"libcontainer_py\._sys\._shim is not built: reinstall with pip"
-    ):
+    with pytest.raises(s.ShimNotBuiltError, match=r"libcontainer_py\._sys\._shim is not built: reinstall with pip"):
         s.unshare(0)
     assert not s.shim_available()
 
@@ -234,9 +230,7 @@ def test_prctl_reads_and_rejects() -> None:
 @needs_shim
 def test_capget_matches_proc_status() -> None:
     status = dict(
-        line.split(":\t", 1)
-        for line in pathlib.Path("/proc/self/status").read_text().splitlines()
-        if ":\t" in line
+        line.split(":\t", 1) for line in pathlib.Path("/proc/self/status").read_text().splitlines() if ":\t" in line
     )
     caps = s.capget()
     assert caps.effective == int(status["CapEff"], 16)
