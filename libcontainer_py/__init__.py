@@ -6,11 +6,13 @@ Importing the package is cheap: the public names are loaded on first use (PEP 56
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from libcontainer_py._version import SPEC_VERSION, __version__
 
+# `typing` is not imported at run time: it costs milliseconds that `pyrunc --version` does not have.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from libcontainer_py._run import CompletedContainer, ContainerFailed, run
     from libcontainer_py.bundle import make_busybox_bundle
     from libcontainer_py.container import Container

@@ -1,0 +1,98 @@
+"""`run` of a `true` container, side by side with runc and crun in the same run (by hand, as root):
+
+    sudo .venv/bin/python benchmarks/bench_run.py [-n 30]
+
+Each runtime runs the same busybox bundle (made by make_busybox_bundle, args ["true"], terminal
+off). crun needs a private mount namespace without the cgroup2 mount on this machine's hybrid
+cgroup layout, so it runs as `unshare -m sh -c 'umount /sys/fs/cgroup/unified; exec crun ...'`;
+the unshare+sh cost is measured alone and subtracted. Reports median and min in ms, and ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def measure(fn: object, n: int) -> list[float]:
+    out = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn()  # type: ignore[operator]
+        out.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
+def main() -> None:
+    import libcontainer_py as lc
+    from libcontainer_py.spec import Spec
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("-n", type=int, default=30)
+    n = ap.parse_args().n
+    work = Path(tempfile.mkdtemp(prefix="lcpy-bench-"))
+    root = work / "state"
+    try:
+        bundle = lc.make_busybox_bundle(work / "bb", args=["true"])
+        spec = Spec.load(bundle / "config.json")
+        pyrunc = str(Path(sys.executable).with_name("pyrunc"))
+        results: dict[str, list[float]] = {}
+        counter = iter(range(10**9))
+
+        def sh(argv: list[str]) -> None:
+            subprocess.run(argv, check=True, cwd=bundle, stdout=subprocess.DEVNULL)
+
+        results["library run() in-process"] = measure(
+            lambda: lc.run(bundle, spec=spec, root=str(root)).check_returncode(), n
+        )
+        results["pyrunc run"] = measure(lambda: sh([pyrunc, "--root", str(root), "run", f"p{next(counter)}"]), n)
+        if shutil.which("runc"):
+            results["runc run"] = measure(
+                lambda: sh(["runc", "--root", str(work / "runc"), "run", f"r{next(counter)}"]), n
+            )
+        if shutil.which("crun"):
+            wrap = 'umount /sys/fs/cgroup/unified 2>/dev/null; exec "$@"'
+            base = measure(lambda: sh(["unshare", "-m", "sh", "-c", wrap, "sh", "true"]), n)
+            crun = measure(
+                lambda: sh(
+                    [
+                        "unshare",
+                        "-m",
+                        "sh",
+                        "-c",
+                        wrap,
+                        "sh",
+                        "crun",
+                        "--root",
+                        str(work / "crun"),
+                        "run",
+                        f"c{next(counter)}",
+                    ]
+                ),
+                n,
+            )
+            floor = statistics.median(base)
+            results["crun run (minus unshare+sh)"] = [x - floor for x in crun]
+        print(f"{'runtime':<30} {'median ms':>10} {'min ms':>8}   (n={n}, true in busybox)")
+        med = {k: statistics.median(v) for k, v in results.items()}
+        for k, v in results.items():
+            print(f"{k:<30} {med[k]:>10.1f} {min(v):>8.1f}")
+        if "crun run (minus unshare+sh)" in med:
+            print(f"ratio library/crun: {med['library run() in-process'] / med['crun run (minus unshare+sh)']:.2f}")
+        if "runc run" in med:
+            print(f"ratio pyrunc/runc:  {med['pyrunc run'] / med['runc run']:.2f}")
+    finally:
+        subprocess.run(["umount", "-R", str(work)], stderr=subprocess.DEVNULL, check=False)
+        shutil.rmtree(work, ignore_errors=True)
+        os.sync()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Install what libcontainer-py needs on a fresh Debian machine, as root. Safe to run twice.
+#   - Debian: busybox-static (the demo's and the tests' container image), runc and crun (the peers
+#     that tests and benchmarks compare against), libseccomp2, a C compiler for the cffi shim.
+#   - Python: a virtualenv in .venv with the package installed editable, and the test tools.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(busybox-static runc crun libseccomp2 gcc python3-dev iproute2)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup: installing ${missing[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+    "$PYTHON" -m venv .venv
+fi
+# A stamp keeps a second run fast; pyproject.toml/setup.py/the shim's source changing re-installs.
+stamp=.venv/.libcontainer-py-installed
+if [ ! -f "$stamp" ] || [ -n "$(find pyproject.toml setup.py libcontainer_py/_sys/_build.py -newer "$stamp" 2>/dev/null)" ] \
+   || ! .venv/bin/python -c 'import libcontainer_py._sys._shim' 2>/dev/null; then
+    .venv/bin/python -m pip install -q --upgrade pip setuptools wheel >/dev/null
+    # compat mode: a plain path entry rather than an import finder, which costs ~10 ms per start.
+    .venv/bin/python -m pip install -q -e '.[test]' --config-settings editable_mode=compat
+    touch "$stamp"
+fi
