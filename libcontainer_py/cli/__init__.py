@@ -15,11 +15,11 @@ from __future__ import annotations
 import os
 import sys
 
+from libcontainer_py.cli._context import Context, GlobalOptions, UsageError, parse_globals
+
 TYPE_CHECKING = False  # not `typing`: its import costs ~2 ms of every pyrunc call
 if TYPE_CHECKING:
     from typing import NoReturn
-
-from libcontainer_py.cli._context import Context, GlobalOptions, UsageError, parse_globals
 
 # verb -> (module under libcontainer_py.cli, one-line help). Kept here, not discovered, so that
 # listing the verbs costs nothing.
