@@ -9,45 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from oci_schema import schema_errors
 
 from libcontainer_py.errors import ConfigError
 from libcontainer_py.spec import LinuxResources, Spec
 from libcontainer_py.spec.builder import ALL_CAPABILITIES, SpecBuilder
 from libcontainer_py.spec.defaults import default_config, rootless_config
-
-
-def _schema_dir() -> Path | None:
-    # OCI_SPEC_DIR may name the spec checkout or its schema/ directory.
-    env = os.environ.get("OCI_SPEC_DIR")
-    candidates = [Path(env), Path(env) / "schema"] if env else []
-    candidates += [
-        Path(__file__).resolve().parents[3] / "shared" / "oci-runtime-spec" / "schema",
-        Path("/work/shared/oci-runtime-spec/schema"),
-    ]
-    return next((c for c in candidates if (c / "config-schema.json").is_file()), None)
-
-
-def schema_errors(config: dict[str, Any]) -> list[str]:
-    """Validate against the spec's JSON schema (draft 4, with relative $refs between its files)."""
-    jsonschema = pytest.importorskip("jsonschema")
-    referencing = pytest.importorskip("referencing")
-    from referencing.jsonschema import DRAFT4
-
-    schema_dir = _schema_dir()
-    if schema_dir is None:
-        pytest.skip("the OCI runtime-spec schema is not found (set OCI_SPEC_DIR)")
-    base = schema_dir.as_uri() + "/"
-    registry = referencing.Registry().with_resources(
-        (
-            base + p.name,
-            referencing.Resource.from_contents(json.loads(p.read_text()), default_specification=DRAFT4),
-        )
-        for p in schema_dir.glob("*.json")
-    )
-    schema = json.loads((schema_dir / "config-schema.json").read_text())
-    schema["id"] = base + "config-schema.json"
-    validator = jsonschema.Draft4Validator(schema, registry=registry)
-    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(config)]
 
 
 def built(b: SpecBuilder) -> dict[str, Any]:

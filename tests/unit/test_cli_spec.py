@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_builder import schema_errors
+from oci_schema import schema_errors
 
 from libcontainer_py.cli import _main
 from libcontainer_py.spec.defaults import default_config, default_json, rootless_config

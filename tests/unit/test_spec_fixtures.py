@@ -5,29 +5,17 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
+from oci_schema import SKIP_REASON, spec_dir, validator
 
 from libcontainer_py.errors import ConfigError
 from libcontainer_py.spec import Features, Spec, State
 from libcontainer_py.spec._base import Document
 
-
-def _spec_dir() -> Path | None:
-    # An explicit OCI_SPEC_DIR wins (and a wrong one skips rather than silently testing another copy).
-    env = os.environ.get("OCI_SPEC_DIR")
-    candidate = Path(env) if env else Path(__file__).resolve().parents[2].parent / "shared" / "oci-runtime-spec"
-    return candidate if (candidate / "schema" / "test").is_dir() else None
-
-
-SPEC_DIR = _spec_dir()
-SKIP_REASON = (
-    "OCI runtime-spec fixtures not found (looked in $OCI_SPEC_DIR or ../shared/oci-runtime-spec): "
-    "set OCI_SPEC_DIR to a runtime-spec v1.3.0 checkout"
-)
+SPEC_DIR = spec_dir()
 DOCS: dict[str, type[Document]] = {"config": Spec, "state": State, "features": Features}
 # Sections this runtime keeps as opaque dicts: their schema rules are not enforced.
 NON_LINUX = frozenset({"windows", "solaris", "vm", "zos", "freebsd"})
@@ -108,28 +96,6 @@ def test_bad_hugepage_message() -> None:
 
 # --- differential checks against the JSON schema --------------------------------------------------
 
-try:
-    import jsonschema  # type: ignore[import-untyped]
-except ImportError:  # pragma: no cover - the checks below are skipped, the fixture tests still run
-    jsonschema = None
-
-
-def _validator(schema_file: str) -> Any:
-    """A Draft 4 validator whose relative $refs (``defs.json#/...``) resolve from the schema dir."""
-    assert SPEC_DIR is not None
-    from referencing import Registry, Resource
-    from referencing.jsonschema import DRAFT4
-
-    schema_dir = SPEC_DIR / "schema"
-    resources = []
-    for file in schema_dir.glob("*.json"):
-        contents = json.loads(file.read_text())
-        resources.append((file.as_uri(), Resource.from_contents(contents, default_specification=DRAFT4)))
-    registry: Registry[Any] = Registry().with_resources(resources)
-    root = dict(json.loads((schema_dir / schema_file).read_text()), id=(schema_dir / schema_file).as_uri())
-    return jsonschema.Draft4Validator(root, registry=registry)
-
-
 SCHEMA_FILES = {
     "config": "config-schema.json",
     "state": "state-schema.json",
@@ -139,11 +105,7 @@ SCHEMA_FILES = {
 
 @pytest.fixture(scope="module")
 def validators() -> dict[str, Any]:
-    if SPEC_DIR is None:
-        pytest.skip(SKIP_REASON)
-    if jsonschema is None:
-        pytest.skip("jsonschema is not installed (pip install jsonschema) for the differential checks")
-    return {kind: _validator(file) for kind, file in SCHEMA_FILES.items()}
+    return {kind: validator(file) for kind, file in SCHEMA_FILES.items()}
 
 
 @pytest.mark.parametrize(("kind", "path"), _fixtures("good"))
