@@ -159,7 +159,9 @@ class Container:
         pid_file: str | None = None,
         no_pivot: bool = False,
         preserve_fds: int = 0,
+        no_new_keyring: bool = False,
         stdio: tuple[int | None, int | None, int | None] = (None, None, None),
+        spawn: str = "auto",
         warn: Callable[[str], None] | None = None,
     ) -> Container:
         """Create a container from a bundle directory (its config.json) or from `spec` (with
@@ -168,6 +170,7 @@ class Container:
         On any failure nothing is left behind: no state, no process, no mount."""
         from libcontainer_py.init import child as init_child
         from libcontainer_py.init import sync
+        from libcontainer_py.init.spawn import spawn as spawn_init
         from libcontainer_py.namespaces import plan
         from libcontainer_py.spec import Spec as SpecModel
         from libcontainer_py.spec.validate import validate_runtime
@@ -252,14 +255,12 @@ class Container:
                 exec_fifo_fd=fifo_fd,
                 no_pivot=no_pivot,
                 preserve_fds=preserve_fds,
+                container_id=container_id,
+                no_new_keyring=no_new_keyring,
             )
             parent_sock, child_sock = sync.socketpair()
             _set_subreaper()
-            stage1 = os.fork()
-            if stage1 == 0:  # pragma: no cover - runs in the child
-                parent_sock.close()
-                _child_stdio(stdio)
-                init_child.stage1(cfg, child_sock)
+            stage1 = spawn_init(spawn, cfg, child_sock, stdio, close_in_child=parent_sock)
             pids.append(stage1)
             child_sock.close()
             child_sock = None
@@ -450,12 +451,6 @@ def _set_subreaper() -> None:
     from libcontainer_py import _sys
 
     _sys.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-
-
-def _child_stdio(stdio: tuple[int | None, int | None, int | None]) -> None:
-    for target, fd in enumerate(stdio):
-        if fd is not None and fd != target:
-            os.dup2(fd, target)
 
 
 def _write_pid_file(path: str, pid: int) -> None:

@@ -44,5 +44,6 @@ def create_container(args: argparse.Namespace, ctx: Context) -> object:
         pid_file=args.pid_file,
         no_pivot=args.no_pivot,
         preserve_fds=args.preserve_fds,
+        no_new_keyring=args.no_new_keyring,
         warn=ctx.warn,
     )

@@ -7,9 +7,9 @@ gone. Each stage names itself (PR_SET_NAME) so `ps` shows where a container hung
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
@@ -36,6 +36,8 @@ class InitConfig:
     exec_fifo_fd: int  # O_PATH, opened by the parent: the mapped root may not reach the state dir
     no_pivot: bool = False
     preserve_fds: int = 0
+    container_id: str = ""
+    no_new_keyring: bool = False
     warnings: list[str] = field(default_factory=list)
 
 
@@ -111,6 +113,9 @@ def stage2(cfg: InitConfig, sock: socket.socket) -> NoReturn:
         # namespace our uid may not even search the state directory. It is reopened for writing
         # through /proc/self/fd after pivot_root; opening it for writing now would block.
         fifo_fd = cfg.exec_fifo_fd
+        stage = "keyring"
+        if not cfg.no_new_keyring:
+            _join_session_keyring(cfg.container_id)
         stage = "rootfs"
         if cfg.ns.new_flags & c.CLONE_NEWNS or any(t == "mount" for t, _ in cfg.ns.join):
             rootfs.prepare_rootfs(
@@ -169,7 +174,6 @@ def stage2(cfg: InitConfig, sock: socket.socket) -> NoReturn:
         os.close(wfd)
         os.close(fifo_fd)
         ps.close_fds_from(3 + cfg.preserve_fds)
-        sys.stdout.flush()
         os.execve(exe, args, env)
     except BaseException as exc:
         if sock.fileno() >= 0:
@@ -177,6 +181,20 @@ def stage2(cfg: InitConfig, sock: socket.socket) -> NoReturn:
         # After the parent has gone (exec failed after start): the container's stderr is all we have.
         os.write(2, f"pyrunc init: {stage}: {exc}\n".encode(errors="replace"))
         os._exit(127 if isinstance(exc, FileNotFoundError) else 126)
+
+
+def _join_session_keyring(container_id: str) -> None:
+    """A new session keyring named "_ses.<id>", as runc makes: without it the container's
+    processes would share the session keyring of whoever ran the runtime (a login's, with its
+    keys: kerberos tickets, ecryptfs keys...). Done first, while still root of the namespaces.
+    runc also widens the keyring's permissions (search for the container's uid, or "other" in a
+    user namespace) with keyctl_setperm, which the _sys shim does not wrap yet.
+    ENOSYS (no keyrings in this kernel) is ignored, as runc does: the feature is best effort."""
+    try:
+        _sys.keyctl_join_session_keyring(f"_ses.{container_id}" if container_id else None)
+    except OSError as exc:
+        if exc.errno != errno.ENOSYS:
+            raise LibcontainerError(f"cannot join a new session keyring: {exc.strerror or exc}") from None
 
 
 def _write_sysctls(sysctl: dict[str, str] | None) -> None:

@@ -1,0 +1,41 @@
+"""`python -I -m libcontainer_py.init FD`: stage 1 of a container's init in a fresh interpreter
+(see spawn.py for when and why). FD is the child's end of the sync socket; the first message on it
+is the InitConfig as JSON."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+
+
+def main() -> None:
+    sock = socket.socket(fileno=int(sys.argv[1]))
+    try:
+        from libcontainer_py.init.spawn import decode
+
+        cfg_fd = int(sys.argv[2])
+        chunks: list[bytes] = []
+        offset = 0
+        while block := os.pread(cfg_fd, 1 << 20, offset):
+            chunks.append(block)
+            offset += len(block)
+        os.close(cfg_fd)
+        import json
+
+        cfg = decode(json.loads(b"".join(chunks)))
+        # What a forked child would have inherited already imported: after pivot_root, nothing
+        # more can be imported from the host.
+        import libcontainer_py.rootfs  # noqa: F401
+    except BaseException as exc:  # report to the parent, never a traceback
+        from libcontainer_py.init.sync import child_fail
+
+        child_fail(sock, "init start", exc)
+        os._exit(1)
+    from libcontainer_py.init.child import stage1
+
+    stage1(cfg, sock)
+
+
+if __name__ == "__main__":
+    main()

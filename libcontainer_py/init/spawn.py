@@ -1,0 +1,120 @@
+"""How the container's first child comes to life: fork, or a fresh interpreter.
+
+fork (the default when the caller has one thread, e.g. `pyrunc`): the child is a copy of the
+caller with everything already imported and the Spec already validated, so it costs ~1 ms.
+
+exec (the default when the caller has other threads, e.g. a Jupyter kernel or an asyncio service):
+fork() copies only the calling thread, and a lock another thread held at that moment (stdout's,
+logging's, an import lock) stays locked forever in the child. So the child is started as
+`python -I -m libcontainer_py.init FD` through subprocess (fork+exec in C, safe with threads), reads
+its InitConfig as JSON from the sync socket, and runs the same stage1() as a forked child would. It
+costs an interpreter start and the imports (~0.1-0.2 s), which a notebook does not notice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from libcontainer_py.init.child import InitConfig, stage1
+from libcontainer_py.namespaces import NamespacePlan
+
+MODES = ("auto", "fork", "exec")
+
+
+def choose(mode: str) -> str:
+    if mode not in MODES:
+        raise ValueError(f"spawn mode must be one of {', '.join(MODES)}, not {mode!r}")
+    if mode == "auto":
+        return "fork" if threading.active_count() == 1 else "exec"
+    return mode
+
+
+def spawn(
+    mode: str,
+    cfg: InitConfig,
+    child_sock: socket.socket,
+    stdio: tuple[int | None, ...],
+    close_in_child: socket.socket | None = None,
+) -> int:
+    """Start stage 1 of the init; return its pid (a child of this process). `stdio` are the fds
+    that become the container's 0, 1, 2 (None: this process's own)."""
+    if choose(mode) == "fork":
+        return _spawn_fork(cfg, child_sock, stdio, close_in_child)
+    return _spawn_exec(cfg, child_sock, stdio)
+
+
+def _spawn_fork(
+    cfg: InitConfig, child_sock: socket.socket, stdio: tuple[int | None, ...], close_in_child: socket.socket | None
+) -> int:
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        try:
+            if close_in_child is not None:
+                close_in_child.close()
+            for target, fd in enumerate(stdio):
+                if fd is not None and fd != target:
+                    os.dup2(fd, target)
+        except BaseException:  # never return into the caller's code
+            os._exit(1)
+        stage1(cfg, child_sock)
+    return pid
+
+
+def _spawn_exec(cfg: InitConfig, child_sock: socket.socket, stdio: tuple[int | None, ...]) -> int:
+    # The config travels in a memfd: a config.json with a large seccomp profile may exceed what
+    # one datagram on the sync socket can hold.
+    cfg_fd = os.memfd_create("pyrunc-init-config", os.MFD_CLOEXEC)
+    try:
+        os.write(cfg_fd, json.dumps(encode(cfg)).encode())
+        keep = [child_sock.fileno(), cfg.exec_fifo_fd, cfg_fd, *range(3, 3 + cfg.preserve_fds)]
+        std = [fd if fd is not None else target for target, fd in enumerate(stdio)]
+        proc = subprocess.Popen(
+            [sys.executable, "-I", "-m", "libcontainer_py.init", str(child_sock.fileno()), str(cfg_fd)],
+            stdin=std[0],
+            stdout=std[1],
+            stderr=std[2],
+            pass_fds=keep,
+            close_fds=True,
+        )
+    finally:
+        os.close(cfg_fd)
+    # The container code reaps stage 1 with waitpid itself; keep Popen from trying later.
+    proc.returncode = 0
+    return proc.pid
+
+
+def encode(cfg: InitConfig) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if f.name == "spec":
+            value = value.to_dict()
+        elif f.name == "ns":
+            value = {"new_flags": value.new_flags, "join": [list(j) for j in value.join], "new_user": value.new_user}
+        elif isinstance(value, Path):
+            value = str(value)
+        out[f.name] = value
+    return out
+
+
+def decode(data: dict[str, Any]) -> InitConfig:
+    from libcontainer_py.spec import Spec
+
+    kwargs: dict[str, Any] = dict(data)
+    kwargs["spec"] = Spec.from_dict(data["spec"])
+    ns = data["ns"]
+    kwargs["ns"] = NamespacePlan(
+        new_flags=ns["new_flags"], join=tuple((t, p) for t, p in ns["join"]), new_user=ns["new_user"]
+    )
+    for f in dataclasses.fields(InitConfig):
+        if f.type in ("Path", Path) and f.name in kwargs:
+            kwargs[f.name] = Path(kwargs[f.name])
+    return InitConfig(**kwargs)

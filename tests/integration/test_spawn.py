@@ -1,0 +1,107 @@
+"""The two ways the init comes to life (init/spawn.py): fork, and a fresh interpreter that a
+threaded caller (a Jupyter kernel) gets by default. Both run the same container the same way."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import libcontainer_py as lc
+from libcontainer_py.container import Container
+from libcontainer_py.init.spawn import choose, decode, encode
+from libcontainer_py.spec import SpecBuilder
+
+pytestmark = pytest.mark.root
+
+
+@pytest.fixture
+def scratch() -> Iterator[Path]:
+    d = Path(tempfile.mkdtemp(prefix="lcpy-spawn-"))
+    os.chmod(d, 0o755)  # the mapped root of a user namespace must reach the bundle
+    try:
+        yield d
+    finally:
+        for c in Container.list(str(d / "state")):
+            c.delete(force=True)
+        shutil.rmtree(d)
+
+
+@pytest.mark.parametrize("mode", ["fork", "exec"])
+def test_modes_run_the_same_container(scratch: Path, mode: str) -> None:
+    bundle = lc.make_busybox_bundle(scratch / "b", args=["true"])
+    spec = (
+        SpecBuilder.load(bundle)
+        .args("sh", "-c", "hostname; id -u; grep Uid /proc/self/status; cat /proc/self/uid_map")
+        .hostname(f"h-{mode}")
+        .uid_mapping(host_id=100000, container_id=0, size=65536)
+        .gid_mapping(host_id=100000, container_id=0, size=65536)
+        .build()
+    )
+    r, w = os.pipe()
+    try:
+        c = Container.create(
+            f"c-{mode}", bundle, spec=spec, root=str(scratch / "state"), spawn=mode, stdio=(None, w, None)
+        )
+        os.close(w)
+        w = -1
+        c.start()
+        assert c.wait(timeout=30) == 0
+        out = os.read(r, 4096).decode().split("\n")
+    finally:
+        os.close(r)
+        if w >= 0:
+            os.close(w)
+    c.delete()
+    assert out[0] == f"h-{mode}"
+    assert out[1] == "0"
+    assert out[2].split() == ["Uid:", "0", "0", "0", "0"]
+    assert out[3].split() == ["0", "100000", "65536"]
+    assert not (scratch / "state" / f"c-{mode}").exists()
+
+
+def test_a_threaded_caller_gets_a_fresh_interpreter(scratch: Path) -> None:
+    assert choose("auto") == "fork"
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        assert choose("auto") == "exec"
+        bundle = lc.make_busybox_bundle(scratch / "b", args=["sh", "-c", "echo out; echo err >&2; exit 3"])
+        result = lc.run(bundle, capture_output=True, root=str(scratch / "state"))
+    finally:
+        stop.set()
+        thread.join()
+    assert (result.returncode, result.stdout, result.stderr) == (3, b"out\n", b"err\n")
+
+
+def test_a_failure_in_the_fresh_interpreter_is_reported(scratch: Path) -> None:
+    bundle = lc.make_busybox_bundle(scratch / "b", args=["/no/such/program"])
+    with pytest.raises(lc.LibcontainerError, match=r"process\.args\[0\].*/no/such/program"):
+        Container.create("bad", bundle, root=str(scratch / "state"), spawn="exec")
+    assert not (scratch / "state" / "bad").exists()
+
+
+def test_init_config_round_trips(tmp_path: Path) -> None:
+    from libcontainer_py.init.child import InitConfig
+    from libcontainer_py.namespaces import plan
+    from libcontainer_py.spec import Spec
+
+    spec = Spec.default()
+    cfg = InitConfig(
+        spec=spec,
+        bundle=tmp_path,
+        rootfs=tmp_path / "rootfs",
+        ns=plan([("pid", None), ("network", "/x")]),
+        exec_fifo_fd=7,
+        preserve_fds=2,
+    )
+    back = decode(encode(cfg))
+    assert back.spec.to_dict() == spec.to_dict()
+    assert back.ns == cfg.ns and back.bundle == tmp_path and back.rootfs == tmp_path / "rootfs"
+    assert (back.exec_fifo_fd, back.preserve_fds) == (7, 2)
