@@ -374,6 +374,25 @@ class Container:
                 raise TimeoutError(f"container {self.id!r} still running after {timeout}s")
             time.sleep(0.005)
 
+    def exec(
+        self,
+        process: Any,
+        *,
+        detach: bool = False,
+        pid_file: str | None = None,
+        preserve_fds: int = 0,
+        stdio: tuple[int | None, int | None, int | None] = (None, None, None),
+        spawn: str = "auto",
+    ) -> tuple[int, int | None]:
+        """Run `process` (a libcontainer_py.spec.Process) in this running container, in all its
+        namespaces. Returns (pid, exit status); the status is None with detach=True."""
+        from libcontainer_py._exec import exec_process
+
+        self._state = self._dir.load()
+        return exec_process(
+            self, process, detach=detach, pid_file=pid_file, preserve_fds=preserve_fds, stdio=stdio, spawn=spawn
+        )
+
     def kill(self, sig: str | int = signal.SIGTERM, *, all: bool = False) -> None:
         signum = parse_signal(sig)
         with self._locked():
@@ -387,6 +406,11 @@ class Container:
                 except ProcessLookupError:
                     if pid == self.pid and not all:
                         raise InvalidState(f"cannot kill container {self.id!r}: no such process") from None
+
+    def processes(self) -> builtins.list[int]:
+        """The pids (as the host sees them) of every process in the container, its init first."""
+        pids = self._processes()
+        return sorted(pids, key=lambda p: (p != self.pid, p))
 
     def _processes(self) -> builtins.list[int]:
         """Every process in the container's pid namespace (cgroup-based with the cgroup manager)."""

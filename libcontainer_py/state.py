@@ -34,7 +34,9 @@ from libcontainer_py.errors import LibcontainerError
 
 STATE_FILE = "state.json"
 EXEC_FIFO = "exec.fifo"
-_ID_RE = re.compile(r"^[\w+\-.]+$")
+# ASCII, as runc's Go regexp (\w there is [0-9A-Za-z_]), and fullmatch: "$" would accept a trailing
+# newline, and a non-ASCII \w would let ids through that runc and its callers refuse.
+_ID_RE = re.compile(r"[\w+\-.]+", re.ASCII)
 
 
 class ContainerNotFound(LibcontainerError):
@@ -76,7 +78,7 @@ class Status(enum.StrEnum):
 
 
 def validate_id(container_id: str) -> str:
-    if not container_id or not _ID_RE.match(container_id) or container_id in (".", ".."):
+    if not container_id or not _ID_RE.fullmatch(container_id) or container_id in (".", ".."):
         raise LibcontainerError(f"invalid container id {container_id!r}: use letters, digits, '_', '+', '-' and '.'")
     if len(container_id) > 1024:
         raise LibcontainerError(f"invalid container id: longer than 1024 characters ({len(container_id)})")

@@ -34,6 +34,8 @@ VERBS: dict[str, tuple[str, str]] = {
     "kill": ("kill", "send a signal to the container's init process (default: SIGTERM)"),
     "delete": ("delete", "delete any resources held by the container"),
     "list": ("list", "lists containers started by pyrunc with the given root"),
+    "exec": ("exec", "execute new process inside the container"),
+    "ps": ("ps", "ps displays the processes running inside a container"),
 }
 
 

@@ -33,7 +33,10 @@ def main() -> None:
         child_fail(sock, "init start", exc)
         os._exit(1)
     from libcontainer_py.init.child import stage1
+    from libcontainer_py.init.setns import ExecConfig, exec_stage1
 
+    if isinstance(cfg, ExecConfig):
+        exec_stage1(cfg, sock)
     stage1(cfg, sock)
 
 

@@ -14,14 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
-from libcontainer_py import _sys, capabilities
+from libcontainer_py import _sys
 from libcontainer_py._sys import consts as c
 from libcontainer_py.errors import ConfigError, LibcontainerError
 from libcontainer_py.init import process_setup as ps
 from libcontainer_py.init.sync import child_fail, expect, send
 from libcontainer_py.namespaces import NAMESPACES, NamespacePlan, open_namespace
 
-PR_SET_KEEPCAPS = 8
 PR_SET_PDEATHSIG = 1
 
 
@@ -135,32 +134,13 @@ def stage2(cfg: InitConfig, sock: socket.socket) -> NoReturn:
         send(sock, "ready")
         expect(sock, "run")
 
-        proc = spec.process
-        stage = "process"
-        ps.apply_rlimits(proc.rlimits)
-        ps.write_oom_score_adj(proc.oom_score_adj)
-        ps.set_personality(spec.linux.personality if spec.linux else None)
-        if proc.no_new_privileges:
-            ps.set_no_new_privs()
-        stage = "capabilities"
-        warnings: list[str] = []
-        caps = capabilities.CapSets.from_spec(proc.capabilities, warnings.append)
-        capabilities.drop_bounding(caps)
-        _sys.prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0)
-        stage = "user"
-        ps.switch_user(proc.user)
-        _sys.prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0)
-        stage = "capabilities"
-        capabilities.apply(caps)
-        stage = "cwd"
+        cell = ps.Stage("process")
         try:
-            os.chdir(proc.cwd)
-        except OSError as exc:
-            raise ConfigError(f"cannot change to {proc.cwd}: {exc.strerror}", path="process.cwd") from None
-        stage = "exec"
-        env = ps.env_dict(proc.env)
-        args = list(proc.args or [])
-        exe = ps.look_path(args[0], env)
+            exe, args, env = ps.finalize_process(
+                spec.process, cell, personality=spec.linux.personality if spec.linux else None
+            )
+        finally:
+            stage = cell.name
         # Past this point the parent is told "all set up" by EOF on the sync socket.
         sock.close()
         stage = "exec fifo"

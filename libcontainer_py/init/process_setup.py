@@ -13,7 +13,7 @@ import shutil
 from collections.abc import Sequence
 from typing import Any
 
-from libcontainer_py import _sys
+from libcontainer_py import _sys, capabilities  # at import: after pivot_root nothing can be imported
 from libcontainer_py.errors import ConfigError
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -38,13 +38,26 @@ def apply_rlimits(rlimits: Sequence[Any] | None) -> None:
         except (ValueError, OSError) as exc:
             _cur_soft, cur_hard = resource.getrlimit(number)
             limit = "unlimited" if cur_hard == resource.RLIM_INFINITY else str(cur_hard)
+            nr_open = _nr_open() if rl.type == "RLIMIT_NOFILE" else None
             if rl.soft > rl.hard:
                 why = "soft is above hard"
+            elif nr_open is not None and max(rl.soft, rl.hard) > nr_open:
+                # Even root (CAP_SYS_RESOURCE) cannot go past fs.nr_open: naming the current hard
+                # limit and the capability here would send the user the wrong way.
+                why = f"the kernel's limit fs.nr_open is {nr_open}"
             else:
                 why = f"the host's hard limit is {limit} and raising it needs CAP_SYS_RESOURCE"
             raise ConfigError(
                 f"cannot set {rl.type} to soft {rl.soft}, hard {rl.hard}: {why} ({exc})", path=field
             ) from None
+
+
+def _nr_open() -> int | None:
+    try:
+        with open("/proc/sys/fs/nr_open") as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        return None
 
 
 def write_oom_score_adj(value: int | None) -> None:
@@ -114,6 +127,21 @@ def env_dict(env: Sequence[str] | None) -> dict[str, str]:
     return out
 
 
+def home_of(uid: int, passwd: str = "/etc/passwd") -> str:
+    """The home directory of `uid` in the container's /etc/passwd, "/" when it has none: runc sets
+    HOME from it when process.env has no HOME (shells and programs rely on it). Parsed here rather
+    than with the pwd module, which would consult the host's NSS configuration and libraries."""
+    try:
+        with open(passwd, errors="replace") as f:
+            for line in f:
+                fields = line.rstrip("\n").split(":")
+                if len(fields) >= 6 and fields[2] == str(uid) and fields[5]:
+                    return fields[5]
+    except OSError:
+        pass
+    return "/"
+
+
 def look_path(arg0: str, env: dict[str, str]) -> str:
     """Find the program as execvp would, with the container's PATH (not the runtime's)."""
     if "/" in arg0:
@@ -147,3 +175,48 @@ def close_fds_from(first: int, keep: Sequence[int] = ()) -> None:
     for fd in range(3, first):  # preserved fds must survive exec
         with contextlib.suppress(OSError):
             os.set_inheritable(fd, True)
+
+
+class Stage:
+    """Which step a child is at, for the error it reports (a mutable cell shared with the caller)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+PR_SET_KEEPCAPS = 8
+
+
+def finalize_process(proc: Any, stage: Stage, *, personality: Any = None) -> tuple[str, list[str], dict[str, str]]:
+    """The last steps before execve, shared by the container's init and by exec (runc's
+    finalizeNamespace): rlimits, oom_score_adj, personality, no_new_privs, the bounding set, the
+    user (with keepcaps across the uid switch), the capability sets, cwd, and the program looked
+    up in the container's PATH. Returns (path, argv, env) for execve."""
+    stage.name = "process"
+    apply_rlimits(proc.rlimits)
+    write_oom_score_adj(proc.oom_score_adj)
+    set_personality(personality)
+    if proc.no_new_privileges:
+        set_no_new_privs()
+    stage.name = "capabilities"
+    caps = capabilities.CapSets.from_spec(proc.capabilities, lambda _msg: None)  # warned at create
+    capabilities.drop_bounding(caps)
+    _sys.prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0)
+    stage.name = "user"
+    switch_user(proc.user)
+    _sys.prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0)
+    stage.name = "capabilities"
+    capabilities.apply(caps)
+    stage.name = "cwd"
+    try:
+        os.chdir(proc.cwd)
+    except OSError as exc:
+        raise ConfigError(f"cannot change to {proc.cwd}: {exc.strerror}", path="process.cwd") from None
+    stage.name = "exec"
+    env = env_dict(proc.env)
+    if "HOME" not in env:  # as runc: from the container's /etc/passwd, "/" without an entry
+        env["HOME"] = home_of(os.getuid())
+    args = list(proc.args or [])
+    if not args:
+        raise ConfigError("must not be empty", path="process.args")
+    return look_path(args[0], env), args, env

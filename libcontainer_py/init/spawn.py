@@ -24,7 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from libcontainer_py.init.child import InitConfig, stage1
+from libcontainer_py.init.setns import ExecConfig, exec_stage1
 from libcontainer_py.namespaces import NamespacePlan
+
+AnyConfig = InitConfig | ExecConfig
 
 MODES = ("auto", "fork", "exec")
 
@@ -39,7 +42,7 @@ def choose(mode: str) -> str:
 
 def spawn(
     mode: str,
-    cfg: InitConfig,
+    cfg: AnyConfig,
     child_sock: socket.socket,
     stdio: tuple[int | None, ...],
     close_in_child: socket.socket | None = None,
@@ -52,7 +55,7 @@ def spawn(
 
 
 def _spawn_fork(
-    cfg: InitConfig, child_sock: socket.socket, stdio: tuple[int | None, ...], close_in_child: socket.socket | None
+    cfg: AnyConfig, child_sock: socket.socket, stdio: tuple[int | None, ...], close_in_child: socket.socket | None
 ) -> int:
     pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the child
@@ -64,17 +67,21 @@ def _spawn_fork(
                     os.dup2(fd, target)
         except BaseException:  # never return into the caller's code
             os._exit(1)
+        if isinstance(cfg, ExecConfig):
+            exec_stage1(cfg, child_sock)
         stage1(cfg, child_sock)
     return pid
 
 
-def _spawn_exec(cfg: InitConfig, child_sock: socket.socket, stdio: tuple[int | None, ...]) -> int:
+def _spawn_exec(cfg: AnyConfig, child_sock: socket.socket, stdio: tuple[int | None, ...]) -> int:
     # The config travels in a memfd: a config.json with a large seccomp profile may exceed what
     # one datagram on the sync socket can hold.
     cfg_fd = os.memfd_create("pyrunc-init-config", os.MFD_CLOEXEC)
     try:
         os.write(cfg_fd, json.dumps(encode(cfg)).encode())
-        keep = [child_sock.fileno(), cfg.exec_fifo_fd, cfg_fd, *range(3, 3 + cfg.preserve_fds)]
+        keep = [child_sock.fileno(), cfg_fd, *range(3, 3 + cfg.preserve_fds)]
+        if isinstance(cfg, InitConfig):
+            keep.append(cfg.exec_fifo_fd)
         std = [fd if fd is not None else target for target, fd in enumerate(stdio)]
         proc = subprocess.Popen(
             [sys.executable, "-I", "-m", "libcontainer_py.init", str(child_sock.fileno()), str(cfg_fd)],
@@ -91,12 +98,14 @@ def _spawn_exec(cfg: InitConfig, child_sock: socket.socket, stdio: tuple[int | N
     return proc.pid
 
 
-def encode(cfg: InitConfig) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+def encode(cfg: AnyConfig) -> dict[str, Any]:
+    out: dict[str, Any] = {"kind": "exec" if isinstance(cfg, ExecConfig) else "init"}
     for f in dataclasses.fields(cfg):
         value = getattr(cfg, f.name)
-        if f.name == "spec":
+        if f.name in ("spec", "process"):
             value = value.to_dict()
+        elif f.name == "join":
+            value = [list(j) for j in value]
         elif f.name == "ns":
             value = {"new_flags": value.new_flags, "join": [list(j) for j in value.join], "new_user": value.new_user}
         elif isinstance(value, Path):
@@ -105,10 +114,14 @@ def encode(cfg: InitConfig) -> dict[str, Any]:
     return out
 
 
-def decode(data: dict[str, Any]) -> InitConfig:
-    from libcontainer_py.spec import Spec
+def decode(data: dict[str, Any]) -> AnyConfig:
+    from libcontainer_py.spec import Process, Spec
 
     kwargs: dict[str, Any] = dict(data)
+    if kwargs.pop("kind") == "exec":
+        kwargs["process"] = Process.model_validate(data["process"])
+        kwargs["join"] = tuple((t, p) for t, p in data["join"])
+        return ExecConfig(**kwargs)
     kwargs["spec"] = Spec.from_dict(data["spec"])
     ns = data["ns"]
     kwargs["ns"] = NamespacePlan(

@@ -1,0 +1,129 @@
+"""exec: run one more process in a running container (the parent's side; init/setns.py has the
+children's). `Container.exec()` and `pyrunc exec` call exec_process()."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+from typing import TYPE_CHECKING, Any
+
+from libcontainer_py.errors import ConfigError, LibcontainerError
+from libcontainer_py.state import InvalidState, Status
+
+if TYPE_CHECKING:
+    from libcontainer_py.container import Container
+
+EXEC_TIMEOUT = 60.0
+
+
+class ExecError(LibcontainerError):
+    """The process could not be started in the container (pyrunc exits 255, as runc)."""
+
+    exit_status = 255
+
+
+def namespaces_to_join(pid: int) -> tuple[tuple[str, str], ...]:
+    """Every namespace of the container's init that differs from ours, in join order. Joining one
+    we are already in is pointless, and for the user namespace an error (EINVAL)."""
+    from libcontainer_py.namespaces import JOIN_ORDER, NAMESPACES
+
+    out = []
+    for ns_type in JOIN_ORDER:
+        name = NAMESPACES[ns_type][1]
+        theirs = f"/proc/{pid}/ns/{name}"
+        try:
+            if os.stat(theirs).st_ino == os.stat(f"/proc/self/ns/{name}").st_ino:
+                continue
+        except FileNotFoundError:  # a namespace type this kernel lacks
+            continue
+        out.append((ns_type, theirs))
+    return tuple(out)
+
+
+def check_process(process: Any, source: str = "process") -> None:
+    if not process.args:
+        raise ConfigError("must not be empty: give the command to run", path=f"{source}.args")
+    if not process.cwd or not process.cwd.startswith("/"):
+        raise ConfigError(f"must be an absolute path (got {process.cwd!r})", path=f"{source}.cwd")
+    if process.terminal:
+        raise ConfigError("terminals are not supported yet", path=f"{source}.terminal")
+
+
+def exec_process(
+    container: Container,
+    process: Any,
+    *,
+    detach: bool = False,
+    pid_file: str | None = None,
+    preserve_fds: int = 0,
+    stdio: tuple[int | None, int | None, int | None] = (None, None, None),
+    spawn: str = "auto",
+) -> tuple[int, int | None]:
+    """Start `process` (a spec Process) in the container. Returns (pid, exit status), the status
+    None when detached. Raises ExecError when the process could not be started."""
+    from libcontainer_py.container import _reap, _set_subreaper, _write_pid_file
+    from libcontainer_py.init import sync
+    from libcontainer_py.init.setns import ExecConfig
+    from libcontainer_py.init.spawn import spawn as spawn_child
+    from libcontainer_py.state import process_start_time
+
+    check_process(process)
+    status = container.status
+    if status is Status.PAUSED:
+        raise InvalidState(f"cannot exec in container {container.id!r}: it is paused (resume it first)")
+    if not status.can_exec():
+        raise InvalidState(f"cannot exec in container {container.id!r}: container not running ({status.value})")
+    cfg = ExecConfig(
+        process=process,
+        join=namespaces_to_join(container.pid),
+        preserve_fds=preserve_fds,
+        container_id=container.id,
+    )
+    parent_sock, child_sock = sync.socketpair()
+    pids: list[int] = []
+    try:
+        _set_subreaper()
+        stage1 = spawn_child(spawn, cfg, child_sock, stdio, close_in_child=parent_sock)
+        pids.append(stage1)
+        child_sock.close()
+        pid = 0
+        while True:
+            msg = sync.recv(parent_sock, EXEC_TIMEOUT)
+            if msg is None:
+                break
+            if msg["type"] == "error":
+                raise ExecError(f"exec failed ({msg.get('stage')}): {msg.get('message')}")
+            if msg["type"] == "pid":
+                pid = int(msg["pid"])
+                pids.append(pid)
+                _reap(stage1)
+        if not pid:
+            raise ExecError(f"exec failed: the process did not start in container {container.id!r}")
+        if process_start_time(container.pid) is None:
+            raise ExecError(f"exec failed: container {container.id!r} stopped meanwhile")
+    except BaseException:
+        for p in reversed(pids):
+            with contextlib.suppress(OSError):
+                os.kill(p, signal.SIGKILL)
+            _reap(p)
+        raise
+    finally:
+        parent_sock.close()
+        child_sock.close()
+    if pid_file:
+        _write_pid_file(pid_file, pid)
+    if detach:
+        return pid, None
+    return pid, wait_exit(pid)
+
+
+def wait_exit(pid: int) -> int:
+    """waitpid a process this one is the (sub)reaper of; the status as a shell gives it."""
+    while True:
+        try:
+            _, status = os.waitpid(pid, 0)
+        except InterruptedError:
+            continue
+        code = os.waitstatus_to_exitcode(status)
+        return 128 - code if code < 0 else code

@@ -1,0 +1,157 @@
+"""pyrunc exec [flags] ID COMMAND [ARG...], or pyrunc exec --process process.json ID:
+run a new process inside a running container. Exits with the process's status; 255 when the
+process could not be started (as runc)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+
+from libcontainer_py.cli._context import Context, UsageError
+
+HELP = "execute new process inside the container"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--process", "-p", help="path to a process.json (the spec's process object)")
+    parser.add_argument("--env", "-e", action="append", default=[], help="set an environment variable (KEY=VALUE)")
+    parser.add_argument("--cwd", help="current working directory in the container")
+    parser.add_argument("--user", "-u", help="UID[:GID] to run as")
+    parser.add_argument("--additional-gids", "-g", action="append", type=int, default=[], help="additional gids")
+    parser.add_argument("--cap", "-c", action="append", default=[], help="add a capability to the bounding set")
+    parser.add_argument("--tty", "-t", action="store_true", help="allocate a pseudo-TTY")
+    parser.add_argument("--detach", "-d", action="store_true", help="detach from the container's process")
+    parser.add_argument("--pid-file", help="write the process's pid to this file")
+    parser.add_argument("--console-socket", help="unix socket to receive the pty master")
+    parser.add_argument("--preserve-fds", type=int, default=0, metavar="N", help="pass N more fds to the process")
+    parser.add_argument("--no-new-privs", action="store_true", help="set no_new_privs for the process")
+    parser.add_argument("--apparmor", help="apparmor profile (not supported on this host)")
+    parser.add_argument("--process-label", help="SELinux label (not supported on this host)")
+    parser.add_argument("--ignore-paused", action="store_true", help="allow exec in a paused container")
+    parser.add_argument("--cgroup", action="append", default=[], help="run in a sub-cgroup (not supported yet)")
+    parser.add_argument("container_id", metavar="CONTAINER_ID")
+    assert isinstance(parser, argparse.ArgumentParser)
+    parser.command_after_id = True  # type: ignore[attr-defined]
+
+
+def build_process(args: argparse.Namespace, init_process: object) -> object:
+    """The process to run: --process FILE, or the container's own process with the flags applied
+    (as runc: env, user, capabilities and rlimits default to the container's)."""
+    from libcontainer_py.spec import Process
+
+    if args.process:
+        try:
+            with open(args.process) as f:
+                text = f.read()
+        except OSError as exc:
+            raise UsageError(f"--process {args.process}: {exc.strerror}") from None
+        return load_process(text, args.process)
+    if not args.command:
+        raise UsageError("exec: give a command to run (pyrunc exec ID COMMAND [ARG...]) or --process FILE")
+    assert isinstance(init_process, Process)
+    proc = init_process.model_copy(deep=True)
+    proc.args = list(args.command)
+    proc.terminal = args.tty
+    env = list(proc.env or [])
+    for item in args.env:
+        key = item.partition("=")[0]
+        env = [e for e in env if e.partition("=")[0] != key] + [item]
+    proc.env = env
+    if args.cwd:
+        proc.cwd = args.cwd
+    if args.user:
+        from libcontainer_py.spec import User
+
+        uid, _, gid = args.user.partition(":")
+        try:
+            proc.user = User(uid=int(uid), gid=int(gid) if gid else 0)
+        except ValueError:
+            raise UsageError(f"--user {args.user!r}: want UID[:GID] as numbers") from None
+    if args.additional_gids:
+        if proc.user is None:
+            from libcontainer_py.spec import User
+
+            proc.user = User(uid=0, gid=0)
+        proc.user.additional_gids = list(args.additional_gids)
+    if args.cap:
+        from libcontainer_py.capabilities import CAP_NUMBERS, normalize
+        from libcontainer_py.spec import LinuxCapabilities
+
+        caps = proc.capabilities or LinuxCapabilities()
+        for name in (normalize(c) for c in args.cap):
+            if name not in CAP_NUMBERS:
+                raise UsageError(f"--cap {name!r}: unknown capability")
+            for kind in ("bounding", "effective", "permitted", "ambient"):
+                current = list(getattr(caps, kind) or [])
+                if name not in current:
+                    setattr(caps, kind, [*current, name])
+        proc.capabilities = caps
+    if args.no_new_privs:
+        proc.no_new_privileges = True
+    return proc
+
+
+def load_process(text: str, source: str) -> object:
+    """A process.json, with errors naming the file and the JSON path, as config.json's."""
+    import json
+
+    from pydantic import ValidationError
+
+    from libcontainer_py.errors import ConfigError
+    from libcontainer_py.spec import Process
+    from libcontainer_py.spec._base import config_error_from
+
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", source=source) from None
+    try:
+        return Process.model_validate(data)
+    except ValidationError as exc:
+        raise config_error_from(exc, source=source) from None
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    from libcontainer_py._exec import wait_exit
+    from libcontainer_py.container import Container
+    from libcontainer_py.spec import Spec
+
+    for flag in ("apparmor", "process_label"):
+        if getattr(args, flag):
+            raise UsageError(f"--{flag.replace('_', '-')}: not supported on this host")
+    if args.cgroup:
+        raise UsageError("--cgroup: sub-cgroups for exec are not supported yet")
+    if args.console_socket or args.tty:
+        raise UsageError("--tty/--console-socket: terminals are not supported yet")
+    if args.preserve_fds < 0:
+        raise UsageError(f"--preserve-fds: must not be negative (got {args.preserve_fds})")
+    container = Container.load(args.container_id, ctx.root)
+    spec = None
+    if not args.process:
+        try:
+            spec = Spec.load(container._state.config)
+        except Exception as exc:
+            raise UsageError(
+                f"cannot read the config of container {args.container_id!r} ({exc}): use --process FILE"
+            ) from None
+    process = build_process(args, spec.process if spec else None)
+    # Started detached, then waited for here, so that signals can be forwarded meanwhile.
+    pid, _ = container.exec(process, detach=True, pid_file=args.pid_file, preserve_fds=args.preserve_fds)
+    if args.detach:
+        return 0
+
+    def forward(signum: int, _frame: object) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signum)
+
+    from libcontainer_py.cli.run import FORWARDED
+
+    for sig in FORWARDED:
+        signal.signal(sig, forward)
+    try:
+        return wait_exit(pid)
+    finally:
+        for sig in FORWARDED:
+            signal.signal(sig, signal.SIG_DFL)

@@ -1,0 +1,86 @@
+"""The children of `exec`: join a running container's namespaces and run one more process in it.
+
+    parent (exec)                 stage-1 "pyrunc:[1:EXEC]"            stage-2 "pyrunc:[2:EXEC]"
+      | spawn ---------------------->| non-dumpable
+      |                              | setns(user), setresuid/gid(0)
+      |                              | setns(the others, mount last)
+      |                              | fork ------------------------------>| (born in the pid namespace)
+      |<----------- pid {pid} -------|                                      |
+      |                              | _exit(0)                             | rlimits, no_new_privs,
+      | waitpid(stage-1)                                                    | capabilities, user, cwd,
+      |<----------------------------------------------------- error ------| look up the program
+      |<----------------------------------------------------- EOF --------| execve (the socket is
+      | exit status of the process (unless --detach)                        | close-on-exec)
+
+CVE-2019-5736: until execve, stage 2 is this Python interpreter running inside the container's pid
+and mount namespaces, visible in its /proc. It is made non-dumpable before it joins anything, so a
+process in the container can neither ptrace it nor open /proc/PID/exe (the host's interpreter) or
+/proc/PID/mem; the flag passes to stage 2 with the fork and ends at execve, where the program
+replaces the interpreter. The window is kept short: everything is imported and decided before.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+from libcontainer_py import _sys
+from libcontainer_py._faults import checkpoint
+from libcontainer_py._sys import consts as c
+from libcontainer_py.init import process_setup as ps
+from libcontainer_py.init.sync import child_fail, send
+from libcontainer_py.namespaces import NAMESPACES, open_namespace
+
+PR_SET_DUMPABLE = 4
+
+
+@dataclass
+class ExecConfig:
+    process: Any  # libcontainer_py.spec.Process
+    join: tuple[tuple[str, str], ...]  # (namespace type, path), in JOIN_ORDER
+    preserve_fds: int = 0
+    container_id: str = ""
+
+
+def _fail(sock: socket.socket, stage: str, exc: BaseException) -> NoReturn:
+    child_fail(sock, stage, exc)
+    os._exit(1)
+
+
+def exec_stage1(cfg: ExecConfig, sock: socket.socket) -> NoReturn:
+    stage = "namespaces"
+    try:
+        _sys.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+        _sys.prctl_set_name("pyrunc:[1:EXEC]")
+        fds = [(t, open_namespace(t, p)) for t, p in cfg.join]
+        for ns_type, fd in fds:
+            if ns_type == "user":
+                _sys.setns(fd, c.CLONE_NEWUSER)
+                os.setresgid(0, 0, 0)
+                os.setresuid(0, 0, 0)
+        for ns_type, fd in fds:
+            if ns_type != "user":
+                _sys.setns(fd, NAMESPACES[ns_type][0])
+            os.close(fd)
+        pid = os.fork()
+        if pid == 0:
+            exec_stage2(cfg, sock)
+        send(sock, "pid", pid=pid)
+        os._exit(0)
+    except BaseException as exc:
+        _fail(sock, stage, exc)
+
+
+def exec_stage2(cfg: ExecConfig, sock: socket.socket) -> NoReturn:
+    stage = ps.Stage("exec")
+    try:
+        _sys.prctl_set_name("pyrunc:[2:EXEC]")
+        checkpoint("exec:joined")
+        path, args, env = ps.finalize_process(cfg.process, stage)
+        ps.close_fds_from(3 + cfg.preserve_fds)
+        # The sync socket is close-on-exec: the parent sees EOF when execve has succeeded.
+        os.execve(path, args, env)
+    except BaseException as exc:
+        _fail(sock, stage.name, exc)

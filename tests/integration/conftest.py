@@ -1,0 +1,271 @@
+"""Fixtures for the integration tier: real containers on a busybox bundle.
+
+`rt` (a `Runtime`) gives each test
+  - a private 0755 work directory under /tmp (pytest's tmp_path sits under 0700 directories, which
+    the mapped uid of a user-namespaced container could not search),
+  - a unique `--root` state directory inside it,
+  - `rt.bundle(args, edit=...)`: a busybox bundle whose config.json is runc's default, edited by a
+    callback that gets the config as a dict,
+  - `rt.pyrunc(...)`: the CLI as a subprocess, `rt.run(bundle)`: `pyrunc run`,
+  - `rt.helper(argv)`: a helper process (say, `unshare --net sleep`) killed by pid at teardown,
+and a finalizer that, pass or fail, force-deletes every container left under the root and then
+asserts that nothing is left: no state directory, no process whose root is in the work directory,
+no mount naming the work directory in /proc/self/mountinfo.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+BUSYBOX = shutil.which("busybox")
+PYRUNC = [str(Path(sys.executable).parent / "pyrunc")]
+if not os.path.exists(PYRUNC[0]):  # not installed as a script: the module works the same
+    PYRUNC = [sys.executable, "-m", "libcontainer_py.cli"]
+
+
+@pytest.hookimpl(tryfirst=True)  # before tests/conftest.py turns the root marker into a skip
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test that uses `rt` runs real containers: it needs root and a static busybox."""
+    del config
+    for item in items:
+        if "rt" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.root)
+            if BUSYBOX is None:
+                item.add_marker(pytest.mark.skip(reason="needs busybox-static (apt-get install busybox-static)"))
+
+
+@dataclass
+class Result:
+    rc: int
+    out: str
+    err: str
+
+    def __repr__(self) -> str:
+        return f"Result(rc={self.rc}, out={self.out[-2000:]!r}, err={self.err[-2000:]!r})"
+
+
+def status_fields(text: str) -> dict[str, str]:
+    """`/proc/PID/status` text -> {"CapEff": "...", "NoNewPrivs": "1", ...}."""
+    out = {}
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def mount_points(mountinfo: str) -> list[tuple[str, str]]:
+    """Sorted (mount point, fstype) pairs from /proc/self/mountinfo text."""
+    out = []
+    for line in mountinfo.splitlines():
+        left, _, right = line.partition(" - ")
+        fields = left.split()
+        if len(fields) >= 5 and right:
+            out.append((fields[4], right.split()[0]))
+    return sorted(out)
+
+
+class Runtime:
+    # helpers for the test modules, here so that they need not import this conftest
+    status_fields = staticmethod(status_fields)
+    mount_points = staticmethod(mount_points)
+    cmd = PYRUNC
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.root = str(base / "state")
+        self._n = 0
+        self._helpers: list[subprocess.Popen[bytes]] = []
+
+    # -- bundles -----------------------------------------------------------------------------------
+    def bundle(
+        self,
+        args: Sequence[str] = ("true",),
+        *,
+        edit: Callable[[dict[str, Any]], None] | None = None,
+        name: str | None = None,
+    ) -> Path:
+        from libcontainer_py.bundle import make_busybox_bundle
+        from libcontainer_py.spec.defaults import default_dict
+
+        self._n += 1
+        path = self.base / (name or f"bundle{self._n}")
+        config = default_dict()
+        config["process"]["args"] = list(args)
+        config["process"]["terminal"] = False
+        if edit is not None:
+            edit(config)
+        make_busybox_bundle(path, args=config["process"]["args"], config=config, terminal=config["process"]["terminal"])
+        return path
+
+    def mkdir(self, name: str) -> Path:
+        path = self.base / name
+        path.mkdir(mode=0o755)
+        os.chmod(path, 0o755)
+        return path
+
+    def state_dirs(self) -> list[str]:
+        """What is under the state root (nothing, when it was never made)."""
+        return sorted(os.listdir(self.root)) if os.path.isdir(self.root) else []
+
+    def new_id(self, prefix: str = "c") -> str:
+        return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+    # -- the CLI -----------------------------------------------------------------------------------
+    def pyrunc(
+        self,
+        *argv: str,
+        root: bool = True,
+        input: str | None = None,
+        timeout: float = 30,
+        cwd: str | os.PathLike[str] | None = None,
+    ) -> Result:
+        cmd = [*PYRUNC, *(["--root", self.root] if root else []), *argv]
+        # Files, not pipes: after `create` or `run -d` the container's init holds pyrunc's stdout
+        # and stderr (as runc's does), so reading a pipe to EOF would wait for the container.
+        with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+            p = subprocess.run(
+                cmd,
+                input=input,
+                stdin=None if input is not None else subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                text=True,
+                timeout=timeout,
+                cwd=cwd,
+            )
+            out.seek(0)
+            err.seek(0)
+            return Result(p.returncode, out.read(), err.read())
+
+    def run(self, bundle: Path, *flags: str, cid: str | None = None, timeout: float = 30) -> Result:
+        return self.pyrunc("run", "--bundle", str(bundle), *flags, cid or self.new_id("run"), timeout=timeout)
+
+    def out(self, bundle: Path, *flags: str) -> str:
+        """`pyrunc run` that must succeed; its stdout."""
+        r = self.run(bundle, *flags)
+        assert r.rc == 0, r
+        return r.out
+
+    def state(self, cid: str) -> dict[str, Any]:
+        r = self.pyrunc("state", cid)
+        assert r.rc == 0, r
+        doc: dict[str, Any] = json.loads(r.out)
+        return doc
+
+    def wait_status(self, cid: str, status: str, timeout: float = 10) -> dict[str, Any]:
+        from libcontainer_py.container import Container
+
+        deadline = time.monotonic() + timeout
+        while True:
+            doc = Container.load(cid, self.root).state()
+            if doc["status"] == status:
+                return doc
+            if time.monotonic() > deadline:
+                raise AssertionError(f"container {cid} is {doc['status']}, not {status}, after {timeout}s")
+            time.sleep(0.01)
+
+    # -- helpers -----------------------------------------------------------------------------------
+    def helper(self, argv: Sequence[str]) -> subprocess.Popen[bytes]:
+        p = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+        self._helpers.append(p)
+        return p
+
+    # -- teardown ----------------------------------------------------------------------------------
+    def cleanup(self) -> list[str]:
+        """Force-delete what is left; return what could not be cleaned (empty: all clean)."""
+        from libcontainer_py.container import Container
+        from libcontainer_py.state import list_ids
+
+        problems: list[str] = []
+        for p in self._helpers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(p.pid, signal.SIGKILL)
+            p.wait(5)
+        for cid in list_ids(self.root):
+            try:
+                Container.load(cid, self.root).delete(force=True)
+            except Exception as exc:
+                problems.append(f"delete --force {cid}: {exc}")
+        _reap_children()
+        if os.path.isdir(self.root) and os.listdir(self.root):
+            problems.append(f"state left under {self.root}: {os.listdir(self.root)}")
+        deadline = time.monotonic() + 3
+        while (procs := processes_under(self.base)) and time.monotonic() < deadline:
+            _reap_children()
+            time.sleep(0.02)
+        if procs:
+            problems.append(f"processes left with their root under {self.base}: {procs}")
+            for pid in procs:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+        mounts = mounts_naming(self.base)
+        if mounts:
+            problems.append(f"mounts left naming {self.base}: {mounts}")
+            for point in reversed(mounts):
+                subprocess.run(["umount", "-l", point], check=False, capture_output=True)
+        return problems
+
+
+def _reap_children() -> None:
+    """Reap zombies re-parented to the test process: a library create makes it a child subreaper,
+    so the inits of containers that `pyrunc create` (a subprocess) made end up as its children."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def processes_under(base: Path) -> list[int]:
+    prefix = str(base) + "/"
+    out = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            root = os.readlink(f"/proc/{name}/root")
+            with open(f"/proc/{name}/stat") as f:
+                state = f.read().rpartition(")")[2].split()[0]
+        except OSError:
+            continue
+        if state not in ("Z", "X") and (root + "/").startswith(prefix):
+            out.append(int(name))
+    return out
+
+
+def mounts_naming(base: Path) -> list[str]:
+    with open("/proc/self/mountinfo") as f:
+        return [line.split()[4] for line in f if str(base) in line]
+
+
+@pytest.fixture
+def rt() -> Iterator[Runtime]:
+    if os.geteuid() != 0:
+        pytest.skip("needs root: run as root for namespace and mount tests")
+    base = Path(tempfile.mkdtemp(prefix="lcpy-it-", dir="/tmp"))
+    os.chmod(base, 0o755)
+    runtime = Runtime(base)
+    try:
+        yield runtime
+    finally:
+        problems = runtime.cleanup()
+        if not problems:
+            shutil.rmtree(base, ignore_errors=True)
+    assert not problems, "; ".join(problems)

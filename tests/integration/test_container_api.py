@@ -1,0 +1,121 @@
+"""The library API on real containers: Container.create/start/wait/kill/delete/state/load/list,
+libcontainer_py.run(), and the per-container session keyring."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from typing import Any
+
+import pytest
+
+import libcontainer_py as lc
+from libcontainer_py.container import Container
+from libcontainer_py.state import ContainerNotFound, InvalidState, Status
+
+
+def test_lifecycle(rt: Any) -> None:
+    bundle = rt.bundle(["sleep", "100"])
+    c = Container.create("api-1", bundle, root=rt.root)
+    assert c.status is Status.CREATED
+    assert "api-1" in repr(c) and "created" in repr(c)
+    assert [x.id for x in Container.list(rt.root)] == ["api-1"]
+    assert Container.load("api-1", rt.root).pid == c.pid
+    with pytest.raises(InvalidState):
+        c.delete()
+    c.start()
+    assert c.status is Status.RUNNING
+    with pytest.raises(InvalidState, match="running"):
+        c.start()
+    c.kill(signal.SIGKILL)
+    assert c.wait(timeout=10) == 128 + signal.SIGKILL
+    assert c.status is Status.STOPPED
+    with pytest.raises(InvalidState):
+        c.kill("KILL")
+    c.delete()
+    with pytest.raises(ContainerNotFound, match="does not exist"):
+        Container.load("api-1", rt.root)
+
+
+def test_wait_returns_the_exit_status(rt: Any) -> None:
+    bundle = rt.bundle(["sh", "-c", "exit 5"])
+    c = Container.create(rt.new_id(), bundle, root=rt.root)
+    c.start()
+    assert c.wait(timeout=10) == 5
+    c.delete()
+
+
+def test_create_from_a_spec(rt: Any) -> None:
+    from libcontainer_py.spec.builder import SpecBuilder
+
+    bundle = rt.bundle(["true"])
+    spec = SpecBuilder.load(bundle / "config.json").args("sh", "-c", "exit 4").hostname("from-spec").build()
+    r = lc.run(bundle, spec=spec, root=rt.root)
+    assert r.returncode == 4
+
+
+def test_run_captures_output(rt: Any) -> None:
+    bundle = rt.bundle(["true"])
+    r = lc.run(bundle, args=["sh", "-c", "cat; echo err >&2; exit 3"], input=b"in\n", capture_output=True, root=rt.root)
+    assert (r.returncode, r.stdout, r.stderr) == (3, b"in\n", b"err\n")
+    assert rt.state_dirs() == []
+    with pytest.raises(lc.ContainerFailed):
+        r.check_returncode()
+
+
+def test_run_from_a_threaded_caller(rt: Any) -> None:
+    # A notebook's kernel has threads: the fork must still work, and the other thread go on.
+    stop = threading.Event()
+    ticks = []
+
+    def spin() -> None:
+        while not stop.is_set():
+            ticks.append(1)
+            time.sleep(0.001)
+
+    t = threading.Thread(target=spin)
+    t.start()
+    try:
+        bundle = rt.bundle(["true"])
+        results = [lc.run(bundle, args=["echo", str(i)], capture_output=True, root=rt.root) for i in range(3)]
+    finally:
+        stop.set()
+        t.join()
+    assert [r.stdout for r in results] == [b"0\n", b"1\n", b"2\n"]
+    assert ticks
+
+
+def _keys_named(name: str) -> list[str]:
+    with open("/proc/keys") as f:
+        return [line for line in f if line.rstrip().endswith(name) or f" {name}:" in line]
+
+
+def test_new_session_keyring(rt: Any) -> None:
+    # Inside, the default config masks /proc/keys; drop that mask to look from inside too.
+    bundle = rt.bundle(
+        ["sh", "-c", "cat /proc/keys"],
+        edit=lambda c: c["linux"]["maskedPaths"].remove("/proc/keys"),
+    )
+    cid = rt.new_id()
+    c = Container.create(cid, bundle, root=rt.root)
+    try:
+        # The host's root sees the keyring (same uid, view permission): made at create.
+        assert _keys_named(f"_ses.{cid}"), "no _ses.<id> keyring on the host after create"
+    finally:
+        c.delete(force=True)
+    out = rt.out(bundle)
+    assert "_ses." in out and "keyring" in out
+
+
+def test_no_new_keyring(rt: Any) -> None:
+    bundle = rt.bundle(["sleep", "100"])
+    cid = rt.new_id()
+    c = Container.create(cid, bundle, root=rt.root, no_new_keyring=True)
+    try:
+        assert not _keys_named(f"_ses.{cid}")
+    finally:
+        c.delete(force=True)
+    cid2 = rt.new_id()
+    assert rt.pyrunc("create", "--no-new-keyring", "-b", str(bundle), cid2).rc == 0
+    assert not _keys_named(f"_ses.{cid2}")

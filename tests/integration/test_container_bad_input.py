@@ -1,0 +1,126 @@
+"""Bad input (issue 3): each is one line on stderr naming the config field or host limit, exit 1,
+and nothing left behind (the `rt` finalizer checks for processes and mounts)."""
+
+from __future__ import annotations
+
+import resource
+import shutil
+from typing import Any
+
+import pytest
+
+
+def refused(r: Any, *needles: str) -> None:
+    assert r.rc == 1, r
+    lines = r.err.strip().splitlines()
+    assert len(lines) == 1, r
+    assert "Traceback" not in r.err
+    for needle in needles:
+        assert needle in lines[0], r
+
+
+def create_fails(rt: Any, edit: Any, *needles: str, verb: str = "create") -> None:
+    bundle = rt.bundle(["true"], edit=edit)
+    refused(rt.pyrunc(verb, "-b", str(bundle), rt.new_id()), *needles)
+    assert rt.state_dirs() == []
+
+
+@pytest.mark.parametrize("verb", ["create", "run"])
+def test_missing_rootfs(rt: Any, verb: str) -> None:
+    bundle = rt.bundle(["true"])
+    shutil.rmtree(bundle / "rootfs")
+    refused(rt.pyrunc(verb, "-b", str(bundle), rt.new_id()), "root.path", str(bundle / "rootfs"))
+    assert rt.state_dirs() == []
+
+
+def test_missing_bundle(rt: Any) -> None:
+    refused(rt.pyrunc("create", "-b", str(rt.base / "nope"), rt.new_id()), str(rt.base / "nope"))
+
+
+@pytest.mark.parametrize("verb", ["create", "run"])
+def test_mount_source_does_not_exist(rt: Any, verb: str) -> None:
+    missing = str(rt.base / "no-such-dir")
+
+    def edit(config: dict[str, Any]) -> None:
+        config["mounts"].append({"destination": "/data", "type": "bind", "source": missing, "options": ["rbind"]})
+
+    create_fails(rt, edit, "mounts[", ".source", missing, verb=verb)
+
+
+def test_rlimit_above_the_hosts_hard_limit_in_a_user_namespace(rt: Any) -> None:
+    # Without CAP_SYS_RESOURCE over the host (a user namespace's root has none), the hard limit
+    # the runtime inherited is the ceiling: the message says the value asked and that limit.
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY:
+        pytest.skip("no hard limit on RLIMIT_NOFILE here")
+    asked = hard + 1
+
+    def edit(config: dict[str, Any]) -> None:
+        config["linux"]["namespaces"].append({"type": "user"})
+        config["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+        config["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+        config["process"]["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": asked, "hard": asked}]
+
+    create_fails(rt, edit, "process.rlimits[0]", "RLIMIT_NOFILE", str(asked), str(hard))
+
+
+def test_rlimit_soft_above_hard(rt: Any) -> None:
+    def edit(config: dict[str, Any]) -> None:
+        config["process"]["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": 200, "hard": 100}]
+
+    bundle = rt.bundle(["true"], edit=edit)
+    r = rt.pyrunc("create", "-b", str(bundle), rt.new_id())
+    refused(r, "rlimits")
+    assert rt.state_dirs() == []
+
+
+def test_namespace_path_of_the_wrong_type(rt: Any) -> None:
+    def edit(config: dict[str, Any]) -> None:
+        for ns in config["linux"]["namespaces"]:
+            if ns["type"] == "uts":
+                ns["path"] = "/proc/self/ns/net"
+
+    create_fails(rt, edit, "linux.namespaces[", "].path", "net")
+
+
+def test_namespace_path_missing(rt: Any) -> None:
+    def edit(config: dict[str, Any]) -> None:
+        config["linux"]["namespaces"].append({"type": "cgroup", "path": "/no/such/ns"})
+
+    create_fails(rt, edit, "linux.namespaces[5].path", "/no/such/ns")
+
+
+@pytest.mark.parametrize("verb", [["start"], ["kill"], ["kill", "--all"], ["state"], ["delete"]])
+def test_unknown_container_id(rt: Any, verb: list[str]) -> None:
+    refused(rt.pyrunc(*verb, "no-such-container"), "does not exist", "no-such-container")
+
+
+def test_delete_force_of_an_unknown_id_succeeds(rt: Any) -> None:
+    # containerd's shim cleans up with delete --force and expects success when already gone.
+    assert rt.pyrunc("delete", "--force", "no-such-container").rc == 0
+
+
+def test_start_on_a_running_container(rt: Any) -> None:
+    bundle = rt.bundle(["sleep", "100"])
+    cid = rt.new_id()
+    assert rt.pyrunc("run", "-d", "-b", str(bundle), cid).rc == 0
+    refused(rt.pyrunc("start", cid), cid, "running")
+    assert rt.state(cid)["status"] == "running"
+
+
+def test_start_on_a_stopped_container(rt: Any) -> None:
+    bundle = rt.bundle(["true"])
+    cid = rt.new_id()
+    assert rt.pyrunc("run", "-d", "-b", str(bundle), cid).rc == 0
+    rt.wait_status(cid, "stopped")
+    refused(rt.pyrunc("start", cid), cid, "stopped")
+
+
+def test_terminal_refused_clearly(rt: Any) -> None:
+    create_fails(rt, lambda c: c["process"].update(terminal=True), "process.terminal")
+
+
+def test_unknown_verb_and_flag(rt: Any) -> None:
+    refused(rt.pyrunc("frobnicate"), "frobnicate")
+    refused(rt.pyrunc("create", "--no-such-flag", "x"), "--no-such-flag")
+    refused(rt.pyrunc("--systemd-cgroup", "list"), "--systemd-cgroup")

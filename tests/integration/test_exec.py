@@ -1,0 +1,200 @@
+"""exec into a running container: the process joins every namespace of the container and is
+set up from the container's process (or --process FILE) with the flags applied."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from libcontainer_py.container import Container
+
+
+def running(rt: Any, edit: Any = None) -> tuple[str, Path]:
+    bundle = rt.bundle(["sleep", "60"], edit=edit)
+    cid = rt.new_id("ex")
+    r = rt.pyrunc("run", "-d", "--bundle", str(bundle), cid)
+    assert r.rc == 0, r
+    return cid, bundle
+
+
+def test_exec_joins_every_namespace_and_status_propagates(rt: Any) -> None:
+    cid, _ = running(rt)
+    init = Container.load(cid, rt.root).pid
+    r = rt.pyrunc(
+        "exec", cid, "sh", "-c", "for n in mnt pid net ipc uts cgroup; do readlink /proc/self/ns/$n; done; exit 7"
+    )
+    assert r.rc == 7, r
+    want = [os.readlink(f"/proc/{init}/ns/{n}") for n in ("mnt", "pid", "net", "ipc", "uts", "cgroup")]
+    assert r.out.split() == want
+    # pid 1 inside is the container's init: the exec'd process is in its pid namespace
+    r = rt.pyrunc("exec", cid, "sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '; echo $$")
+    assert r.out.split()[:2] == ["sleep", "60"] and int(r.out.split()[-1]) > 1
+
+
+def test_exec_flags(rt: Any) -> None:
+    cid, _ = running(rt)
+    r = rt.pyrunc(
+        "exec", "-u", "1000:1001", "-g", "20", "-e", "FOO=bar", "--cwd", "/tmp", "--cap", "NET_RAW",
+        cid, "sh", "-c", "id; echo $FOO; pwd; grep -E '^Cap(Bnd|Amb)' /proc/self/status",
+    )  # fmt: skip
+    assert r.rc == 0, r
+    lines = r.out.splitlines()
+    assert lines[0] == "uid=1000 gid=1001 groups=20"
+    assert lines[1:3] == ["bar", "/tmp"]
+    cap_bnd = int(lines[3].split()[1], 16)
+    assert cap_bnd & (1 << 13)  # CAP_NET_RAW added to the bounding set
+    r = rt.pyrunc("exec", "--no-new-privs", cid, "grep", "NoNewPrivs", "/proc/self/status")
+    assert r.out.split() == ["NoNewPrivs:", "1"]
+
+
+def test_exec_process_file(rt: Any) -> None:
+    cid, bundle = running(rt)
+    process = json.loads((bundle / "config.json").read_text())["process"]
+    process["args"] = ["sh", "-c", "echo from-file $X; exit 3"]
+    process["env"] = ["PATH=/bin:/usr/bin", "X=42"]
+    pf = bundle / "process.json"
+    pf.write_text(json.dumps(process))
+    r = rt.pyrunc("exec", "--process", str(pf), cid)
+    assert (r.rc, r.out) == (3, "from-file 42\n"), r
+
+
+def test_exec_detach_and_pid_file(rt: Any) -> None:
+    cid, bundle = running(rt)
+    pid_file = bundle / "exec.pid"
+    r = rt.pyrunc("exec", "-d", "--pid-file", str(pid_file), cid, "sleep", "30")
+    assert r.rc == 0, r
+    pid = int(pid_file.read_text())
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        assert f.read().split(b"\0")[:2] == [b"sleep", b"30"]
+    assert pid in Container.load(cid, rt.root).processes()
+    r = rt.pyrunc("ps", "--format", "json", cid)
+    assert pid in json.loads(r.out)
+    r = rt.pyrunc("ps", cid)
+    assert r.out.splitlines()[0].split()[:2] == ["UID", "PID"]
+    assert any(line.split()[1] == str(pid) for line in r.out.splitlines()[1:])
+
+
+def test_exec_failures_exit_255_and_leave_nothing(rt: Any) -> None:
+    cid, bundle = running(rt)
+    before = Container.load(cid, rt.root).processes()
+    r = rt.pyrunc("exec", cid, "/no/such/program")
+    assert r.rc == 255 and "process.args[0]" in r.err and len(r.err.strip().splitlines()) == 1, r
+    r = rt.pyrunc("exec", "--cwd", "/does/not/exist", cid, "true")
+    assert r.rc == 255 and "process.cwd" in r.err, r
+    r = rt.pyrunc("exec", "-u", "nobody", cid, "true")
+    assert r.rc == 1 and "--user" in r.err, r
+    bad = bundle / "bad.json"
+    bad.write_text('{"cwd": "/", "args": [1]}')
+    r = rt.pyrunc("exec", "--process", str(bad), cid)
+    assert r.rc == 1 and "bad.json" in r.err and "args[0]" in r.err, r
+    time.sleep(0.1)
+    assert Container.load(cid, rt.root).processes() == before  # nothing left in the container
+
+
+def test_exec_refused_when_not_running(rt: Any) -> None:
+    bundle = rt.bundle(["true"])
+    cid = rt.new_id("st")
+    assert rt.pyrunc("create", "--bundle", str(bundle), cid).rc == 0
+    assert rt.pyrunc("start", cid).rc == 0
+    rt.wait_status(cid, "stopped")
+    r = rt.pyrunc("exec", cid, "true")
+    assert r.rc == 1 and "container not running" in r.err, r
+    r = rt.pyrunc("exec", "nope", "true")
+    assert r.rc == 1 and "does not exist" in r.err, r
+
+
+@pytest.mark.parametrize("mode", ["fork", "exec"])
+def test_library_exec_in_user_namespace(rt: Any, mode: str) -> None:
+    def userns(c: dict[str, Any]) -> None:
+        c["linux"]["namespaces"].append({"type": "user"})
+        c["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+        c["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+
+    cid, _ = running(rt, edit=userns)
+    c = Container.load(cid, rt.root)
+    from libcontainer_py.spec import Process
+
+    r, w = os.pipe()
+    try:
+        _pid, status = c.exec(
+            Process(args=["sh", "-c", "id -u; cat /proc/self/uid_map"], cwd="/", env=["PATH=/bin"]),
+            stdio=(None, w, None), spawn=mode,
+        )  # fmt: skip
+        os.close(w)
+        w = -1
+        out = os.read(r, 4096).decode().split()
+    finally:
+        os.close(r)
+        if w >= 0:
+            os.close(w)
+    assert status == 0
+    assert out == ["0", "0", "100000", "65536"]
+
+
+def test_the_joining_interpreter_is_out_of_the_containers_reach(rt: Any) -> None:
+    """CVE-2019-5736: while exec's stage 2 is still the host's Python interpreter inside the
+    container's namespaces, root of the container's user namespace, with every capability there,
+    can neither open its /proc/PID/exe (the host interpreter), nor read its memory or environment.
+
+    The kernel has several layers here, and they overlap: the explicit PR_SET_DUMPABLE 0 before
+    joining (runc's defence), the dumpable reset when setresuid changes the uid, and the capability
+    subset check of ptrace. The test checks the outcome, whichever layer gives it."""
+    import subprocess
+
+    from libcontainer_py._faults import ENV
+
+    def strong_attacker(c: dict[str, Any]) -> None:
+        # Root of its own user namespace with every capability there (CAP_SYS_PTRACE included):
+        # uid and capability checks pass; only the victim's non-dumpable mm, created outside
+        # that namespace, stands in the way (ptrace_may_access needs CAP_SYS_PTRACE in the mm's
+        # user namespace, the host's).
+        from libcontainer_py.capabilities import CAPABILITIES
+
+        for kind in ("bounding", "effective", "permitted"):
+            c["process"]["capabilities"][kind] = list(CAPABILITIES)
+        c["linux"]["namespaces"].append({"type": "user"})
+        c["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+        c["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+
+    cid, _ = running(rt, edit=strong_attacker)
+    env = dict(os.environ, **{ENV: "exec:joined"})
+    victim = subprocess.Popen([*rt.cmd, "--root", rt.root, "exec", cid, "true"], env=env, stdin=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        stopped = None
+        while stopped is None and time.monotonic() < deadline:
+            for pid in Container.load(cid, rt.root).processes():
+                with open(f"/proc/{pid}/stat") as f:
+                    fields = f.read().rpartition(")")[2].split()
+                with open(f"/proc/{pid}/comm") as f:
+                    comm = f.read().strip()
+                if fields[0] == "T" and comm == "pyrunc:[2:EXEC]":
+                    stopped = pid
+            time.sleep(0.02)
+        assert stopped is not None, "exec's stage 2 never reached the checkpoint"
+        # its pid as the container sees it
+        with open(f"/proc/{stopped}/status") as f:
+            nspid = next(line.split()[-1] for line in f if line.startswith("NSpid:"))
+        attack = (
+            f"(exec 3>>/proc/{nspid}/exe) 2>/dev/null && echo exe-writable; "
+            f"(exec 3</proc/{nspid}/exe) 2>/dev/null && echo exe-readable; "
+            f"dd if=/proc/{nspid}/mem bs=1 count=1 skip=4194304 2>/dev/null && echo mem-readable; "
+            f"ls -l /proc/{nspid}/exe 2>&1; cat /proc/{nspid}/environ >/dev/null 2>&1 && echo environ-readable; "
+            "echo done"
+        )
+        r = rt.pyrunc("exec", cid, "sh", "-c", attack)
+        assert r.out.strip().endswith("done"), r
+        for leak in ("exe-writable", "exe-readable", "mem-readable", "environ-readable"):
+            assert leak not in r.out, r
+        assert "Permission denied" in r.out, r  # the exe link itself cannot be followed
+        os.kill(stopped, __import__("signal").SIGCONT)
+        assert victim.wait(20) == 0
+    finally:
+        if victim.poll() is None:
+            victim.kill()
+            victim.wait()
