@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from libcontainer_py.errors import ConfigError, LibcontainerError
 from libcontainer_py.state import InvalidState, Status
@@ -15,6 +15,12 @@ if TYPE_CHECKING:
     from libcontainer_py.container import Container
 
 EXEC_TIMEOUT = 60.0
+
+
+class ExecResult(NamedTuple):
+    pid: int
+    exit_status: int | None  # None when detached
+    console: int | None = None  # the pty master, for a terminal without a console socket (yours to close)
 
 
 class ExecError(LibcontainerError):
@@ -46,8 +52,6 @@ def check_process(process: Any, source: str = "process") -> None:
         raise ConfigError("must not be empty: give the command to run", path=f"{source}.args")
     if not process.cwd or not process.cwd.startswith("/"):
         raise ConfigError(f"must be an absolute path (got {process.cwd!r})", path=f"{source}.cwd")
-    if process.terminal:
-        raise ConfigError("terminals are not supported yet", path=f"{source}.terminal")
 
 
 def exec_process(
@@ -59,9 +63,12 @@ def exec_process(
     preserve_fds: int = 0,
     stdio: tuple[int | None, int | None, int | None] = (None, None, None),
     spawn: str = "auto",
-) -> tuple[int, int | None]:
-    """Start `process` (a spec Process) in the container. Returns (pid, exit status), the status
-    None when detached. Raises ExecError when the process could not be started."""
+    console_socket: str | None = None,
+) -> ExecResult:
+    """Start `process` (a spec Process) in the container. Returns its pid, its exit status (None
+    when detached) and, for a terminal without a console socket, the pty master. Without detach,
+    a terminal is relayed to this process's stdin/stdout. Raises ExecError when the process could
+    not be started."""
     from libcontainer_py.container import _reap, _set_subreaper, _write_pid_file
     from libcontainer_py.init import sync
     from libcontainer_py.init.setns import ExecConfig
@@ -69,6 +76,8 @@ def exec_process(
     from libcontainer_py.state import process_start_time
 
     check_process(process)
+    if console_socket and not process.terminal:
+        raise ConfigError("a console socket was given but the process has no terminal", path="process.terminal")
     status = container.status
     if status is Status.PAUSED:
         raise InvalidState(f"cannot exec in container {container.id!r}: it is paused (resume it first)")
@@ -82,6 +91,7 @@ def exec_process(
     )
     parent_sock, child_sock = sync.socketpair()
     pids: list[int] = []
+    console: int | None = None
     try:
         _set_subreaper()
         stage1 = spawn_child(spawn, cfg, child_sock, stdio, close_in_child=parent_sock)
@@ -98,11 +108,24 @@ def exec_process(
                 pid = int(msg["pid"])
                 pids.append(pid)
                 _reap(stage1)
+            elif msg["type"] == "console":
+                (master,) = msg["fds"]
+                if console_socket:
+                    from libcontainer_py import tty
+
+                    try:
+                        tty.send_to_socket(console_socket, master)
+                    finally:
+                        os.close(master)
+                else:
+                    console = master
         if not pid:
             raise ExecError(f"exec failed: the process did not start in container {container.id!r}")
         if process_start_time(container.pid) is None:
             raise ExecError(f"exec failed: container {container.id!r} stopped meanwhile")
     except BaseException:
+        if console is not None:
+            os.close(console)
         for p in reversed(pids):
             with contextlib.suppress(OSError):
                 os.kill(p, signal.SIGKILL)
@@ -114,8 +137,27 @@ def exec_process(
     if pid_file:
         _write_pid_file(pid_file, pid)
     if detach:
-        return pid, None
-    return pid, wait_exit(pid)
+        return ExecResult(pid, None, console)
+    if console is not None:
+        from libcontainer_py import tty
+
+        try:
+            return ExecResult(pid, tty.relay(console, lambda: poll_exit(pid)), None)
+        finally:
+            os.close(console)
+    return ExecResult(pid, wait_exit(pid), None)
+
+
+def poll_exit(pid: int) -> int | None:
+    """The exit status if `pid` (our child) has exited, else None."""
+    try:
+        done, status = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return 255
+    if not done:
+        return None
+    code = os.waitstatus_to_exitcode(status)
+    return 128 - code if code < 0 else code
 
 
 def wait_exit(pid: int) -> int:

@@ -38,6 +38,7 @@ from libcontainer_py.state import (
 )
 
 if TYPE_CHECKING:
+    from libcontainer_py._exec import ExecResult
     from libcontainer_py.spec import Spec
 
 DEFAULT_ROOT = "/run/pyrunc"
@@ -92,6 +93,9 @@ class Container:
         self._dir = state_dir
         self._state = state
         self.exit_status: int | None = None
+        # The pty master of a container whose process has a terminal and was created without a
+        # console socket: the creator relays it (pyrunc run) or uses it (a library caller).
+        self.console: int | None = None
 
     # -- lookup ------------------------------------------------------------------------------------
     @property
@@ -162,6 +166,8 @@ class Container:
         no_new_keyring: bool = False,
         stdio: tuple[int | None, int | None, int | None] = (None, None, None),
         spawn: str = "auto",
+        console_socket: str | None = None,
+        detach: bool = False,
         warn: Callable[[str], None] | None = None,
     ) -> Container:
         """Create a container from a bundle directory (its config.json) or from `spec` (with
@@ -187,9 +193,17 @@ class Container:
             raise ConfigError("a container needs a process to run", path="process", source=source)
         if not spec.process.args:
             raise ConfigError("must not be empty", path="process.args", source=source)
-        if spec.process.terminal:
+        if spec.process.terminal and detach and not console_socket:
             raise ConfigError(
-                "terminals are not supported yet: set it to false (or pyrunc spec, then edit)",
+                "cannot allocate a tty if the runtime will detach without a console socket: pass "
+                "--console-socket, or set process.terminal to false",
+                path="process.terminal",
+                source=source,
+            )
+        if console_socket and not spec.process.terminal:
+            raise ConfigError(
+                "a console socket was given but the process has no terminal: set process.terminal "
+                "to true, or drop --console-socket",
                 path="process.terminal",
                 source=source,
             )
@@ -264,12 +278,15 @@ class Container:
             pids.append(stage1)
             child_sock.close()
             child_sock = None
-            container._drive_create(parent_sock, stage1, pids, spec)
+            container._drive_create(parent_sock, stage1, pids, spec, console_socket)
             state.stage = "created"
             state_dir.save(state)
             if pid_file:
                 _write_pid_file(pid_file, state.pid)
         except BaseException:
+            if container.console is not None:
+                os.close(container.console)
+                container.console = None
             for pid in reversed(pids):
                 with contextlib.suppress(OSError):
                     os.kill(pid, signal.SIGKILL)
@@ -285,7 +302,9 @@ class Container:
                 os.close(fifo_fd)
         return container
 
-    def _drive_create(self, sock: Any, stage1: int, pids: builtins.list[int], spec: Spec) -> None:
+    def _drive_create(
+        self, sock: Any, stage1: int, pids: builtins.list[int], spec: Spec, console_socket: str | None
+    ) -> None:
         from libcontainer_py.init import sync
 
         ready = False
@@ -306,6 +325,8 @@ class Container:
                 self._state.pid_start = process_start_time(pid) or 0
                 self._dir.save(self._state)  # from now on delete --force can find it
                 _reap(stage1)
+            elif kind == "console":
+                self._take_console(msg, console_socket)
             elif kind == "ready":
                 ready = True
                 sync.send(sock, "run")
@@ -317,6 +338,20 @@ class Container:
         if process_start_time(self._state.pid) != self._state.pid_start:
             status = _reap(self._state.pid, 0.5)
             raise sync.InitError(f"container init exited during create (wait status {status})")
+
+    def _take_console(self, msg: dict[str, Any], console_socket: str | None) -> None:
+        from libcontainer_py import tty
+
+        (master,) = msg.get("fds") or [None]
+        if master is None:
+            raise LibcontainerError("container init sent no pty master")
+        if console_socket:
+            try:
+                tty.send_to_socket(console_socket, master)
+            finally:
+                os.close(master)
+        else:
+            self.console = master
 
     # -- start, wait, kill, delete -----------------------------------------------------------------
     @contextlib.contextmanager
@@ -383,14 +418,23 @@ class Container:
         preserve_fds: int = 0,
         stdio: tuple[int | None, int | None, int | None] = (None, None, None),
         spawn: str = "auto",
-    ) -> tuple[int, int | None]:
+        console_socket: str | None = None,
+    ) -> ExecResult:
         """Run `process` (a libcontainer_py.spec.Process) in this running container, in all its
-        namespaces. Returns (pid, exit status); the status is None with detach=True."""
+        namespaces. Returns (pid, exit status, console): the status is None with detach=True; the
+        console is the pty master when process.terminal is set, detached and without a socket."""
         from libcontainer_py._exec import exec_process
 
         self._state = self._dir.load()
         return exec_process(
-            self, process, detach=detach, pid_file=pid_file, preserve_fds=preserve_fds, stdio=stdio, spawn=spawn
+            self,
+            process,
+            detach=detach,
+            pid_file=pid_file,
+            preserve_fds=preserve_fds,
+            stdio=stdio,
+            spawn=spawn,
+            console_socket=console_socket,
         )
 
     def kill(self, sig: str | int = signal.SIGTERM, *, all: bool = False) -> None:

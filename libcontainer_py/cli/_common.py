@@ -14,7 +14,7 @@ def add_id(parser: argparse.ArgumentParser) -> None:
 def add_create_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bundle", "-b", default=".", help="path to the bundle directory (default: cwd)")
     parser.add_argument("--pid-file", help="write the init's pid to this file")
-    parser.add_argument("--console-socket", help="unix socket to receive the pty master (not supported yet)")
+    parser.add_argument("--console-socket", help="unix socket that receives the pty master (process.terminal)")
     parser.add_argument("--no-pivot", action="store_true", help="use MS_MOVE and chroot instead of pivot_root")
     parser.add_argument(
         "--no-new-keyring", action="store_true", help="do not create a new session keyring for the container"
@@ -29,12 +29,11 @@ def add_create_flags(parser: argparse.ArgumentParser) -> None:
     add_id(parser)
 
 
-def create_container(args: argparse.Namespace, ctx: Context) -> object:
+def create_container(args: argparse.Namespace, ctx: Context, *, detach: bool) -> object:
+    """Container.create with the flags; `detach`: nobody will relay a terminal (create, run -d)."""
     from libcontainer_py.cli._context import UsageError
     from libcontainer_py.container import Container
 
-    if args.console_socket:
-        raise UsageError("--console-socket: terminals are not supported yet (set process.terminal to false)")
     if args.preserve_fds < 0:
         raise UsageError(f"--preserve-fds: must not be negative (got {args.preserve_fds})")
     return Container.create(
@@ -45,5 +44,7 @@ def create_container(args: argparse.Namespace, ctx: Context) -> object:
         no_pivot=args.no_pivot,
         preserve_fds=args.preserve_fds,
         no_new_keyring=args.no_new_keyring,
+        console_socket=args.console_socket,
+        detach=detach,
         warn=ctx.warn,
     )

@@ -15,5 +15,5 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    create_container(args, ctx)
+    create_container(args, ctx, detach=True)
     return 0

@@ -123,8 +123,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
             raise UsageError(f"--{flag.replace('_', '-')}: not supported on this host")
     if args.cgroup:
         raise UsageError("--cgroup: sub-cgroups for exec are not supported yet")
-    if args.console_socket or args.tty:
-        raise UsageError("--tty/--console-socket: terminals are not supported yet")
+    if args.console_socket and not (args.tty or args.process):
+        raise UsageError("--console-socket: only with --tty (or a process.json with terminal: true)")
     if args.preserve_fds < 0:
         raise UsageError(f"--preserve-fds: must not be negative (got {args.preserve_fds})")
     container = Container.load(args.container_id, ctx.root)
@@ -137,10 +137,26 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
                 f"cannot read the config of container {args.container_id!r} ({exc}): use --process FILE"
             ) from None
     process = build_process(args, spec.process if spec else None)
+    if getattr(process, "terminal", False) and args.detach and not args.console_socket:
+        raise UsageError("cannot allocate a tty if pyrunc will detach without setting --console-socket")
     # Started detached, then waited for here, so that signals can be forwarded meanwhile.
-    pid, _ = container.exec(process, detach=True, pid_file=args.pid_file, preserve_fds=args.preserve_fds)
+    pid, _, console = container.exec(
+        process,
+        detach=True,
+        pid_file=args.pid_file,
+        preserve_fds=args.preserve_fds,
+        console_socket=args.console_socket,
+    )
     if args.detach:
         return 0
+    if console is not None:
+        from libcontainer_py import tty
+        from libcontainer_py._exec import poll_exit
+
+        try:
+            return tty.relay(console, lambda: poll_exit(pid))
+        finally:
+            os.close(console)
 
     def forward(signum: int, _frame: object) -> None:
         with contextlib.suppress(ProcessLookupError):

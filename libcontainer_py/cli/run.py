@@ -36,7 +36,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, ctx: Context) -> int:
     from libcontainer_py.container import Container
 
-    container = create_container(args, ctx)
+    container = create_container(args, ctx, detach=args.detach)
     assert isinstance(container, Container)
     try:
         container.start()
@@ -50,6 +50,16 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         with contextlib.suppress(ProcessLookupError):
             os.kill(container.pid, signum)
 
+    if container.console is not None:  # a terminal: relay it; the pty delivers ^C and window size
+        from libcontainer_py import tty
+        from libcontainer_py._exec import poll_exit
+
+        try:
+            return tty.relay(container.console, lambda: poll_exit(container.pid))
+        finally:
+            os.close(container.console)
+            if not args.keep:
+                container.delete(force=True)
     for sig in FORWARDED:
         signal.signal(sig, forward)
     try:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
-from libcontainer_py import _sys
+from libcontainer_py import _sys, tty
 from libcontainer_py._sys import consts as c
 from libcontainer_py.errors import ConfigError, LibcontainerError
 from libcontainer_py.init import process_setup as ps
@@ -122,6 +122,9 @@ def stage2(cfg: InitConfig, sock: socket.socket) -> NoReturn:
             )
         else:
             raise ConfigError("a mount namespace is required", path="linux.namespaces")
+        if spec.process.terminal:
+            stage = "console"
+            setup_console(spec.process, sock)
         stage = "hostname"
         if spec.hostname:
             _sys.sethostname(spec.hostname)
@@ -161,6 +164,19 @@ def stage2(cfg: InitConfig, sock: socket.socket) -> NoReturn:
         # After the parent has gone (exec failed after start): the container's stderr is all we have.
         os.write(2, f"pyrunc init: {stage}: {exc}\n".encode(errors="replace"))
         os._exit(127 if isinstance(exc, FileNotFoundError) else 126)
+
+
+def setup_console(process: Any, sock: socket.socket, *, mount_console: bool = True) -> None:
+    """A pty from the container's own devpts: the slave becomes our controlling terminal, our
+    stdio and /dev/console; the master goes to the runtime (which sends it to --console-socket or
+    relays it)."""
+    size = process.console_size
+    master, slave, path = tty.open_pty((size.height, size.width) if size else None)
+    try:
+        tty.become_console(slave, path, mount_console=mount_console)
+        send(sock, "console", fds=[master])
+    finally:
+        os.close(master)
 
 
 def _join_session_keyring(container_id: str) -> None:

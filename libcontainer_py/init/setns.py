@@ -30,6 +30,7 @@ from libcontainer_py import _sys
 from libcontainer_py._faults import checkpoint
 from libcontainer_py._sys import consts as c
 from libcontainer_py.init import process_setup as ps
+from libcontainer_py.init.child import setup_console
 from libcontainer_py.init.sync import child_fail, send
 from libcontainer_py.namespaces import NAMESPACES, open_namespace
 
@@ -78,6 +79,10 @@ def exec_stage2(cfg: ExecConfig, sock: socket.socket) -> NoReturn:
     try:
         _sys.prctl_set_name("pyrunc:[2:EXEC]")
         checkpoint("exec:joined")
+        if cfg.process.terminal:
+            stage.name = "console"
+            # /dev/console stays the init's; this pty is the exec'd process's own.
+            setup_console(cfg.process, sock, mount_console=False)
         path, args, env = ps.finalize_process(cfg.process, stage)
         ps.close_fds_from(3 + cfg.preserve_fds)
         # The sync socket is close-on-exec: the parent sees EOF when execve has succeeded.

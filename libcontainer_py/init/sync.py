@@ -19,7 +19,10 @@ reaches `create`, never a half-made container.
       |                               | fork ---------------------------->|
       |<---------- pid {pid} ---------|                                    |
       |                               | _exit(0)                           |
-      | waitpid(stage-1)                                                   | setsid, rootfs, pivot_root,
+      | waitpid(stage-1)                                                   | setsid, rootfs, pivot_root
+      |                                                                    | [terminal: open a pty in the
+      |<------------------------------------ console + SCM_RIGHTS(master)-| container's devpts, slave on
+      | to --console-socket, or kept to relay                              | 0,1,2 and /dev/console]
       |                                                                    | hostname, sysctl, masked paths
       |<---------------------------------------------- ready -------------|
       | (hooks run here in a later version)                                |
@@ -57,8 +60,13 @@ def socketpair() -> tuple[socket.socket, socket.socket]:
     return socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
 
 
-def send(sock: socket.socket, kind: str, **fields: Any) -> None:
-    sock.send(json.dumps({"type": kind, **fields}).encode())
+def send(sock: socket.socket, kind: str, *, fds: list[int] | None = None, **fields: Any) -> None:
+    """One message; `fds` travel with it as SCM_RIGHTS (the pty master, for one)."""
+    data = json.dumps({"type": kind, **fields}).encode()
+    if fds:
+        socket.send_fds(sock, [data], fds)
+    else:
+        sock.send(data)
 
 
 def recv(sock: socket.socket, timeout: float | None = None) -> dict[str, Any] | None:
@@ -68,12 +76,16 @@ def recv(sock: socket.socket, timeout: float | None = None) -> dict[str, Any] | 
         if not ready:
             raise ProtocolError(f"container init did not answer within {timeout:.0f}s")
     try:
-        data = sock.recv(MAX_MESSAGE)
+        data, fds, _flags, _addr = socket.recv_fds(sock, MAX_MESSAGE, 4)
     except ConnectionResetError:
         return None
     if not data:
+        for fd in fds:
+            os.close(fd)
         return None
     msg = json.loads(data)
+    if fds:
+        msg["fds"] = fds  # the receiver owns them now
     if not isinstance(msg, dict) or "type" not in msg:
         raise ProtocolError(f"malformed message from container init: {data[:100]!r}")
     return msg

@@ -121,7 +121,7 @@ def test_library_exec_in_user_namespace(rt: Any, mode: str) -> None:
 
     r, w = os.pipe()
     try:
-        _pid, status = c.exec(
+        _pid, status, _console = c.exec(
             Process(args=["sh", "-c", "id -u; cat /proc/self/uid_map"], cwd="/", env=["PATH=/bin"]),
             stdio=(None, w, None), spawn=mode,
         )  # fmt: skip
