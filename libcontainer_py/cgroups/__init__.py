@@ -1,0 +1,106 @@
+"""Cgroups: a small manager interface with three drivers (v1, v2, none). See docs/cgroups.md.
+
+Typical use (create)::
+
+    mgr = cgroups.manager_for_spec(spec, container_id)   # or new_manager(id, cgroups_path)
+    mgr.apply(init_pid)            # before the init may fork: create, refuse busy/frozen, join
+    mgr.set(spec.linux.resources)  # raises CgroupError naming the field; the caller destroys on error
+    state["cgroup_paths"] = mgr.paths()
+
+Later (state, pause, events, delete)::
+
+    mgr = cgroups.load_manager(state["cgroup_paths"])
+    mgr.freeze(); mgr.thaw(); mgr.stats().to_runc_json(id); mgr.pids(); mgr.destroy()
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from libcontainer_py.cgroups.base import Manager, Write
+from libcontainer_py.cgroups.none import NoneManager
+from libcontainer_py.cgroups.paths import (
+    DEFAULT_PARENT,
+    CgroupError,
+    CgroupMount,
+    Layout,
+    Mounts,
+    detect_layout,
+    detect_mounts,
+    host_path,
+    mounts_from_mountinfo,
+    resolve_cgroups_path,
+)
+from libcontainer_py.cgroups.stats import Stats
+from libcontainer_py.cgroups.v1 import V1Manager
+from libcontainer_py.cgroups.v2 import V2Manager
+
+if TYPE_CHECKING:
+    from libcontainer_py.spec.config import Spec
+
+__all__ = [
+    "DEFAULT_PARENT",
+    "CgroupError",
+    "CgroupMount",
+    "Layout",
+    "Manager",
+    "Mounts",
+    "NoneManager",
+    "Stats",
+    "V1Manager",
+    "V2Manager",
+    "Write",
+    "detect_layout",
+    "detect_mounts",
+    "load_manager",
+    "manager_for_spec",
+    "mounts_from_mountinfo",
+    "new_manager",
+    "resolve_cgroups_path",
+]
+
+
+def new_manager(
+    container_id: str,
+    cgroups_path: str | None = None,
+    *,
+    mounts: Mounts | None = None,
+    default_parent: str = DEFAULT_PARENT,
+    enabled: bool = True,
+) -> Manager:
+    """The manager for a new container: v1 on v1 and hybrid hosts, v2 on unified hosts, the none
+    driver when ``enabled`` is False or no cgroup filesystem is mounted. Creates nothing yet."""
+    mounts = mounts if mounts is not None else detect_mounts()
+    if not enabled or mounts.layout is Layout.NONE:
+        return NoneManager()
+    inner = resolve_cgroups_path(cgroups_path, container_id, default_parent=default_parent)
+    if mounts.layout in (Layout.V1, Layout.HYBRID):
+        return V1Manager.for_path(inner, mounts)
+    assert mounts.unified is not None
+    return V2Manager(host_path(mounts.unified, inner), mountpoint=mounts.unified.mountpoint, inner=inner)
+
+
+def manager_for_spec(spec: Spec, container_id: str, *, mounts: Mounts | None = None, enabled: bool = True) -> Manager:
+    """new_manager() with the spec's ``linux.cgroupsPath``."""
+    linux = spec.linux
+    return new_manager(container_id, linux.cgroups_path if linux is not None else None, mounts=mounts,
+                       enabled=enabled)
+
+
+def load_manager(paths: dict[str, str], *, mounts: Mounts | None = None) -> Manager:
+    """Rebuild a manager from what ``paths()`` returned (runc's ``cgroup_paths`` in state.json)."""
+    if not paths:
+        return NoneManager(strict=False)
+    if "" in paths:
+        unified = (mounts if mounts is not None else detect_mounts()).unified
+        mp = unified.mountpoint if unified is not None else None
+        return V2Manager(paths[""], mountpoint=mp)
+    mounts = mounts if mounts is not None else detect_mounts()
+    inner = ""
+    for ctrl, d in paths.items():
+        m = mounts.v1.get(ctrl)
+        if m is not None and (d + "/").startswith(m.mountpoint.rstrip("/") + "/"):
+            inner = "/" + os.path.relpath(d, m.mountpoint)
+            break
+    return V1Manager(paths, mounts=mounts, inner=inner)

@@ -1,0 +1,212 @@
+"""The manager interface every driver implements, the file plan, and the file helpers that turn
+OSError into one-line CgroupErrors."""
+
+from __future__ import annotations
+
+import abc
+import errno
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from libcontainer_py.cgroups.paths import CgroupError, Layout
+from libcontainer_py.cgroups.stats import Stats
+from libcontainer_py.spec.resources import LinuxResources
+
+#: How long destroy() retries rmdir on EBUSY (processes that were just killed are still exiting).
+RMDIR_RETRY_SECONDS = 2.0
+#: How long freeze()/thaw() wait for the state to settle.
+FREEZE_TIMEOUT_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Write:
+    """One step of a file plan: write ``value`` to ``file`` of the cgroup directory of ``controller``
+    (``""`` on v2), because of the resource ``field`` (its JSON path, for error messages)."""
+
+    field: str
+    controller: str
+    file: str
+    value: str
+
+
+class Manager(abc.ABC):
+    """A container's cgroup(s). Build one with :func:`libcontainer_py.cgroups.new_manager` or
+    :func:`libcontainer_py.cgroups.load_manager`; never walks the cgroup tree except below its own
+    directory (pids() and destroy())."""
+
+    layout: Layout
+
+    @property
+    @abc.abstractmethod
+    def path(self) -> str:
+        """The cgroup as a path from the hierarchy root (``/pyrunc/ID``); ``""`` for the none driver."""
+
+    @abc.abstractmethod
+    def apply(self, pid: int) -> None:
+        """Create the cgroup (refusing one that is frozen or already has processes) and move ``pid`` in."""
+
+    @abc.abstractmethod
+    def add_process(self, pid: int) -> None:
+        """Move ``pid`` into the existing cgroup (exec): no emptiness check."""
+
+    @abc.abstractmethod
+    def plan(self, resources: LinuxResources) -> list[Write]:
+        """Validate ``resources`` against the host and return the file writes set() would make, in order.
+        Raises CgroupError for anything the host cannot do; writes nothing."""
+
+    @abc.abstractmethod
+    def set(self, resources: LinuxResources | None) -> None:
+        """Apply ``resources``: validate the whole plan first, then write. Raises CgroupError."""
+
+    @abc.abstractmethod
+    def freeze(self) -> None:
+        """Freeze every process in the cgroup and wait until the kernel reports it frozen."""
+
+    @abc.abstractmethod
+    def thaw(self) -> None:
+        """Thaw the cgroup and wait until the kernel reports it thawed."""
+
+    @abc.abstractmethod
+    def is_frozen(self) -> bool:
+        """True when the cgroup is frozen (or freezing)."""
+
+    @abc.abstractmethod
+    def stats(self) -> Stats:
+        """Current usage and limits, shaped like runc's ``events --stats``."""
+
+    @abc.abstractmethod
+    def pids(self) -> list[int]:
+        """Every process in the cgroup and its descendants, sorted."""
+
+    @abc.abstractmethod
+    def oom_kill_count(self) -> int:
+        """How many processes the OOM killer killed in this cgroup (0 without a memory controller)."""
+
+    @abc.abstractmethod
+    def destroy(self) -> None:
+        """Remove the cgroup directories (children first). Kills nothing: the caller kills first.
+        Retries rmdir on EBUSY for a short while; a missing directory is not an error."""
+
+    @abc.abstractmethod
+    def exists(self) -> bool:
+        """True when any of the cgroup's directories exists."""
+
+    @abc.abstractmethod
+    def paths(self) -> dict[str, str]:
+        """What to keep in state.json (runc's ``cgroup_paths``): controller -> directory on v1,
+        ``{"": dir}`` on v2, ``{}`` for the none driver. :func:`load_manager` takes it back."""
+
+
+# --- file helpers ------------------------------------------------------------------------------------
+
+
+def read_file(path: str) -> str:
+    """The stripped content of a cgroup file (OSError propagates)."""
+    with open(path, encoding="ascii", errors="replace") as f:
+        return f.read().strip()
+
+
+def read_optional(path: str) -> str | None:
+    """The content of a cgroup file, or None when it does not exist or cannot be read."""
+    try:
+        return read_file(path)
+    except OSError:
+        return None
+
+
+def read_int(path: str, default: int = 0) -> int:
+    """An integer file; ``max`` and a missing file give ``default``."""
+    text = read_optional(path)
+    if text is None or text in ("", "max"):
+        return default
+    try:
+        return int(text.split()[0])
+    except ValueError:
+        return default
+
+
+def read_keyed(path: str) -> dict[str, int]:
+    """A flat-keyed file (``key value`` per line: memory.stat, cpu.stat, memory.events)."""
+    out: dict[str, int] = {}
+    text = read_optional(path)
+    if not text:
+        return out
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 2:
+            try:
+                out[parts[0]] = int(parts[1])
+            except ValueError:
+                continue
+    return out
+
+
+_HINTS = {
+    errno.EBUSY: "the kernel refused it as busy (a limit below current usage, or a cgroup with processes)",
+    errno.EINVAL: "the kernel rejected the value",
+    errno.ENOSPC: "no space (an empty cpuset, or a cgroup with no cpus/mems)",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted",
+    errno.ENOENT: "no such file: the controller or the feature is missing on this host",
+    errno.ENODEV: "no such device",
+    errno.EOPNOTSUPP: "not supported by this kernel",
+}
+
+
+def write_file(path: str, value: str, field: str) -> None:
+    """Write ``value`` to a cgroup file with one write(2) (the kernel parses one write at a time)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_CLOEXEC)  # O_TRUNC: as runc; cgroupfs ignores it
+    except OSError as e:
+        raise CgroupError(f"{value!r}: cannot open {path}: {_HINTS.get(e.errno or 0, e.strerror)}", field=field) from e
+    try:
+        os.write(fd, value.encode())
+    except OSError as e:
+        raise CgroupError(f"{value!r}: writing {path}: {_HINTS.get(e.errno or 0, e.strerror)}", field=field) from e
+    finally:
+        os.close(fd)
+
+
+def walk_dirs_bottom_up(top: str) -> Iterator[str]:
+    """``top`` and its sub-directories, children first (for rmdir). Only our own sub-tree is walked."""
+    try:
+        entries = list(os.scandir(top))
+    except FileNotFoundError:
+        return
+    for e in entries:
+        if e.is_dir(follow_symlinks=False):
+            yield from walk_dirs_bottom_up(e.path)
+    yield top
+
+
+def procs_recursive(top: str) -> list[int]:
+    """Every pid in ``top``/cgroup.procs and below."""
+    found: set[int] = set()
+    for d in walk_dirs_bottom_up(top):
+        text = read_optional(os.path.join(d, "cgroup.procs"))
+        if text:
+            found.update(int(x) for x in text.split())
+    return sorted(found)
+
+
+def rmdir_tree(top: str, *, field: str = "linux.cgroupsPath") -> None:
+    """Remove ``top`` and its sub-cgroups, retrying EBUSY (exiting processes) for a short while."""
+    deadline = time.monotonic() + RMDIR_RETRY_SECONDS
+    for d in walk_dirs_bottom_up(top):
+        delay = 0.005
+        while True:
+            try:
+                os.rmdir(d)
+                break
+            except FileNotFoundError:
+                break
+            except OSError as e:
+                if e.errno == errno.EBUSY and time.monotonic() < deadline:
+                    time.sleep(delay)
+                    delay = min(delay * 2, 0.1)
+                    continue
+                left = procs_recursive(d)
+                why = f"processes {left} are still in it" if left else (e.strerror or str(e))
+                raise CgroupError(f"cannot remove cgroup {d}: {why}", field=field) from e

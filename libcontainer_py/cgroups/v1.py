@@ -1,0 +1,600 @@
+"""The cgroup v1 driver (pure v1 and hybrid hosts): one directory per mounted hierarchy.
+
+cgroupspy's controller classes do the reads and writes of the files they model (memory, cpu,
+cpuacct, cpuset, devices, blkio weights, net_cls). We build them on the one directory we manage
+(``_Node``) instead of cgroupspy's ``trees.Tree``, which walks every cgroup of the host when it loads.
+Files cgroupspy does not model, or models wrongly, are written directly:
+
+* pids.*, freezer.state, hugetlb.*, rdma.max, cpu.cfs_burst_us, cpu.idle, memory.kmem.tcp.*: not modelled;
+* blkio.throttle.write_*_device: cgroupspy's file names carry a trailing space (``"...write_bps_device "``)
+  so they cannot be opened; all four throttle files and the *_device weights are written directly;
+* net_prio.ifpriomap: cgroupspy joins all entries into one write, but the kernel parses one
+  ``ifname prio`` per write(2), so each entry is written on its own;
+* cgroup.procs: one pid per write, with an error naming the cgroup.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+from cgroupspy import controllers as cgspy  # type: ignore[import-untyped]
+
+from libcontainer_py.cgroups import convert
+from libcontainer_py.cgroups.base import (
+    FREEZE_TIMEOUT_SECONDS,
+    Manager,
+    Write,
+    procs_recursive,
+    read_int,
+    read_keyed,
+    read_optional,
+    rmdir_tree,
+    write_file,
+)
+from libcontainer_py.cgroups.paths import CgroupError, Layout, Mounts
+from libcontainer_py.cgroups.stats import (
+    BlkioEntry,
+    HugetlbStats,
+    MemoryEntry,
+    Stats,
+)
+from libcontainer_py.spec.resources import LinuxResources
+
+R = "linux.resources"
+CGPATH = "linux.cgroupsPath"
+
+
+class _Node:
+    """The one thing cgroupspy's controllers read from a node: its directory, as bytes."""
+
+    def __init__(self, path: str) -> None:
+        self.full_path = os.fsencode(path)
+
+
+# file -> (cgroupspy controller class, attribute, value conversion)
+_CGROUPSPY: dict[str, tuple[Any, str, Callable[[str], Any]]] = {
+    "memory.limit_in_bytes": (cgspy.MemoryController, "limit_in_bytes", int),
+    "memory.soft_limit_in_bytes": (cgspy.MemoryController, "soft_limit_in_bytes", int),
+    "memory.memsw.limit_in_bytes": (cgspy.MemoryController, "memsw_limit_in_bytes", int),
+    "memory.swappiness": (cgspy.MemoryController, "swappiness", int),
+    "memory.oom_control": (cgspy.MemoryController, "oom_control", int),
+    "cpu.shares": (cgspy.CpuController, "shares", int),
+    "cpu.cfs_period_us": (cgspy.CpuController, "cfs_period_us", int),
+    "cpu.cfs_quota_us": (cgspy.CpuController, "cfs_quota_us", int),
+    "cpu.rt_period_us": (cgspy.CpuController, "rt_period_us", int),
+    "cpu.rt_runtime_us": (cgspy.CpuController, "rt_runtime_us", int),
+    "cpuset.cpus": (cgspy.CpuSetController, "cpus", convert.parse_cpuset),
+    "cpuset.mems": (cgspy.CpuSetController, "mems", convert.parse_cpuset),
+    "devices.allow": (cgspy.DevicesController, "allow", str),
+    "devices.deny": (cgspy.DevicesController, "deny", str),
+    "blkio.weight": (cgspy.BlkIOController, "weight", int),
+    "blkio.leaf_weight": (cgspy.BlkIOController, "leaf_weight", int),
+    "net_cls.classid": (cgspy.NetClsController, "class_id", int),
+}
+
+_FREEZER_STATES = ("THAWED", "FREEZING", "FROZEN")
+
+
+class V1Manager(Manager):
+    """A container's cgroups on the v1 hierarchies: ``{controller: directory}``."""
+
+    def __init__(self, dirs: dict[str, str], *, mounts: Mounts | None = None, inner: str = "") -> None:
+        self._dirs = dict(dirs)
+        self._mounts = mounts
+        self._inner = inner
+        self.layout = mounts.layout if mounts is not None else Layout.V1
+
+    @classmethod
+    def for_path(cls, inner: str, mounts: Mounts) -> V1Manager:
+        from libcontainer_py.cgroups.paths import host_path
+
+        dirs = {c: host_path(m, inner) for c, m in mounts.v1.items()}
+        return cls(dirs, mounts=mounts, inner=inner)
+
+    # --- identity ---------------------------------------------------------------------------------
+
+    @property
+    def path(self) -> str:
+        return self._inner
+
+    def paths(self) -> dict[str, str]:
+        return dict(self._dirs)
+
+    def _unique_dirs(self) -> list[str]:
+        seen: list[str] = []
+        for d in self._dirs.values():
+            if d not in seen:
+                seen.append(d)
+        return seen
+
+    def exists(self) -> bool:
+        return any(os.path.isdir(d) for d in self._unique_dirs())
+
+    def _dir(self, controller: str, field: str) -> str:
+        d = self._dirs.get(controller)
+        if d is None:
+            raise CgroupError(
+                f"the {controller} cgroup controller is not mounted on this host "
+                f"(no cgroup v1 hierarchy with {controller} in /proc/self/mountinfo)",
+                field=field,
+            )
+        return d
+
+    def _ctl(self, cls: Any, controller: str) -> Any:
+        return cls(_Node(self._dirs[controller]))
+
+    # --- create / join ----------------------------------------------------------------------------
+
+    def _check_usable(self) -> None:
+        """Refuse a pre-existing cgroup that has processes or is frozen (config-linux.md)."""
+        for d in self._unique_dirs():
+            if not os.path.isdir(d):
+                continue
+            text = read_optional(os.path.join(d, "cgroup.procs"))
+            if text:
+                pids = text.split()
+                raise CgroupError(
+                    f"cgroup {d} already has processes ({', '.join(pids[:5])}{'...' if len(pids) > 5 else ''}); "
+                    "a new container needs an empty cgroup",
+                    field=CGPATH,
+                )
+        fz = self._dirs.get("freezer")
+        if fz and os.path.isdir(fz):
+            state = read_optional(os.path.join(fz, "freezer.state"))
+            if state in ("FROZEN", "FREEZING"):
+                raise CgroupError(f"cgroup {fz} is frozen (freezer.state {state}); thaw it first", field=CGPATH)
+
+    def _create(self) -> None:
+        for d in self._unique_dirs():
+            try:
+                os.makedirs(d, exist_ok=True)
+            except OSError as e:
+                raise CgroupError(f"cannot create cgroup {d}: {e.strerror}", field=CGPATH) from e
+        if "cpuset" in self._dirs:
+            self._init_cpuset(self._dirs["cpuset"])
+
+    def _init_cpuset(self, d: str) -> None:
+        """A new v1 cpuset has empty cpus/mems, and a task cannot join it (ENOSPC): copy them down from the
+        parent at every level we created (runc's cpuset ensureParent)."""
+        root = self._mounts.v1["cpuset"].mountpoint if self._mounts and "cpuset" in self._mounts.v1 else None
+        if root is None:
+            return
+        rel = os.path.relpath(d, root)
+        if rel.startswith(".."):
+            return
+        parent = root
+        for part in [] if rel == "." else rel.split("/"):
+            child = os.path.join(parent, part)
+            for f in ("cpuset.cpus", "cpuset.mems"):
+                cur = read_optional(os.path.join(child, f))
+                if cur == "":
+                    value = read_optional(os.path.join(parent, f)) or ""
+                    write_file(os.path.join(child, f), value, CGPATH)
+            parent = child
+
+    def apply(self, pid: int) -> None:
+        self._check_usable()
+        self._create()
+        self.add_process(pid)
+
+    def add_process(self, pid: int) -> None:
+        for d in self._unique_dirs():
+            write_file(os.path.join(d, "cgroup.procs"), str(pid), CGPATH)
+
+    # --- resources --------------------------------------------------------------------------------
+
+    def _has(self, controller: str, file: str) -> bool:
+        """True when the cgroup (or, before it exists, its controller's mount root) has ``file``."""
+        d = self._dirs.get(controller)
+        if d is None:
+            return False
+        if os.path.isdir(d):
+            return os.path.exists(os.path.join(d, file))
+        return True  # not created yet: let the write say what is missing
+
+    def _require(self, controller: str, file: str, field: str, why: str = "") -> None:
+        d = self._dir(controller, field)
+        if not self._has(controller, file):
+            raise CgroupError(f"this host has no {file} in {d}{why}", field=field)
+
+    def plan(self, resources: LinuxResources) -> list[Write]:
+        r = resources
+        plan: list[Write] = []
+        if r.memory is not None:
+            plan += self._plan_memory(r)
+        if r.cpu is not None:
+            plan += self._plan_cpu(r)
+        if r.pids is not None:
+            f = f"{R}.pids.limit"
+            convert.check_limit(r.pids.limit, f)
+            self._dir("pids", f)
+            plan.append(Write(f, "pids", "pids.max", convert.v2_limit(r.pids.limit)))
+        if r.block_io is not None:
+            plan += self._plan_blkio(r)
+        for i, h in enumerate(r.hugepage_limits or []):
+            f = f"{R}.hugepageLimits[{i}]"
+            self._dir("hugetlb", f)
+            name = convert.kernel_page_size_name(convert.page_size_bytes(h.page_size))
+            file = f"hugetlb.{name}.limit_in_bytes"
+            if not self._has("hugetlb", file):
+                sizes = ", ".join(convert.host_hugepage_sizes()) or "none"
+                raise CgroupError(
+                    f"{h.page_size!r} is not a huge page size of this host ({sizes}; no {file})",
+                    field=f"{f}.pageSize",
+                )
+            plan.append(Write(f"{f}.limit", "hugetlb", file, str(h.limit)))
+            rsvd = f"hugetlb.{name}.rsvd.limit_in_bytes"
+            if self._has("hugetlb", rsvd) and os.path.isdir(self._dirs["hugetlb"]):
+                plan.append(Write(f"{f}.limit", "hugetlb", rsvd, str(h.limit)))
+        if r.network is not None:
+            if r.network.class_id is not None:
+                f = f"{R}.network.classID"
+                self._dir("net_cls", f)
+                plan.append(Write(f, "net_cls", "net_cls.classid", str(r.network.class_id)))
+            for i, p in enumerate(r.network.priorities or []):
+                f = f"{R}.network.priorities[{i}]"
+                self._dir("net_prio", f)
+                plan.append(Write(f, "net_prio", "net_prio.ifpriomap", f"{p.name} {p.priority}"))
+        for dev, lim in (r.rdma or {}).items():
+            f = f"{R}.rdma.{dev}"
+            self._dir("rdma", f)
+            if lim.hca_handles is None and lim.hca_objects is None:
+                raise CgroupError("give hcaHandles, hcaObjects or both", field=f)
+            parts = [dev]
+            if lim.hca_handles is not None:
+                parts.append(f"hca_handle={lim.hca_handles}")
+            if lim.hca_objects is not None:
+                parts.append(f"hca_object={lim.hca_objects}")
+            plan.append(Write(f, "rdma", "rdma.max", " ".join(parts)))
+        if r.unified:
+            raise CgroupError(
+                f"{sorted(r.unified)} are cgroup v2 files, but this host's controllers are on cgroup v1 "
+                f"({self.layout.value} layout); use the v1 fields of linux.resources",
+                field=f"{R}.unified",
+            )
+        for i, rule in enumerate(r.devices or []):
+            f = f"{R}.devices[{i}]"
+            self._dir("devices", f)
+            line = convert.device_rule_v1(rule, f)
+            plan.append(Write(f, "devices", "devices.allow" if rule.allow else "devices.deny", line))
+        return plan
+
+    def _plan_memory(self, r: LinuxResources) -> list[Write]:
+        m = r.memory
+        assert m is not None
+        f = f"{R}.memory"
+        out: list[Write] = []
+        for name, v in (("limit", m.limit), ("swap", m.swap), ("reservation", m.reservation),
+                        ("kernelTCP", m.kernel_tcp)):
+            if v is not None:
+                convert.check_limit(v, f"{f}.{name}")
+        d = self._dir("memory", f)
+        limit = m.limit or 0
+        swap = m.swap or 0
+        if limit > 0 and m.check_before_update and os.path.isdir(d):
+            usage = read_int(os.path.join(d, "memory.usage_in_bytes"))
+            if usage > limit:
+                raise CgroupError(
+                    f"{limit} is below the current usage {usage} ({d}/memory.usage_in_bytes) and "
+                    "checkBeforeUpdate is set",
+                    field=f"{f}.limit",
+                )
+        has_memsw = self._has("memory", "memory.memsw.limit_in_bytes")
+        if limit == -1 and swap == 0 and has_memsw:
+            swap = -1  # unlimited memory without a swap value: unlimited memory+swap too (runc)
+        if swap != 0 and not has_memsw:
+            if swap != -1:
+                raise CgroupError(
+                    f"{swap}: swap accounting is off on this host (no memory.memsw.limit_in_bytes in {d}; "
+                    "boot with swapaccount=1)",
+                    field=f"{f}.swap",
+                )
+            swap = 0
+        if swap > 0 and limit > 0 and swap < limit:
+            raise CgroupError(f"{swap} is below memory.limit {limit}: OCI swap is memory+swap", field=f"{f}.swap")
+        w_limit = Write(f"{f}.limit", "memory", "memory.limit_in_bytes", str(limit))
+        w_swap = Write(f"{f}.swap", "memory", "memory.memsw.limit_in_bytes", str(swap))
+        if limit != 0 and swap != 0:
+            # The kernel keeps limit <= memsw at every step: raise memsw first when growing.
+            cur = read_int(os.path.join(d, "memory.limit_in_bytes"), default=2**63 - 1)
+            out += [w_swap, w_limit] if swap == -1 or cur < swap else [w_limit, w_swap]
+        elif limit != 0:
+            out.append(w_limit)
+        elif swap != 0:
+            out.append(w_swap)
+        if m.reservation is not None and m.reservation != 0:
+            out.append(Write(f"{f}.reservation", "memory", "memory.soft_limit_in_bytes", str(m.reservation)))
+        # memory.kernel is ignored, as runc does since 1.0: kernel memory limits are deprecated
+        # (the file is a no-op since Linux 5.16 and gone in 6.x cgroup v2).
+        if m.kernel_tcp is not None and m.kernel_tcp != 0:
+            self._require("memory", "memory.kmem.tcp.limit_in_bytes", f"{f}.kernelTCP")
+            out.append(Write(f"{f}.kernelTCP", "memory", "memory.kmem.tcp.limit_in_bytes", str(m.kernel_tcp)))
+        if m.swappiness is not None:
+            if m.swappiness > 100:
+                raise CgroupError(f"{m.swappiness} is invalid: swappiness is 0..100", field=f"{f}.swappiness")
+            out.append(Write(f"{f}.swappiness", "memory", "memory.swappiness", str(m.swappiness)))
+        if m.disable_oom_killer:
+            out.append(Write(f"{f}.disableOOMKiller", "memory", "memory.oom_control", "1"))
+        return out
+
+    def _cpuset_parent(self) -> str:
+        d = self._dirs["cpuset"]
+        root = self._mounts.v1["cpuset"].mountpoint if self._mounts and "cpuset" in self._mounts.v1 else "/"
+        p = os.path.dirname(d)
+        while len(p) > len(root) and not read_optional(os.path.join(p, "cpuset.cpus")):
+            p = os.path.dirname(p)
+        return p
+
+    def _plan_cpu(self, r: LinuxResources) -> list[Write]:
+        c = r.cpu
+        assert c is not None
+        f = f"{R}.cpu"
+        out: list[Write] = []
+        if c.shares:
+            self._dir("cpu", f"{f}.shares")
+            if not convert.MIN_SHARES <= c.shares <= convert.MAX_SHARES:
+                raise CgroupError(
+                    f"{c.shares} is outside the kernel's range {convert.MIN_SHARES}..{convert.MAX_SHARES}",
+                    field=f"{f}.shares",
+                )
+            out.append(Write(f"{f}.shares", "cpu", "cpu.shares", str(c.shares)))
+        _check_cfs(c.quota, c.period, c.burst, f)
+        if c.period:
+            self._dir("cpu", f"{f}.period")
+            out.append(Write(f"{f}.period", "cpu", "cpu.cfs_period_us", str(c.period)))
+        if c.quota:
+            self._dir("cpu", f"{f}.quota")
+            out.append(Write(f"{f}.quota", "cpu", "cpu.cfs_quota_us", str(c.quota)))
+        if c.burst is not None:
+            self._require("cpu", "cpu.cfs_burst_us", f"{f}.burst", " (CFS burst needs Linux 5.14)")
+            out.append(Write(f"{f}.burst", "cpu", "cpu.cfs_burst_us", str(c.burst)))
+        if c.realtime_period:
+            self._require("cpu", "cpu.rt_period_us", f"{f}.realtimePeriod", " (CONFIG_RT_GROUP_SCHED is off)")
+            out.append(Write(f"{f}.realtimePeriod", "cpu", "cpu.rt_period_us", str(c.realtime_period)))
+        if c.realtime_runtime:
+            self._require("cpu", "cpu.rt_runtime_us", f"{f}.realtimeRuntime", " (CONFIG_RT_GROUP_SCHED is off)")
+            out.append(Write(f"{f}.realtimeRuntime", "cpu", "cpu.rt_runtime_us", str(c.realtime_runtime)))
+        if c.idle is not None:
+            if c.idle not in (0, 1):
+                raise CgroupError(f"{c.idle} is invalid: 0 (normal) or 1 (SCHED_IDLE)", field=f"{f}.idle")
+            self._require("cpu", "cpu.idle", f"{f}.idle", " (cpu.idle needs Linux 5.15)")
+            out.append(Write(f"{f}.idle", "cpu", "cpu.idle", str(c.idle)))
+        for name, value, what in (("cpus", c.cpus, "CPU"), ("mems", c.mems, "memory node")):
+            if value is None or value == "":
+                continue
+            fld = f"{f}.{name}"
+            self._dir("cpuset", fld)
+            parent = self._cpuset_parent()
+            host_file = os.path.join(parent, f"cpuset.{name}")
+            host = read_optional(host_file) or ""
+            convert.check_cpuset(value, host, fld, what, f"cpuset.{name} of {parent}")
+            out.append(Write(fld, "cpuset", f"cpuset.{name}", value.replace(" ", "")))
+        return out
+
+    def _plan_blkio(self, r: LinuxResources) -> list[Write]:
+        b = r.block_io
+        assert b is not None
+        f = f"{R}.blockIO"
+        out: list[Write] = []
+
+        def weight_file(base: str, fld: str) -> str:
+            self._dir("blkio", fld)
+            for cand in (f"blkio.{base}", f"blkio.bfq.{base}"):
+                if self._has("blkio", cand):
+                    return cand
+            raise CgroupError(
+                f"this host has no blkio.{base} or blkio.bfq.{base} in {self._dirs['blkio']} "
+                "(no CFQ/BFQ I/O scheduler)",
+                field=fld,
+            )
+
+        if b.weight is not None and b.weight != 0:
+            if not 10 <= b.weight <= 1000:
+                raise CgroupError(f"{b.weight} is outside 10..1000", field=f"{f}.weight")
+            out.append(Write(f"{f}.weight", "blkio", weight_file("weight", f"{f}.weight"), str(b.weight)))
+        if b.leaf_weight is not None and b.leaf_weight != 0:
+            self._require("blkio", "blkio.leaf_weight", f"{f}.leafWeight", " (CFQ only)")
+            out.append(Write(f"{f}.leafWeight", "blkio", "blkio.leaf_weight", str(b.leaf_weight)))
+        for i, wd in enumerate(b.weight_device or []):
+            fld = f"{f}.weightDevice[{i}]"
+            if wd.weight is None and wd.leaf_weight is None:
+                raise CgroupError("give weight, leafWeight or both", field=fld)
+            if wd.weight is not None:
+                out.append(Write(f"{fld}.weight", "blkio", weight_file("weight_device", fld),
+                                 f"{wd.major}:{wd.minor} {wd.weight}"))
+            if wd.leaf_weight is not None:
+                self._require("blkio", "blkio.leaf_weight_device", f"{fld}.leafWeight", " (CFQ only)")
+                out.append(Write(f"{fld}.leafWeight", "blkio", "blkio.leaf_weight_device",
+                                 f"{wd.major}:{wd.minor} {wd.leaf_weight}"))
+        for attr, name, file in (
+            ("throttle_read_bps_device", "throttleReadBpsDevice", "blkio.throttle.read_bps_device"),
+            ("throttle_write_bps_device", "throttleWriteBpsDevice", "blkio.throttle.write_bps_device"),
+            ("throttle_read_iops_device", "throttleReadIOPSDevice", "blkio.throttle.read_iops_device"),
+            ("throttle_write_iops_device", "throttleWriteIOPSDevice", "blkio.throttle.write_iops_device"),
+        ):
+            for i, td in enumerate(getattr(b, attr) or []):
+                fld = f"{f}.{name}[{i}]"
+                self._require("blkio", file, fld)
+                out.append(Write(fld, "blkio", file, f"{td.major}:{td.minor} {td.rate or 0}"))
+        return out
+
+    def set(self, resources: LinuxResources | None) -> None:
+        if resources is None:
+            return
+        for w in self.plan(resources):
+            self._write(w)
+
+    def _write(self, w: Write) -> None:
+        d = self._dirs[w.controller]
+        path = os.path.join(d, w.file)
+        spy = _CGROUPSPY.get(w.file)
+        if spy is None:
+            write_file(path, w.value, w.field)
+            return
+        cls, attr, conv = spy
+        try:
+            setattr(cls(_Node(d)), attr, conv(w.value))
+        except OSError as e:
+            from libcontainer_py.cgroups.base import _HINTS
+
+            raise CgroupError(f"{w.value!r}: writing {path}: {_HINTS.get(e.errno or 0, e.strerror)}",
+                              field=w.field) from e
+
+    # --- freezer ----------------------------------------------------------------------------------
+
+    def _freezer(self, what: str) -> str:
+        d = self._dirs.get("freezer")
+        if d is None:
+            raise CgroupError(f"cannot {what}: the freezer cgroup controller is not mounted on this host")
+        return os.path.join(d, "freezer.state")
+
+    def _set_freezer(self, state: str) -> None:
+        path = self._freezer("pause" if state == "FROZEN" else "resume")
+        write_file(path, state, "freezer.state")
+        deadline = time.monotonic() + FREEZE_TIMEOUT_SECONDS
+        delay = 0.0005
+        n = 0
+        while True:
+            cur = read_optional(path)
+            if cur == state:
+                return
+            if time.monotonic() > deadline:
+                if state == "FROZEN":  # do not leave it half frozen
+                    write_file(path, "THAWED", "freezer.state")
+                raise CgroupError(f"{path} stayed {cur} instead of {state} for {FREEZE_TIMEOUT_SECONDS:g}s")
+            n += 1
+            if state == "FROZEN" and n % 10 == 0:
+                # A task that forks while freezing can leave the cgroup FREEZING: ask again (runc does).
+                write_file(path, state, "freezer.state")
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
+
+    def freeze(self) -> None:
+        self._set_freezer("FROZEN")
+
+    def thaw(self) -> None:
+        self._set_freezer("THAWED")
+
+    def is_frozen(self) -> bool:
+        d = self._dirs.get("freezer")
+        if d is None:
+            return False
+        return read_optional(os.path.join(d, "freezer.state")) in ("FROZEN", "FREEZING")
+
+    # --- reading ----------------------------------------------------------------------------------
+
+    def pids(self) -> list[int]:
+        for c in ("freezer", "pids", "memory", "devices", "cpu"):
+            d = self._dirs.get(c)
+            if d and os.path.isdir(d):
+                return procs_recursive(d)
+        dirs = [d for d in self._unique_dirs() if os.path.isdir(d)]
+        return procs_recursive(dirs[0]) if dirs else []
+
+    def oom_kill_count(self) -> int:
+        d = self._dirs.get("memory")
+        if d is None:
+            return 0
+        return read_keyed(os.path.join(d, "memory.oom_control")).get("oom_kill", 0)
+
+    def stats(self) -> Stats:
+        s = Stats()
+        if "cpuacct" in self._dirs and os.path.isdir(self._dirs["cpuacct"]):
+            acct = self._ctl(cgspy.CpuAcctController, "cpuacct")
+            s.cpu.usage.total = _get(acct, "usage", 0) or 0
+            s.cpu.usage.percpu = _get(acct, "usage_percpu", []) or []
+            ticks = _get(acct, "acct_stat", {}) or {}
+            hz = os.sysconf("SC_CLK_TCK")
+            s.cpu.usage.user = ticks.get("user", 0) * 1_000_000_000 // hz
+            s.cpu.usage.kernel = ticks.get("system", 0) * 1_000_000_000 // hz
+        if "cpu" in self._dirs:
+            st = read_keyed(os.path.join(self._dirs["cpu"], "cpu.stat"))
+            s.cpu.throttling.periods = st.get("nr_periods", 0)
+            s.cpu.throttling.throttled_periods = st.get("nr_throttled", 0)
+            s.cpu.throttling.throttled_time = st.get("throttled_time", 0)
+        if "memory" in self._dirs and os.path.isdir(self._dirs["memory"]):
+            d = self._dirs["memory"]
+            raw = read_keyed(os.path.join(d, "memory.stat"))
+            s.memory.raw = raw
+            s.memory.cache = raw.get("total_cache", raw.get("cache", 0))
+            for entry, prefix in ((s.memory.usage, "memory"), (s.memory.swap, "memory.memsw"),
+                                  (s.memory.kernel, "memory.kmem"), (s.memory.kernel_tcp, "memory.kmem.tcp")):
+                _memory_entry(entry, d, prefix)
+            s.oom_kill = read_keyed(os.path.join(d, "memory.oom_control")).get("oom_kill", 0)
+        if "pids" in self._dirs:
+            d = self._dirs["pids"]
+            s.pids.current = read_int(os.path.join(d, "pids.current"))
+            s.pids.limit = read_int(os.path.join(d, "pids.max"))
+        if "blkio" in self._dirs:
+            d = self._dirs["blkio"]
+            s.blkio.io_service_bytes_recursive = _blkio_entries(
+                os.path.join(d, "blkio.throttle.io_service_bytes_recursive"))
+            s.blkio.io_serviced_recursive = _blkio_entries(os.path.join(d, "blkio.throttle.io_serviced_recursive"))
+        if "hugetlb" in self._dirs:
+            d = self._dirs["hugetlb"]
+            for size in convert.host_hugepage_sizes():
+                s.hugetlb[size] = HugetlbStats(
+                    usage=read_int(os.path.join(d, f"hugetlb.{size}.usage_in_bytes")),
+                    max=read_int(os.path.join(d, f"hugetlb.{size}.max_usage_in_bytes")),
+                    failcnt=read_int(os.path.join(d, f"hugetlb.{size}.failcnt")),
+                )
+        return s
+
+    # --- removal ----------------------------------------------------------------------------------
+
+    def destroy(self) -> None:
+        errors: list[CgroupError] = []
+        for d in self._unique_dirs():
+            try:
+                rmdir_tree(d)
+            except CgroupError as e:
+                errors.append(e)
+        if errors:
+            raise errors[0]
+
+
+def _check_cfs(quota: int | None, period: int | None, burst: int | None, f: str) -> None:
+    """The kernel's CFS bounds, checked up front so the error names the field and the range."""
+    if period and not convert.MIN_CFS_PERIOD <= period <= convert.MAX_CFS_PERIOD:
+        raise CgroupError(
+            f"{period} is outside the kernel's range {convert.MIN_CFS_PERIOD}..{convert.MAX_CFS_PERIOD} (microseconds)",
+            field=f"{f}.period",
+        )
+    if quota is not None and quota != 0 and quota != -1 and quota < convert.MIN_CFS_QUOTA:
+        raise CgroupError(f"{quota} is invalid: -1 (unlimited) or at least {convert.MIN_CFS_QUOTA} microseconds",
+                          field=f"{f}.quota")
+    if burst and quota is not None and quota > 0 and burst > quota:
+        raise CgroupError(f"{burst} is larger than quota {quota}", field=f"{f}.burst")
+
+
+def _get(ctl: Any, attr: str, default: Any) -> Any:
+    try:
+        return getattr(ctl, attr)
+    except (OSError, ValueError):
+        return default
+
+
+def _memory_entry(entry: MemoryEntry, d: str, prefix: str) -> None:
+    usage = "usage_in_bytes"
+    entry.usage = read_int(os.path.join(d, f"{prefix}.{usage}"))
+    entry.max = read_int(os.path.join(d, f"{prefix}.max_usage_in_bytes"))
+    entry.failcnt = read_int(os.path.join(d, f"{prefix}.failcnt"))
+    entry.limit = read_int(os.path.join(d, f"{prefix}.limit_in_bytes"))
+
+
+def _blkio_entries(path: str) -> list[BlkioEntry]:
+    """``8:0 Read 4096`` lines (the ``Total`` line is dropped, as runc does)."""
+    out: list[BlkioEntry] = []
+    for line in (read_optional(path) or "").splitlines():
+        parts = line.split()
+        if len(parts) != 3 or ":" not in parts[0]:
+            continue
+        major, _, minor = parts[0].partition(":")
+        try:
+            out.append(BlkioEntry(int(major), int(minor), parts[1], int(parts[2])))
+        except ValueError:
+            continue
+    return out

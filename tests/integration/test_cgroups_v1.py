@@ -1,0 +1,395 @@
+"""The cgroup drivers on this machine's real cgroups: v1 controllers (hybrid layout) and, where it can
+be, the cgroup2 mount at /sys/fs/cgroup/unified (freeze, the device BPF program, hugetlb).
+
+Processes here are plain children placed in a cgroup, not containers. Every test removes what it made
+(kill its processes by pid, then rmdir), pass or fail; the last test checks nothing is left."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from libcontainer_py.cgroups import CgroupError, Layout, Manager, V1Manager, V2Manager, detect_mounts, new_manager
+from libcontainer_py.spec.resources import LinuxResources
+
+pytestmark = pytest.mark.root
+
+PREFIX = "pyrunc-test-"
+MOUNTS = detect_mounts()
+HAS_V1 = MOUNTS.layout in (Layout.V1, Layout.HYBRID)
+UNIFIED = "/sys/fs/cgroup/unified"
+HAS_UNIFIED = MOUNTS.layout is Layout.HYBRID and os.path.isdir(UNIFIED)
+
+needs_v1 = pytest.mark.skipif(not HAS_V1, reason="needs cgroup v1 controllers (this host's layout is not v1/hybrid)")
+needs_unified = pytest.mark.skipif(
+    not HAS_UNIFIED, reason="needs a hybrid host's cgroup2 mount at /sys/fs/cgroup/unified"
+)
+
+
+class Child:
+    """A child that waits on stdin until it has been placed in its cgroup, then runs ``code``."""
+
+    def __init__(self, code: str) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", "import sys; sys.stdin.readline()\n" + code],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.pid = self.proc.pid
+
+    def go(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write("\n")
+        self.proc.stdin.flush()
+
+    def wait(self, timeout: float = 20) -> tuple[int, str, str]:
+        out, err = self.proc.communicate(timeout=timeout)
+        return self.proc.returncode, out, err
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            os.kill(self.pid, signal.SIGKILL)
+        self.proc.wait()
+
+
+@pytest.fixture
+def cg() -> Iterator[tuple[Callable[..., Manager], Callable[[str], Child]]]:
+    """``cg(kind)`` -> (make_manager, spawn): managers under a unique test parent, children killed and
+    cgroups removed afterwards."""
+    parent = f"/{PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    managers: list[Manager] = []
+    children: list[Child] = []
+    root_subtree = Path(f"{UNIFIED}/cgroup.subtree_control").read_text().split() if HAS_UNIFIED else []
+
+    def make(name: str = "c", *, v2: bool = False) -> Manager:
+        m: Manager
+        if v2:
+            m = V2Manager(f"{UNIFIED}{parent}/{name}", mountpoint=UNIFIED)
+        else:
+            m = new_manager(name, f"{parent}/{name}")
+        managers.append(m)
+        return m
+
+    def spawn(code: str) -> Child:
+        c = Child(code)
+        children.append(c)
+        return c
+
+    yield make, spawn
+
+    for c in children:
+        for m in managers:  # a frozen child cannot die
+            try:
+                if m.is_frozen():
+                    m.thaw()
+            except CgroupError:
+                pass
+        c.kill()
+    for m in managers:
+        for pid in m.pids():  # grandchildren (fork loop)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        m.destroy()
+    roots = [mnt.mountpoint for mnt in set(MOUNTS.v1.values())] + ([UNIFIED] if HAS_UNIFIED else [])
+    for r in roots:
+        d = r + parent
+        if os.path.isdir(d):
+            os.rmdir(d)
+    if HAS_UNIFIED:  # undo the controllers the v2 driver enabled at the mount root
+        now = Path(f"{UNIFIED}/cgroup.subtree_control").read_text().split()
+        for ctrl in now:
+            if ctrl not in root_subtree:
+                with open(f"{UNIFIED}/cgroup.subtree_control", "w") as f:
+                    f.write(f"-{ctrl}")
+
+
+def res(**kw: Any) -> LinuxResources:
+    return LinuxResources.model_validate(kw)
+
+
+def cpu_ticks(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+BUSY = "while True: pass"
+
+
+@needs_v1
+def test_limits_read_back(cg: Any) -> None:
+    make, spawn = cg
+    m = make()
+    assert isinstance(m, V1Manager)
+    c = spawn("import time; time.sleep(30)")
+    m.apply(c.pid)
+    m.set(
+        res(
+            memory={"limit": 64 << 20, "reservation": 32 << 20},
+            pids={"limit": 20},
+            cpu={"shares": 512, "quota": 50000, "period": 100000, "cpus": "0", "mems": "0"},
+        )
+    )
+    p = m.paths()
+
+    def rd(ctrl: str, f: str) -> str:
+        return Path(os.path.join(p[ctrl], f)).read_text().strip()
+
+    assert rd("memory", "memory.limit_in_bytes") == str(64 << 20)
+    assert rd("memory", "memory.soft_limit_in_bytes") == str(32 << 20)
+    assert rd("pids", "pids.max") == "20"
+    assert rd("cpu", "cpu.shares") == "512"
+    assert rd("cpu", "cpu.cfs_quota_us") == "50000"
+    assert rd("cpuset", "cpuset.cpus") == "0"
+    assert m.pids() == [c.pid]
+    # update a live limit; -1 -> unlimited
+    m.set(res(pids={"limit": -1}, memory={"limit": 128 << 20}))
+    assert rd("pids", "pids.max") == "max"
+    assert rd("memory", "memory.limit_in_bytes") == str(128 << 20)
+
+
+@needs_v1
+def test_refuses_busy_cgroup_and_bad_cpuset(cg: Any) -> None:
+    make, spawn = cg
+    m = make()
+    c = spawn("import time; time.sleep(30)")
+    m.apply(c.pid)
+    with pytest.raises(CgroupError, match=r"^linux\.cgroupsPath: cgroup .* already has processes"):
+        make().apply(os.getpid())  # same path, second manager
+    ncpu = len(os.sched_getaffinity(0))
+    with pytest.raises(CgroupError, match=rf"^linux\.resources\.cpu\.cpus: '{ncpu + 5}' is outside this host's CPUs"):
+        m.set(res(cpu={"cpus": str(ncpu + 5)}))
+
+
+@needs_v1
+def test_fork_loop_stops_at_pids_limit(cg: Any) -> None:
+    make, spawn = cg
+    m = make()
+    code = (
+        "import os, time\n"
+        "n = 0\n"
+        "for _ in range(50):\n"
+        "    try:\n"
+        "        pid = os.fork()\n"
+        "    except OSError:\n"
+        "        break\n"
+        "    if pid == 0:\n"
+        "        os.close(1); os.close(2); time.sleep(30); os._exit(0)\n"
+        "    n += 1\n"
+        "print(n, flush=True)\n"
+    )
+    c = spawn(code)
+    m.apply(c.pid)
+    m.set(res(pids={"limit": 5}))
+    c.go()
+    rc, out, err = c.wait()
+    assert rc == 0, err
+    assert int(out) == 4  # the parent is the 5th task
+    assert m.stats().pids.current >= 1
+
+
+@needs_v1
+def test_memory_hog_is_oom_killed(cg: Any) -> None:
+    make, spawn = cg
+    m = make()
+    c = spawn("b = bytearray(256 << 20)\nfor i in range(0, len(b), 4096): b[i] = 1\nprint('survived')")
+    m.apply(c.pid)
+    limit = 32 << 20
+    has_swap = os.path.exists(os.path.join(m.paths()["memory"], "memory.memsw.limit_in_bytes"))
+    m.set(res(memory={"limit": limit, **({"swap": limit} if has_swap else {})}))
+    assert m.oom_kill_count() == 0
+    c.go()
+    rc, out, _ = c.wait()
+    assert rc == -signal.SIGKILL and "survived" not in out
+    assert m.oom_kill_count() >= 1
+    s = m.stats()
+    assert s.oom_kill >= 1 and s.memory.usage.limit == limit and s.memory.usage.max >= limit - (1 << 20)
+
+
+@needs_v1
+def test_check_before_update(cg: Any) -> None:
+    make, spawn = cg
+    m = make()
+    c = spawn(
+        "import time\nb = bytearray(16 << 20)\nfor i in range(0, len(b), 4096): b[i] = 1\n"
+        "print('ok', flush=True)\ntime.sleep(30)"
+    )
+    m.apply(c.pid)
+    c.go()
+    assert c.proc.stdout is not None and c.proc.stdout.readline().strip() == "ok"
+    with pytest.raises(CgroupError, match=r"^linux\.resources\.memory\.limit: 4096 is below the current usage \d+"):
+        m.set(res(memory={"limit": 4096, "checkBeforeUpdate": True}))
+
+
+@needs_v1
+def test_cpu_quota_throttles(cg: Any) -> None:
+    make, spawn = cg
+    m = make()
+    c = spawn(BUSY)
+    m.apply(c.pid)
+    m.set(res(cpu={"quota": 10000, "period": 100000}))
+    c.go()
+    time.sleep(0.6)
+    s = m.stats()
+    assert s.cpu.throttling.throttled_periods > 0 and s.cpu.throttling.throttled_time > 0
+    assert s.cpu.usage.total > 0 and len(s.cpu.usage.percpu) == os.cpu_count()
+    assert s.cpu.usage.total < 0.3 * 0.6 * 1e9  # ~10% of one CPU
+
+
+def _assert_freezes(m: Manager, c: Child) -> None:
+    c.go()
+    time.sleep(0.2)
+    m.freeze()
+    assert m.is_frozen()
+    t0 = cpu_ticks(c.pid)
+    time.sleep(0.3)
+    assert cpu_ticks(c.pid) == t0
+    m.thaw()
+    assert not m.is_frozen()
+    time.sleep(0.3)
+    assert cpu_ticks(c.pid) > t0
+
+
+@needs_v1
+def test_freeze_thaw_busy_child(cg: Any) -> None:
+    make, spawn = cg
+    m = make()
+    c = spawn(BUSY)
+    m.apply(c.pid)
+    _assert_freezes(m, c)
+    # a frozen cgroup is refused for a new container
+    m.freeze()
+    c2 = make()
+    with pytest.raises(CgroupError, match=r"already has processes|is frozen"):
+        c2.apply(os.getpid())
+    m.thaw()
+
+
+@needs_v1
+@pytest.mark.parametrize(
+    ("rules", "allowed"),
+    [
+        ([{"allow": False, "access": "rwm"}], False),
+        (
+            [{"allow": False, "access": "rwm"}, {"allow": True, "type": "c", "major": 1, "minor": 3, "access": "rw"}],
+            True,
+        ),
+    ],
+)
+def test_devices_v1(cg: Any, rules: list[dict[str, Any]], allowed: bool) -> None:
+    make, spawn = cg
+    m = make()
+    c = spawn("open('/dev/null').read(); print('opened')")
+    m.apply(c.pid)
+    m.set(res(devices=rules))
+    c.go()
+    rc, out, err = c.wait()
+    if allowed:
+        assert rc == 0 and "opened" in out, err
+    else:
+        assert rc != 0 and "Operation not permitted" in err
+
+
+@needs_v1
+def test_stats_sane(cg: Any) -> None:
+    make, spawn = cg
+    m = make()
+    c = spawn(
+        "import time\nb = bytearray(8 << 20)\nfor i in range(0, len(b), 4096): b[i] = 1\n"
+        "t = time.time()\nwhile time.time() - t < 0.3: pass\nprint('ok', flush=True)\ntime.sleep(30)"
+    )
+    m.apply(c.pid)
+    m.set(res(memory={"limit": 256 << 20}, pids={"limit": 10}))
+    c.go()
+    assert c.proc.stdout is not None and c.proc.stdout.readline().strip() == "ok"
+    s = m.stats()
+    assert s.cpu.usage.total > 100_000_000
+    assert s.memory.usage.usage > 8 << 20 and s.memory.usage.limit == 256 << 20
+    assert s.memory.usage.max >= s.memory.usage.usage
+    assert s.pids.current == 1 and s.pids.limit == 10
+    d = s.to_runc_event("x")["data"]
+    assert d["memory"]["usage"]["usage"] == s.memory.usage.usage and d["pids"] == {"current": 1, "limit": 10}
+
+
+# --- v2 on the hybrid host's cgroup2 mount (no v1 controllers there) --------------------------------------
+
+
+@needs_unified
+def test_v2_freeze_on_unified(cg: Any) -> None:
+    make, spawn = cg
+    m = make(v2=True)
+    c = spawn(BUSY)
+    m.apply(c.pid)
+    assert m.pids() == [c.pid]
+    _assert_freezes(m, c)
+
+
+@needs_unified
+@pytest.mark.parametrize(
+    ("rules", "allowed"),
+    [
+        ([{"allow": False, "access": "rwm"}], False),
+        (
+            [{"allow": False, "access": "rwm"}, {"allow": True, "type": "c", "major": 1, "minor": 3, "access": "rw"}],
+            True,
+        ),
+        (
+            [{"allow": True, "access": "rwm"}, {"allow": False, "type": "c", "major": 1, "minor": 3, "access": "r"}],
+            False,
+        ),
+    ],
+)
+def test_v2_device_program(cg: Any, rules: list[dict[str, Any]], allowed: bool) -> None:
+    make, spawn = cg
+    m = make(v2=True)
+    c = spawn("open('/dev/null').read(); print('opened')")
+    m.apply(c.pid)
+    m.set(res(devices=rules))
+    m.set(res(devices=rules))  # replacing the program keeps exactly one attached
+    from libcontainer_py.cgroups import bpf
+
+    fd = os.open(m.paths()[""], os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        assert len(bpf.query_programs(fd)) == 1
+    finally:
+        os.close(fd)
+    c.go()
+    rc, out, err = c.wait()
+    if allowed:
+        assert rc == 0 and "opened" in out, err
+    else:
+        assert rc != 0 and "Operation not permitted" in err
+
+
+@needs_unified
+def test_v2_hugetlb_and_missing_controller(cg: Any) -> None:
+    make, spawn = cg
+    m = make(v2=True)
+    c = spawn("import time; time.sleep(30)")
+    m.apply(c.pid)
+    if "hugetlb" not in Path(f"{UNIFIED}/cgroup.controllers").read_text().split():
+        pytest.skip("hugetlb is not on the cgroup2 mount here")
+    m.set(res(hugepageLimits=[{"pageSize": "2MB", "limit": 4 << 20}]))
+    assert Path(m.paths()[""], "hugetlb.2MB.max").read_text().strip() == str(4 << 20)
+    with pytest.raises(CgroupError, match=r"^linux\.resources\.memory: the memory controller is not available in"):
+        m.set(res(memory={"limit": 1 << 20}))
+
+
+def test_zz_nothing_left_behind() -> None:
+    left = []
+    for base in ["/sys/fs/cgroup"] + [os.path.join("/sys/fs/cgroup", d) for d in os.listdir("/sys/fs/cgroup")]:
+        if os.path.isdir(base):
+            left += [os.path.join(base, n) for n in os.listdir(base) if n.startswith(PREFIX)]
+    assert left == []
