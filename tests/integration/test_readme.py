@@ -25,7 +25,9 @@ def test_readme_library_example() -> None:
         # the example uses the default state root; keep the test's containers in its own
         source = source.replace("import libcontainer_py as lc\n", "import libcontainer_py as lc\nimport functools\n")
         source = source.replace("lc.run(", f"functools.partial(lc.run, root={state!r})(")
-        source = source.replace('lc.Container.create("web", bundle,', f'lc.Container.create("web", bundle, root={state!r},')
+        source = source.replace(
+            'lc.Container.create("web", bundle,', f'lc.Container.create("web", bundle, root={state!r},'
+        )
         p = subprocess.run([sys.executable, "-c", source], capture_output=True, text=True, timeout=120)
         assert p.returncode == 0, p.stderr
         lines = p.stdout.splitlines()
