@@ -69,7 +69,7 @@ def exec_process(
     when detached) and, for a terminal without a console socket, the pty master. Without detach,
     a terminal is relayed to this process's stdin/stdout. Raises ExecError when the process could
     not be started."""
-    from libcontainer_py.container import _reap, _set_subreaper, _write_pid_file
+    from libcontainer_py.container import _reap, _write_pid_file, subreaper
     from libcontainer_py.init import sync
     from libcontainer_py.init.setns import ExecConfig
     from libcontainer_py.init.spawn import spawn as spawn_child
@@ -83,17 +83,25 @@ def exec_process(
         raise InvalidState(f"cannot exec in container {container.id!r}: it is paused (resume it first)")
     if not status.can_exec():
         raise InvalidState(f"cannot exec in container {container.id!r}: container not running ({status.value})")
+    compiled = None
+    if container._state.extra.get("seccomp"):
+        from libcontainer_py.seccomp import CompiledFilter
+
+        compiled = CompiledFilter.from_dict(container._state.extra["seccomp"])
     cfg = ExecConfig(
         process=process,
         join=namespaces_to_join(container.pid),
         preserve_fds=preserve_fds,
         container_id=container.id,
+        seccomp=compiled,
+        cgroup_paths=dict(container._state.cgroup_paths),
     )
     parent_sock, child_sock = sync.socketpair()
     pids: list[int] = []
     console: int | None = None
+    reaper = contextlib.ExitStack()
     try:
-        _set_subreaper()
+        reaper.enter_context(subreaper())
         stage1 = spawn_child(spawn, cfg, child_sock, stdio, close_in_child=parent_sock)
         pids.append(stage1)
         child_sock.close()
@@ -108,6 +116,18 @@ def exec_process(
                 pid = int(msg["pid"])
                 pids.append(pid)
                 _reap(stage1)
+            elif msg["type"] == "seccomp-fd":
+                from libcontainer_py._create import hook_state
+                from libcontainer_py.seccomp import send_listener_fd
+
+                (fd,) = msg["fds"]
+                try:
+                    if compiled is not None and compiled.listener_path:
+                        doc = dict(hook_state(container._state, "running"), pid=pid)
+                        send_listener_fd(compiled.listener_path, fd, doc, compiled.listener_metadata)
+                finally:
+                    os.close(fd)
+                sync.send(parent_sock, "seccomp-fd-done")
             elif msg["type"] == "console":
                 (master,) = msg["fds"]
                 if console_socket:
@@ -132,6 +152,7 @@ def exec_process(
             _reap(p)
         raise
     finally:
+        reaper.close()
         parent_sock.close()
         child_sock.close()
     if pid_file:

@@ -21,7 +21,6 @@ import select
 import signal
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from libcontainer_py._version import SPEC_VERSION
@@ -174,170 +173,43 @@ class Container:
         `bundle` as the directory that relative paths are resolved against; default: cwd).
         Everything in the config is applied except running the program, which waits for start().
         On any failure nothing is left behind: no state, no process, no mount."""
-        from libcontainer_py.init import child as init_child
-        from libcontainer_py.init import sync
-        from libcontainer_py.init.spawn import spawn as spawn_init
-        from libcontainer_py.namespaces import plan
-        from libcontainer_py.spec import Spec as SpecModel
-        from libcontainer_py.spec.validate import validate_runtime
+        from libcontainer_py import _create
 
-        bundle_path = Path(bundle if bundle is not None else os.getcwd()).absolute()
-        if spec is None:
-            if not bundle_path.is_dir():
-                raise ConfigError(f"bundle directory {bundle_path} does not exist")
-            spec = SpecModel.load(bundle_path / "config.json")
-        source = str(bundle_path / "config.json")
-        for message in validate_runtime(spec):
-            (warn or _default_warn)(message)
-        if spec.process is None:
-            raise ConfigError("a container needs a process to run", path="process", source=source)
-        if not spec.process.args:
-            raise ConfigError("must not be empty", path="process.args", source=source)
-        if spec.process.terminal and detach and not console_socket:
-            raise ConfigError(
-                "cannot allocate a tty if the runtime will detach without a console socket: pass "
-                "--console-socket, or set process.terminal to false",
-                path="process.terminal",
-                source=source,
-            )
-        if console_socket and not spec.process.terminal:
-            raise ConfigError(
-                "a console socket was given but the process has no terminal: set process.terminal "
-                "to true, or drop --console-socket",
-                path="process.terminal",
-                source=source,
-            )
-        if spec.root is None:
-            raise ConfigError("a container needs a root filesystem", path="root", source=source)
-        rootfs = (bundle_path / spec.root.path).resolve()
-        if not rootfs.is_dir():
-            raise ConfigError(
-                f"root filesystem {bundle_path / spec.root.path} does not exist or is not a directory",
-                path="root.path",
-                source=source,
-            )
-        namespaces = [
-            (ns.type.value if hasattr(ns.type, "value") else str(ns.type), ns.path)
-            for ns in (spec.linux.namespaces if spec.linux and spec.linux.namespaces else [])
-        ]
-        ns_plan = plan(namespaces)
-        linux = spec.linux
-        if ns_plan.new_user and not (linux and linux.uid_mappings and linux.gid_mappings):
-            raise ConfigError(
-                "a new user namespace needs linux.uidMappings and linux.gidMappings",
-                path="linux.uidMappings",
-                source=source,
-            )
-        # Joined namespaces are checked here too, so a wrong path fails before any fork.
-        for i, (ns_type, path) in enumerate(namespaces):
-            if path:
-                from libcontainer_py.namespaces import open_namespace
-
-                os.close(open_namespace(ns_type, path, i))
-        # Pre-import what the init needs: after pivot_root it cannot import from the host.
-        import libcontainer_py.rootfs  # noqa: F401
-
+        report = warn or _default_warn
+        p = _create.prepare(
+            container_id, bundle, spec, root=root, console_socket=console_socket, detach=detach, warn=report
+        )
         state_dir = StateDir(root, container_id)
         state_dir.create()
         state = ContainerState(
             id=container_id,
-            bundle=str(bundle_path),
-            rootfs=str(rootfs),
+            bundle=str(p.bundle),
+            rootfs=str(p.rootfs),
             created=now_rfc3339(),
             owner="",
-            oci_version=spec.oci_version,
-            annotations=dict(spec.annotations or {}),
-            config=source,
+            oci_version=p.spec.oci_version,
+            annotations=dict(p.spec.annotations or {}),
+            config=p.source,
         )
+        # What later verbs need without re-reading config.json (which may have changed or gone).
+        if p.spec.hooks is not None:
+            state.extra["hooks"] = p.spec.hooks.to_dict()
+        if p.seccomp is not None:
+            state.extra["seccomp"] = p.seccomp.to_dict()
         container = cls(state_dir, state)
-        pids: list[int] = []
-        parent_sock = child_sock = None
-        fifo_fd = -1
-        try:
-            os.mkfifo(state_dir.exec_fifo, 0o622)
-            # Owned by the container's root as the host sees it (as runc does), so that the init
-            # can open it for writing after it has become that user; 0622 despite the umask.
-            os.chown(state_dir.exec_fifo, _host_id(spec, "uid"), _host_id(spec, "gid"))
-            os.chmod(state_dir.exec_fifo, 0o622)
-            fifo_fd = os.open(state_dir.exec_fifo, os.O_PATH | os.O_CLOEXEC)
-            state_dir.save(state)
-            cfg = init_child.InitConfig(
-                spec=spec,
-                bundle=bundle_path,
-                rootfs=rootfs,
-                ns=ns_plan,
-                exec_fifo_fd=fifo_fd,
-                no_pivot=no_pivot,
-                preserve_fds=preserve_fds,
-                container_id=container_id,
-                no_new_keyring=no_new_keyring,
-            )
-            parent_sock, child_sock = sync.socketpair()
-            _set_subreaper()
-            stage1 = spawn_init(spawn, cfg, child_sock, stdio, close_in_child=parent_sock)
-            pids.append(stage1)
-            child_sock.close()
-            child_sock = None
-            container._drive_create(parent_sock, stage1, pids, spec, console_socket)
-            state.stage = "created"
-            state_dir.save(state)
-            if pid_file:
-                _write_pid_file(pid_file, state.pid)
-        except BaseException:
-            if container.console is not None:
-                os.close(container.console)
-                container.console = None
-            for pid in reversed(pids):
-                with contextlib.suppress(OSError):
-                    os.kill(pid, signal.SIGKILL)
-            for pid in reversed(pids):
-                _reap(pid)
-            state_dir.remove()
-            raise
-        finally:
-            for s in (parent_sock, child_sock):
-                if s is not None:
-                    s.close()
-            if fifo_fd >= 0:
-                os.close(fifo_fd)
+        _create.create(
+            container,
+            p,
+            pid_file=pid_file,
+            no_pivot=no_pivot,
+            preserve_fds=preserve_fds,
+            no_new_keyring=no_new_keyring,
+            stdio=stdio,
+            spawn=spawn,
+            console_socket=console_socket,
+            warn=report,
+        )
         return container
-
-    def _drive_create(
-        self, sock: Any, stage1: int, pids: builtins.list[int], spec: Spec, console_socket: str | None
-    ) -> None:
-        from libcontainer_py.init import sync
-
-        ready = False
-        while True:
-            msg = sync.recv(sock, CREATE_TIMEOUT)
-            if msg is None:
-                break
-            kind = msg["type"]
-            if kind == "error":
-                raise sync.InitError(f"container init failed ({msg.get('stage')}): {msg.get('message')}")
-            if kind == "userns":
-                _write_id_maps(stage1, spec)
-                sync.send(sock, "userns-done")
-            elif kind == "pid":
-                pid = int(msg["pid"])
-                pids.append(pid)
-                self._state.pid = pid
-                self._state.pid_start = process_start_time(pid) or 0
-                self._dir.save(self._state)  # from now on delete --force can find it
-                _reap(stage1)
-            elif kind == "console":
-                self._take_console(msg, console_socket)
-            elif kind == "ready":
-                ready = True
-                sync.send(sock, "run")
-            else:
-                raise sync.ProtocolError(f"unexpected message {kind!r} from container init")
-        if not ready or not self._state.pid:
-            raise sync.InitError("container init exited during create")
-        # EOF after "run": the init closed its end and waits on the exec fifo; confirm it lives.
-        if process_start_time(self._state.pid) != self._state.pid_start:
-            status = _reap(self._state.pid, 0.5)
-            raise sync.InitError(f"container init exited during create (wait status {status})")
 
     def _take_console(self, msg: dict[str, Any], console_socket: str | None) -> None:
         from libcontainer_py import tty
@@ -384,6 +256,29 @@ class Container:
                 os.close(fd)
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(self._dir.exec_fifo)
+            poststart = self._hooks().get("poststart")
+            if poststart:
+                from libcontainer_py import hooks
+                from libcontainer_py._create import hook_state
+
+                try:
+                    hooks.run_hooks("poststart", poststart, hook_state(self._state, "running"), cwd=self.bundle)
+                except hooks.HookError:
+                    # runtime.md 1.3: a poststart failure is an error: stop the container, destroy
+                    # it (poststop hooks run), and report.
+                    self._destroy(warn=_default_warn)
+                    raise
+
+    def _hooks(self) -> dict[str, builtins.list[Any]]:
+        from libcontainer_py.hooks import hooks_by_kind
+
+        return hooks_by_kind(self._state.extra.get("hooks"))
+
+    def _cgroups(self) -> Any:
+        """The container's cgroup manager (the do-nothing one when it has no cgroup)."""
+        from libcontainer_py import cgroups
+
+        return cgroups.load_manager(self._state.cgroup_paths)
 
     def wait(self, timeout: float | None = None) -> int:
         """Wait for the container's init to exit; return its status as a shell does (128+signal
@@ -437,6 +332,60 @@ class Container:
             console_socket=console_socket,
         )
 
+    # -- cgroups: pause, resume, update, stats ---------------------------------------------------
+    def _need_cgroup(self, what: str) -> Any:
+        if not self._state.cgroup_paths:
+            raise InvalidState(f"cannot {what} container {self.id!r}: it has no cgroup (cgroups are off)")
+        return self._cgroups()
+
+    def pause(self) -> None:
+        """Freeze every process of the container (cgroup freezer)."""
+        with self._locked():
+            status = self.status
+            if not status.can_pause():
+                raise InvalidState(f"cannot pause container {self.id!r}: container not running ({status.value})")
+            self._need_cgroup("pause").freeze()
+
+    def resume(self) -> None:
+        with self._locked():
+            status = self.status
+            if not status.can_resume():
+                raise InvalidState(f"cannot resume container {self.id!r}: container not paused ({status.value})")
+            self._need_cgroup("resume").thaw()
+
+    def update(self, resources: Any) -> None:
+        """Apply new linux.resources (a LinuxResources or its JSON dict) to the live container.
+        Every value is checked against the host before anything is written."""
+        from libcontainer_py.spec import LinuxResources
+
+        if isinstance(resources, dict):
+            from pydantic import ValidationError
+
+            from libcontainer_py.spec._base import config_error_from
+
+            try:
+                resources = LinuxResources.model_validate(resources)
+            except ValidationError as exc:
+                raise config_error_from(exc, source="resources") from None
+        with self._locked():
+            status = self.status
+            if not status.can_update():
+                raise InvalidState(f"cannot update container {self.id!r}: container not running ({status.value})")
+            self._need_cgroup("update").set(resources)
+
+    def stats(self) -> Any:
+        """Resource usage now (libcontainer_py.cgroups.Stats: cpu, memory, pids, blkio, hugetlb)."""
+        status = self.status
+        if status is Status.STOPPED:
+            raise InvalidState(f"cannot get stats of container {self.id!r}: container not running (stopped)")
+        return self._need_cgroup("get stats of").stats()
+
+    def iter_stats(self, interval: float = 5.0) -> Iterator[Any]:
+        """Stats every `interval` seconds while the container lives."""
+        while self.status is not Status.STOPPED:
+            yield self.stats()
+            time.sleep(interval)
+
     def kill(self, sig: str | int = signal.SIGTERM, *, all: bool = False) -> None:
         signum = parse_signal(sig)
         with self._locked():
@@ -457,7 +406,11 @@ class Container:
         return sorted(pids, key=lambda p: (p != self.pid, p))
 
     def _processes(self) -> builtins.list[int]:
-        """Every process in the container's pid namespace (cgroup-based with the cgroup manager)."""
+        """Every process of the container: its cgroup's list, or without a cgroup, every process in
+        its pid namespace."""
+        if self._state.cgroup_paths:
+            with contextlib.suppress(LibcontainerError, OSError):
+                return list(self._cgroups().pids())
         try:
             want = os.stat(f"/proc/{self.pid}/ns/pid").st_ino
         except OSError:
@@ -470,8 +423,9 @@ class Container:
                         out.append(int(name))
         return out
 
-    def delete(self, *, force: bool = False) -> None:
-        """Remove the container. Only when stopped, unless force: then kill it first."""
+    def delete(self, *, force: bool = False, warn: Callable[[str], None] | None = None) -> None:
+        """Remove the container. Only when stopped, unless force: then kill it first. Failing
+        poststop hooks are reported to `warn` (default: warnings.warn)."""
         try:
             lock = self._dir.lock()
             lock.__enter__()
@@ -487,16 +441,35 @@ class Container:
                     f"cannot delete container {self.id!r} that is not stopped: {status.value} "
                     "(stop it first, or use --force)"
                 )
-            if self.pid and process_start_time(self.pid) == self._state.pid_start:
-                for pid in self._processes() or [self.pid]:
-                    with contextlib.suppress(OSError):
-                        os.kill(pid, signal.SIGKILL)
-                _wait_gone(self.pid, self._state.pid_start)
-            if self.pid:
-                _reap(self.pid, 0)
-            self._dir.remove()
+            self._destroy(warn=warn or _default_warn)
         finally:
             lock.__exit__(None, None, None)
+
+    def _destroy(self, warn: Callable[[str], None]) -> None:
+        """Kill every process, remove the cgroup and the state, then run the poststop hooks
+        (runtime.md steps 12-13; a poststop failure is a warning)."""
+        alive = bool(self.pid) and process_start_time(self.pid) == self._state.pid_start
+        for pid in self._processes() or ([self.pid] if alive else []):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        if self._state.cgroup_paths:
+            manager = self._cgroups()
+            with contextlib.suppress(LibcontainerError, OSError):
+                manager.thaw()  # frozen tasks cannot die
+        if alive:
+            _wait_gone(self.pid, self._state.pid_start)
+        if self.pid:
+            _reap(self.pid, 0)
+        if self._state.cgroup_paths:
+            manager.destroy()
+        hooks_left = self._hooks().get("poststop")
+        state = self._state
+        self._dir.remove()
+        if hooks_left:
+            from libcontainer_py import hooks
+            from libcontainer_py._create import hook_state
+
+            hooks.run_hooks("poststop", hooks_left, hook_state(state, "stopped"), warn=warn, cwd=state.bundle)
 
 
 def _host_id(spec: Spec, kind: str) -> int:
@@ -515,10 +488,31 @@ def _default_warn(message: str) -> None:
     warnings.warn(message, stacklevel=3)
 
 
-def _set_subreaper() -> None:
+@contextlib.contextmanager
+def subreaper() -> Iterator[None]:
+    """Be a child subreaper while a container's first child lives: when it exits, the process it
+    forked (the init, or exec's process) is re-parented to us, so we can wait for it. Only for
+    that window: a library caller (a test runner, a notebook) must not collect every orphan of
+    its other children for the rest of its life. A caller that was a subreaper stays one."""
     from libcontainer_py import _sys
 
-    _sys.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    was = _is_subreaper()
+    if not was:
+        _sys.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    try:
+        yield
+    finally:
+        if not was:
+            _sys.prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
+
+
+def _is_subreaper() -> bool:
+    # PR_GET_CHILD_SUBREAPER writes through a pointer, which the shim's prctl() cannot pass.
+    import ctypes
+
+    value = ctypes.c_int(0)
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER + 1, ctypes.byref(value), 0, 0, 0)
+    return bool(value.value)
 
 
 def _write_pid_file(path: str, pid: int) -> None:

@@ -73,6 +73,15 @@ class Status(enum.StrEnum):
     def can_delete(self) -> bool:
         return self in (Status.STOPPED, Status.CREATING)
 
+    def can_pause(self) -> bool:
+        return self is Status.RUNNING
+
+    def can_resume(self) -> bool:
+        return self is Status.PAUSED
+
+    def can_update(self) -> bool:
+        return self in (Status.CREATED, Status.RUNNING, Status.PAUSED)
+
     def can_exec(self) -> bool:
         return self in (Status.CREATED, Status.RUNNING)
 
@@ -119,6 +128,7 @@ class ContainerState:
     # namespace type -> path used to join it (for exec); cgroup paths come with the cgroup manager
     namespace_paths: dict[str, str] = field(default_factory=dict)
     config: str = ""  # the config.json the container was created from (absolute path)
+    cgroup_paths: dict[str, str] = field(default_factory=dict)  # cgroups.load_manager() rebuilds it
     stage: str = "creating"  # "creating" until create finished, then "created"
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -229,8 +239,14 @@ def status_of(state: ContainerState, state_dir: StateDir) -> Status:
 
 
 def _frozen(state: ContainerState) -> bool:
-    del state  # pause/resume arrive with the cgroup manager
-    return False
+    if not state.cgroup_paths:
+        return False
+    from libcontainer_py import cgroups
+
+    try:
+        return cgroups.load_manager(state.cgroup_paths).is_frozen()
+    except (LibcontainerError, OSError):
+        return False
 
 
 def list_ids(root: str) -> list[str]:

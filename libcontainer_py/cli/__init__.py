@@ -75,6 +75,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
 
 def _main(argv: list[str]) -> int:
     ctx: Context | None = None
+    verb: str | None = None
     try:
         opts, rest = parse_globals(argv)
         ctx = Context(opts)
@@ -106,7 +107,7 @@ def _main(argv: list[str]) -> int:
         if isinstance(exc, SystemExit):
             code = exc.code
             return code if isinstance(code, int) else (0 if code is None else 1)
-        return _report(exc, ctx)
+        return _report(exc, ctx, verb)
 
 
 def _run_verb(verb: str, verb_args: list[str], ctx: Context) -> int:
@@ -122,7 +123,7 @@ def _run_verb(verb: str, verb_args: list[str], ctx: Context) -> int:
     return result
 
 
-def _report(exc: BaseException, ctx: Context | None) -> int:
+def _report(exc: BaseException, ctx: Context | None, verb: str | None = None) -> int:
     """Turn any exception into one line on stderr (and the --log file), and an exit status."""
     from libcontainer_py.errors import LibcontainerError
 
@@ -142,6 +143,11 @@ def _report(exc: BaseException, ctx: Context | None) -> int:
         ctx.log_error(message)
     else:
         sys.stderr.write(f"pyrunc: {message}\n")
+    if verb == "exec" and not isinstance(exc, UsageError):
+        # runc exits 255 for every failure of `exec` past its argument checks ("exec failed:
+        # container does not exist", "cannot exec in a stopped container", ...), so a caller can
+        # tell a failed exec from the process's own status 1; podman and the shim rely on it.
+        return 255
     return int(getattr(exc, "exit_status", 1))
 
 

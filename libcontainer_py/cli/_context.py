@@ -101,7 +101,9 @@ class Context:
 
         now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         if self.options.log_format == "json":
-            return json.dumps({"level": level, "msg": message, "time": now}) + "\n"
+            # Compact, as runc's logrus writes it ({"level":"error","msg":...}): clients parse it as
+            # JSON, but people and scripts grep these files for '"level":"error"'.
+            return json.dumps({"level": level, "msg": message, "time": now}, separators=(",", ":")) + "\n"
         return f'time="{now}" level={level} msg={json.dumps(message)}\n'
 
     def _write_log(self, level: str, message: str) -> bool:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
-from libcontainer_py import _sys, tty
+from libcontainer_py import _sys, hooks, tty
 from libcontainer_py._sys import consts as c
 from libcontainer_py.errors import ConfigError, LibcontainerError
 from libcontainer_py.init import process_setup as ps
@@ -37,7 +37,8 @@ class InitConfig:
     preserve_fds: int = 0
     container_id: str = ""
     no_new_keyring: bool = False
-    warnings: list[str] = field(default_factory=list)
+    seccomp: Any = None  # libcontainer_py.seccomp.CompiledFilter, compiled by the parent
+    hook_state: dict[str, Any] = field(default_factory=dict)  # for createContainer/startContainer
 
 
 def _fail(sock: socket.socket, stage: str, exc: BaseException) -> NoReturn:
@@ -63,6 +64,13 @@ def stage1(cfg: InitConfig, sock: socket.socket) -> NoReturn:
             # Become root of the user namespace: the mapped uid 0, with its full capability set.
             os.setresgid(0, 0, 0)
             os.setresuid(0, 0, 0)
+        # The parent puts us in the container's cgroup and applies its limits now: before the
+        # init exists (it inherits the cgroup, so nothing of the container ever runs outside
+        # it) and before unshare(CLONE_NEWCGROUP), which roots the namespace at our cgroup.
+        stage = "cgroups"
+        send(sock, "cgroup")
+        expect(sock, "cgroup-done")
+        stage = "namespaces"
         for ns_type, fd in fds:
             if ns_type != "user":
                 _sys.setns(fd, NAMESPACES[ns_type][0])
@@ -118,7 +126,11 @@ def stage2(cfg: InitConfig, sock: socket.socket) -> NoReturn:
         stage = "rootfs"
         if cfg.ns.new_flags & c.CLONE_NEWNS or any(t == "mount" for t, _ in cfg.ns.join):
             rootfs.prepare_rootfs(
-                spec, cfg.bundle, in_userns=cfg.ns.new_user or cfg.ns.joins_user, no_pivot=cfg.no_pivot
+                spec,
+                cfg.bundle,
+                in_userns=cfg.ns.new_user or cfg.ns.joins_user,
+                no_pivot=cfg.no_pivot,
+                before_pivot=lambda: _creation_hooks(cfg, sock),
             )
         else:
             raise ConfigError("a mount namespace is required", path="linux.namespaces")
@@ -140,7 +152,10 @@ def stage2(cfg: InitConfig, sock: socket.socket) -> NoReturn:
         cell = ps.Stage("process")
         try:
             exe, args, env = ps.finalize_process(
-                spec.process, cell, personality=spec.linux.personality if spec.linux else None
+                spec.process,
+                cell,
+                personality=spec.linux.personality if spec.linux else None,
+                seccomp_load=(lambda: load_seccomp(cfg.seccomp, sock)) if cfg.seccomp is not None else None,
             )
         finally:
             stage = cell.name
@@ -156,6 +171,10 @@ def stage2(cfg: InitConfig, sock: socket.socket) -> NoReturn:
         os.write(wfd, b"0")
         os.close(wfd)
         os.close(fifo_fd)
+        start_hooks = hooks.hooks_by_kind(spec.hooks).get("startContainer")
+        if start_hooks:  # in the container, after start, just before the program (runtime.md step 7)
+            stage = "startContainer hooks"
+            hooks.run_hooks_in_container("startContainer", start_hooks, {**cfg.hook_state, "status": "created"})
         ps.close_fds_from(3 + cfg.preserve_fds)
         os.execve(exe, args, env)
     except BaseException as exc:
@@ -164,6 +183,29 @@ def stage2(cfg: InitConfig, sock: socket.socket) -> NoReturn:
         # After the parent has gone (exec failed after start): the container's stderr is all we have.
         os.write(2, f"pyrunc init: {stage}: {exc}\n".encode(errors="replace"))
         os._exit(127 if isinstance(exc, FileNotFoundError) else 126)
+
+
+def _creation_hooks(cfg: InitConfig, sock: socket.socket) -> None:
+    """Mounts made, pivot_root not yet (runtime.md steps 3-5): the parent runs prestart and
+    createRuntime in the runtime namespace, then we run createContainer in the container's."""
+    by_kind = hooks.hooks_by_kind(cfg.spec.hooks)
+    if by_kind.get("prestart") or by_kind.get("createRuntime"):
+        send(sock, "hooks")
+        expect(sock, "hooks-done")
+    if by_kind.get("createContainer"):
+        hooks.run_hooks_in_container("createContainer", by_kind["createContainer"], cfg.hook_state)
+
+
+def load_seccomp(compiled: Any, sock: socket.socket) -> None:
+    """Install the filter; with SCMP_ACT_NOTIFY hand the listener fd to the parent and wait until
+    it reached linux.seccomp.listenerPath (a notified syscall would wait forever otherwise)."""
+    fd = compiled.load()
+    if fd is not None:
+        try:
+            send(sock, "seccomp-fd", fds=[fd])
+        finally:
+            os.close(fd)
+        expect(sock, "seccomp-fd-done")
 
 
 def setup_console(process: Any, sock: socket.socket, *, mount_console: bool = True) -> None:

@@ -10,7 +10,7 @@ import contextlib
 import os
 import resource
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from libcontainer_py import _sys, capabilities  # at import: after pivot_root nothing can be imported
@@ -187,17 +187,26 @@ class Stage:
 PR_SET_KEEPCAPS = 8
 
 
-def finalize_process(proc: Any, stage: Stage, *, personality: Any = None) -> tuple[str, list[str], dict[str, str]]:
+def finalize_process(
+    proc: Any, stage: Stage, *, personality: Any = None, seccomp_load: Callable[[], None] | None = None
+) -> tuple[str, list[str], dict[str, str]]:
     """The last steps before execve, shared by the container's init and by exec (runc's
     finalizeNamespace): rlimits, oom_score_adj, personality, no_new_privs, the bounding set, the
     user (with keepcaps across the uid switch), the capability sets, cwd, and the program looked
-    up in the container's PATH. Returns (path, argv, env) for execve."""
+    up in the container's PATH. Returns (path, argv, env) for execve.
+
+    seccomp_load installs the filter as late as possible, so that our own setup is not filtered:
+    with no_new_privs, at the very end (loading then needs no privilege); without, before the
+    capabilities are dropped, because loading a filter needs CAP_SYS_ADMIN then (as runc)."""
     stage.name = "process"
     apply_rlimits(proc.rlimits)
     write_oom_score_adj(proc.oom_score_adj)
     set_personality(personality)
     if proc.no_new_privileges:
         set_no_new_privs()
+    elif seccomp_load is not None:
+        stage.name = "seccomp"
+        seccomp_load()
     stage.name = "capabilities"
     caps = capabilities.CapSets.from_spec(proc.capabilities, lambda _msg: None)  # warned at create
     capabilities.drop_bounding(caps)
@@ -212,6 +221,9 @@ def finalize_process(proc: Any, stage: Stage, *, personality: Any = None) -> tup
         os.chdir(proc.cwd)
     except OSError as exc:
         raise ConfigError(f"cannot change to {proc.cwd}: {exc.strerror}", path="process.cwd") from None
+    if proc.no_new_privileges and seccomp_load is not None:
+        stage.name = "seccomp"
+        seccomp_load()
     stage.name = "exec"
     env = env_dict(proc.env)
     if "HOME" not in env:  # as runc: from the container's /etc/passwd, "/" without an entry

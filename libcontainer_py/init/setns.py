@@ -23,14 +23,14 @@ from __future__ import annotations
 
 import os
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from libcontainer_py import _sys
 from libcontainer_py._faults import checkpoint
 from libcontainer_py._sys import consts as c
 from libcontainer_py.init import process_setup as ps
-from libcontainer_py.init.child import setup_console
+from libcontainer_py.init.child import load_seccomp, setup_console
 from libcontainer_py.init.sync import child_fail, send
 from libcontainer_py.namespaces import NAMESPACES, open_namespace
 
@@ -43,6 +43,8 @@ class ExecConfig:
     join: tuple[tuple[str, str], ...]  # (namespace type, path), in JOIN_ORDER
     preserve_fds: int = 0
     container_id: str = ""
+    seccomp: Any = None  # the container's compiled filter: exec'd processes get it too (as runc)
+    cgroup_paths: dict[str, str] = field(default_factory=dict)
 
 
 def _fail(sock: socket.socket, stage: str, exc: BaseException) -> NoReturn:
@@ -55,6 +57,12 @@ def exec_stage1(cfg: ExecConfig, sock: socket.socket) -> NoReturn:
     try:
         _sys.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
         _sys.prctl_set_name("pyrunc:[1:EXEC]")
+        if cfg.cgroup_paths:
+            # Join the container's cgroup from the host side, before any namespace: the process
+            # forked next inherits it, so the exec'd program never runs outside the limits.
+            from libcontainer_py import cgroups
+
+            cgroups.load_manager(cfg.cgroup_paths).add_process(os.getpid())
         fds = [(t, open_namespace(t, p)) for t, p in cfg.join]
         for ns_type, fd in fds:
             if ns_type == "user":
@@ -83,7 +91,11 @@ def exec_stage2(cfg: ExecConfig, sock: socket.socket) -> NoReturn:
             stage.name = "console"
             # /dev/console stays the init's; this pty is the exec'd process's own.
             setup_console(cfg.process, sock, mount_console=False)
-        path, args, env = ps.finalize_process(cfg.process, stage)
+        path, args, env = ps.finalize_process(
+            cfg.process,
+            stage,
+            seccomp_load=(lambda: load_seccomp(cfg.seccomp, sock)) if cfg.seccomp is not None else None,
+        )
         ps.close_fds_from(3 + cfg.preserve_fds)
         # The sync socket is close-on-exec: the parent sees EOF when execve has succeeded.
         os.execve(path, args, env)

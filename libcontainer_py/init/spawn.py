@@ -102,7 +102,7 @@ def encode(cfg: AnyConfig) -> dict[str, Any]:
     out: dict[str, Any] = {"kind": "exec" if isinstance(cfg, ExecConfig) else "init"}
     for f in dataclasses.fields(cfg):
         value = getattr(cfg, f.name)
-        if f.name in ("spec", "process"):
+        if f.name in ("spec", "process") or (f.name == "seccomp" and value is not None):
             value = value.to_dict()
         elif f.name == "join":
             value = [list(j) for j in value]
@@ -118,6 +118,10 @@ def decode(data: dict[str, Any]) -> AnyConfig:
     from libcontainer_py.spec import Process, Spec
 
     kwargs: dict[str, Any] = dict(data)
+    if kwargs.get("seccomp") is not None:
+        from libcontainer_py.seccomp import CompiledFilter
+
+        kwargs["seccomp"] = CompiledFilter.from_dict(kwargs["seccomp"])
     if kwargs.pop("kind") == "exec":
         kwargs["process"] = Process.model_validate(data["process"])
         kwargs["join"] = tuple((t, p) for t, p in data["join"])

@@ -1,0 +1,351 @@
+"""create: the parent's side (init/child.py has the children's; init/sync.py draws the protocol).
+
+Everything that can be checked without touching the kernel is checked first (prepare), so a bad
+config fails before anything exists. Then, in order: the state directory (claims the id), the exec
+fifo, the spawn of stage 1, and the conversation with the children, during which the parent
+  - writes the user namespace maps,
+  - places stage 1 in the container's cgroup and applies linux.resources BEFORE it forks the init
+    and before it unshares the cgroup namespace (so the namespace is rooted at that cgroup),
+  - runs the prestart and createRuntime hooks when the init has made its mounts (before pivot_root),
+  - passes the pty master on, and the seccomp notify fd to linux.seccomp.listenerPath.
+Any failure kills what was started, destroys the cgroup and removes the state: nothing is left.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from libcontainer_py.errors import ConfigError, LibcontainerError
+from libcontainer_py.state import ContainerState, process_start_time
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from libcontainer_py.cgroups import Manager
+    from libcontainer_py.container import Container
+    from libcontainer_py.namespaces import NamespacePlan
+    from libcontainer_py.seccomp import CompiledFilter
+    from libcontainer_py.spec import Spec
+
+CREATE_TIMEOUT = 60.0
+
+
+@dataclass
+class Prepared:
+    """A validated request to create a container; nothing exists yet."""
+
+    container_id: str
+    spec: Spec
+    bundle: Path
+    rootfs: Path
+    source: str
+    ns: NamespacePlan
+    seccomp: CompiledFilter | None
+    cgroups: Manager
+    resources: Any = None  # effective_resources(spec)
+    hooks: dict[str, list[Any]] = field(default_factory=dict)
+
+
+def prepare(
+    container_id: str,
+    bundle: str | os.PathLike[str] | None,
+    spec: Spec | None,
+    *,
+    root: str,
+    console_socket: str | None,
+    detach: bool,
+    warn: Callable[[str], None],
+) -> Prepared:
+    from libcontainer_py import cgroups, hooks
+    from libcontainer_py.namespaces import open_namespace, plan
+    from libcontainer_py.spec import Spec as SpecModel
+    from libcontainer_py.spec.validate import validate_runtime
+    from libcontainer_py.state import validate_id
+
+    validate_id(container_id)
+    bundle_path = Path(bundle if bundle is not None else os.getcwd()).absolute()
+    if spec is None:
+        if not bundle_path.is_dir():
+            raise ConfigError(f"bundle directory {bundle_path} does not exist")
+        spec = SpecModel.load(bundle_path / "config.json")
+    source = str(bundle_path / "config.json")
+    for message in validate_runtime(spec):
+        warn(message)
+    proc = spec.process
+    if proc is None:
+        raise ConfigError("a container needs a process to run", path="process", source=source)
+    if not proc.args:
+        raise ConfigError("must not be empty", path="process.args", source=source)
+    if proc.terminal and detach and not console_socket:
+        raise ConfigError(
+            "cannot allocate a tty if the runtime will detach without a console socket: pass "
+            "--console-socket, or set process.terminal to false",
+            path="process.terminal",
+            source=source,
+        )
+    if console_socket and not proc.terminal:
+        raise ConfigError(
+            "a console socket was given but the process has no terminal: set process.terminal "
+            "to true, or drop --console-socket",
+            path="process.terminal",
+            source=source,
+        )
+    if spec.root is None:
+        raise ConfigError("a container needs a root filesystem", path="root", source=source)
+    rootfs = (bundle_path / spec.root.path).resolve()
+    if not rootfs.is_dir():
+        raise ConfigError(
+            f"root filesystem {bundle_path / spec.root.path} does not exist or is not a directory",
+            path="root.path",
+            source=source,
+        )
+    linux = spec.linux
+    namespaces = [(str(ns.type), ns.path) for ns in (linux.namespaces if linux and linux.namespaces else [])]
+    ns_plan = plan(namespaces)
+    if ns_plan.new_user and not (linux and linux.uid_mappings and linux.gid_mappings):
+        raise ConfigError(
+            "a new user namespace needs linux.uidMappings and linux.gidMappings",
+            path="linux.uidMappings",
+            source=source,
+        )
+    # Joined namespaces are checked here too, so a wrong path fails before any fork.
+    for i, (ns_type, path) in enumerate(namespaces):
+        if path:
+            os.close(open_namespace(ns_type, path, i))
+    hooks.validate_hooks(spec.hooks)
+    compiled = None
+    if linux and linux.seccomp:
+        from libcontainer_py.seccomp import compile_filter, validate_seccomp
+
+        for message in validate_seccomp(linux.seccomp):
+            warn(message)
+        compiled = compile_filter(linux.seccomp, warn, cache_dir=os.path.join(root, ".seccomp-cache"))
+    manager = cgroups.manager_for_spec(spec, container_id)
+    resources = effective_resources(spec)
+    if resources is not None:
+        manager.plan(resources)  # every value checked against the host before anything exists
+    # What the init needs after pivot_root must be imported now: it cannot import from the host then.
+    import libcontainer_py.rootfs
+    import libcontainer_py.seccomp.load  # noqa: F401
+
+    return Prepared(
+        container_id=container_id,
+        spec=spec,
+        bundle=bundle_path,
+        rootfs=rootfs,
+        source=source,
+        ns=ns_plan,
+        seccomp=compiled,
+        cgroups=manager,
+        resources=resources,
+        hooks=hooks.hooks_by_kind(spec.hooks),
+    )
+
+
+# What every container may use whatever its device rules say, appended after them as runc does
+# (libcontainer/specconv AllowedDevices): mknod of any node (the node is still useless without an
+# allow rule), the standard character devices, the pty master and slaves, and tun.
+DEFAULT_ALLOWED_DEVICES: tuple[tuple[str, int | None, int | None, str], ...] = (
+    ("c", None, None, "m"),
+    ("b", None, None, "m"),
+    ("c", 1, 3, "rwm"),  # /dev/null
+    ("c", 1, 8, "rwm"),  # /dev/random
+    ("c", 1, 7, "rwm"),  # /dev/full
+    ("c", 5, 0, "rwm"),  # /dev/tty
+    ("c", 1, 5, "rwm"),  # /dev/zero
+    ("c", 1, 9, "rwm"),  # /dev/urandom
+    ("c", 5, 1, "rwm"),  # /dev/console
+    ("c", 136, None, "rwm"),  # /dev/pts/*
+    ("c", 5, 2, "rwm"),  # /dev/ptmx
+    ("c", 10, 200, "rwm"),  # /dev/net/tun
+)
+
+
+def effective_resources(spec: Spec) -> Any:
+    """linux.resources as the cgroup gets it: the spec's device rules, then the default allowed
+    devices and an allow rule for each linux.devices entry (so the nodes the runtime creates can
+    be used). None when the spec has no resources and no devices."""
+    from libcontainer_py.spec import LinuxDeviceCgroup, LinuxResources
+
+    linux = spec.linux
+    if linux is None:
+        return None
+    resources = linux.resources.model_copy(deep=True) if linux.resources else LinuxResources()
+    rules = list(resources.devices or [])
+    for kind, major, minor, access in DEFAULT_ALLOWED_DEVICES:
+        rules.append(LinuxDeviceCgroup(allow=True, type=kind, major=major, minor=minor, access=access))
+    for dev in linux.devices or []:
+        kind = "c" if str(dev.type) in ("c", "u") else str(dev.type)
+        rules.append(LinuxDeviceCgroup(allow=True, type=kind, major=dev.major, minor=dev.minor, access="rwm"))
+    resources.devices = rules
+    return resources
+
+
+def hook_state(state: ContainerState, status: str) -> dict[str, Any]:
+    """The state document hooks get on stdin (runtime.md "State")."""
+    doc: dict[str, Any] = {
+        "ociVersion": state.oci_version,
+        "id": state.id,
+        "status": status,
+        "pid": state.pid,
+        "bundle": state.bundle,
+    }
+    if state.annotations:
+        doc["annotations"] = dict(state.annotations)
+    return doc
+
+
+def create(
+    container: Container,
+    p: Prepared,
+    *,
+    pid_file: str | None,
+    no_pivot: bool,
+    preserve_fds: int,
+    no_new_keyring: bool,
+    stdio: tuple[int | None, int | None, int | None],
+    spawn: str,
+    console_socket: str | None,
+    warn: Callable[[str], None],
+) -> None:
+    from libcontainer_py.container import _host_id, _reap, _write_pid_file, subreaper
+    from libcontainer_py.init import child as init_child
+    from libcontainer_py.init import sync
+    from libcontainer_py.init.spawn import spawn as spawn_init
+
+    state_dir = container._dir
+    state = container._state
+    pids: list[int] = []
+    parent_sock = child_sock = None
+    fifo_fd = -1
+    try:
+        os.mkfifo(state_dir.exec_fifo, 0o622)
+        # Owned by the container's root as the host sees it (as runc does), so that the init can
+        # open it for writing after it has become that user; 0622 despite the umask.
+        os.chown(state_dir.exec_fifo, _host_id(p.spec, "uid"), _host_id(p.spec, "gid"))
+        os.chmod(state_dir.exec_fifo, 0o622)
+        fifo_fd = os.open(state_dir.exec_fifo, os.O_PATH | os.O_CLOEXEC)
+        state_dir.save(state)
+        cfg = init_child.InitConfig(
+            spec=p.spec,
+            bundle=p.bundle,
+            rootfs=p.rootfs,
+            ns=p.ns,
+            exec_fifo_fd=fifo_fd,
+            no_pivot=no_pivot,
+            preserve_fds=preserve_fds,
+            container_id=p.container_id,
+            no_new_keyring=no_new_keyring,
+            seccomp=p.seccomp,
+            hook_state=hook_state(state, "creating"),
+        )
+        parent_sock, child_sock = sync.socketpair()
+        with subreaper():
+            stage1 = spawn_init(spawn, cfg, child_sock, stdio, close_in_child=parent_sock)
+            pids.append(stage1)
+            child_sock.close()
+            child_sock = None
+            _converse(container, p, parent_sock, stage1, pids, console_socket, warn)
+        state.stage = "created"
+        state_dir.save(state)
+        if pid_file:
+            _write_pid_file(pid_file, state.pid)
+    except BaseException:
+        if container.console is not None:
+            os.close(container.console)
+            container.console = None
+        for pid in reversed(pids):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        for pid in reversed(pids):
+            _reap(pid)
+        with contextlib.suppress(LibcontainerError, OSError):
+            p.cgroups.destroy()
+        state_dir.remove()
+        raise
+    finally:
+        for s in (parent_sock, child_sock):
+            if s is not None:
+                s.close()
+        if fifo_fd >= 0:
+            os.close(fifo_fd)
+
+
+def _converse(
+    container: Container,
+    p: Prepared,
+    sock: Any,
+    stage1: int,
+    pids: list[int],
+    console_socket: str | None,
+    warn: Callable[[str], None],
+) -> None:
+    from libcontainer_py import hooks
+    from libcontainer_py.container import _reap, _write_id_maps
+    from libcontainer_py.init import sync
+
+    state = container._state
+    ready = False
+    while True:
+        msg = sync.recv(sock, CREATE_TIMEOUT)
+        if msg is None:
+            break
+        kind = msg["type"]
+        if kind == "error":
+            raise sync.InitError(f"container init failed ({msg.get('stage')}): {msg.get('message')}")
+        if kind == "userns":
+            _write_id_maps(stage1, p.spec)
+            sync.send(sock, "userns-done")
+        elif kind == "cgroup":
+            # Stage 1 waits: it has not forked the init nor unshared the cgroup namespace yet.
+            p.cgroups.apply(stage1)
+            state.cgroup_paths = p.cgroups.paths()
+            container._dir.save(state)  # from now on delete --force finds the cgroup
+            p.cgroups.set(p.resources)
+            sync.send(sock, "cgroup-done")
+        elif kind == "pid":
+            pid = int(msg["pid"])
+            pids.append(pid)
+            state.pid = pid
+            state.pid_start = process_start_time(pid) or 0
+            container._dir.save(state)  # from now on delete --force can find it
+            _reap(stage1)
+        elif kind == "hooks":
+            # The init has made its mounts and waits before pivot_root (runtime.md steps 3-4).
+            doc = hook_state(state, "creating")
+            hooks.run_hooks("prestart", p.hooks.get("prestart"), doc, cwd=p.bundle)
+            hooks.run_hooks("createRuntime", p.hooks.get("createRuntime"), doc, cwd=p.bundle)
+            sync.send(sock, "hooks-done")
+        elif kind == "console":
+            container._take_console(msg, console_socket)
+        elif kind == "seccomp-fd":
+            _pass_listener_fd(msg, p, hook_state(state, "creating"))
+            sync.send(sock, "seccomp-fd-done")
+        elif kind == "ready":
+            ready = True
+            sync.send(sock, "run")
+        else:
+            raise sync.ProtocolError(f"unexpected message {kind!r} from container init")
+    if not ready or not state.pid:
+        raise sync.InitError("container init exited during create")
+    # EOF after "run": the init closed its end and waits on the exec fifo; confirm it lives.
+    if process_start_time(state.pid) != state.pid_start:
+        status = _reap(state.pid, 0.5)
+        raise sync.InitError(f"container init exited during create (wait status {status})")
+
+
+def _pass_listener_fd(msg: dict[str, Any], p: Prepared, state: dict[str, Any]) -> None:
+    from libcontainer_py.seccomp import send_listener_fd
+
+    (fd,) = msg["fds"]
+    try:
+        assert p.seccomp is not None
+        if p.seccomp.listener_path:
+            send_listener_fd(p.seccomp.listener_path, fd, state, p.seccomp.listener_metadata)
+    finally:
+        os.close(fd)
