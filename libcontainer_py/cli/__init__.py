@@ -36,6 +36,10 @@ VERBS: dict[str, tuple[str, str]] = {
     "list": ("list", "lists containers started by pyrunc with the given root"),
     "exec": ("exec", "execute new process inside the container"),
     "ps": ("ps", "ps displays the processes running inside a container"),
+    "pause": ("pause", "pause suspends all processes inside the container"),
+    "resume": ("resume", "resumes all processes that have been previously paused"),
+    "update": ("update", "update container resource constraints"),
+    "events": ("events", "display container events such as OOM notifications and usage statistics"),
 }
 
 

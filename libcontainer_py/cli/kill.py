@@ -19,7 +19,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
     from libcontainer_py.container import Container
-
     from libcontainer_py.state import Status
 
     container = Container.load(args.container_id, ctx.root)

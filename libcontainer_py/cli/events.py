@@ -1,0 +1,59 @@
+"""pyrunc events [--stats] [--interval 5s] ID: the container's resource usage as JSON, once with
+--stats, else a stream (one JSON object per line) every interval, with OOM events as they happen."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+
+from libcontainer_py.cli._common import add_id
+from libcontainer_py.cli._context import Context, UsageError
+
+HELP = "display container events such as OOM notifications, cpu, memory, and IO usage statistics"
+
+
+def duration(text: str) -> float:
+    """Go durations as runc takes them: 5s, 500ms, 1m30s, 1h."""
+    units = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)", text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise argparse.ArgumentTypeError(f"invalid duration {text!r} (e.g. 5s, 500ms, 1m)")
+    total = sum(float(n) * units[u] for n, u in parts)
+    if total <= 0:
+        raise argparse.ArgumentTypeError(f"duration must be positive (got {text!r})")
+    return total
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--interval", type=duration, default=5.0, help="stats interval (default 5s)")
+    parser.add_argument("--stats", action="store_true", help="print the stats once and exit")
+    add_id(parser)
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    from libcontainer_py.container import Container
+    from libcontainer_py.state import Status
+
+    container = Container.load(args.container_id, ctx.root)
+    if args.stats:
+        sys.stdout.write(json.dumps(container.stats().to_runc_event(container.id)) + "\n")
+        return 0
+    if container.status is Status.STOPPED:
+        raise UsageError(f"container {container.id!r} is not running")
+    manager = container._cgroups()
+    ooms = manager.oom_kill_count()
+    next_stats = 0.0
+    while container.status not in (Status.STOPPED,):  # re-read every round
+        now = time.monotonic()
+        count = manager.oom_kill_count()
+        if count > ooms:
+            ooms = count
+            print(json.dumps({"type": "oom", "id": container.id}), flush=True)
+        if now >= next_stats:
+            print(json.dumps(container.stats().to_runc_event(container.id)), flush=True)
+            next_stats = now + args.interval
+        time.sleep(min(0.2, args.interval))
+    return 0
