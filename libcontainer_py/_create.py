@@ -62,7 +62,7 @@ def prepare(
     warn: Callable[[str], None],
 ) -> Prepared:
     from libcontainer_py import cgroups, hooks
-    from libcontainer_py.namespaces import open_namespace, plan
+    from libcontainer_py.namespaces import check_join_owners, open_namespace, plan
     from libcontainer_py.spec import Spec as SpecModel
     from libcontainer_py.spec.validate import validate_runtime
     from libcontainer_py.state import validate_id
@@ -117,6 +117,14 @@ def prepare(
     for i, (ns_type, path) in enumerate(namespaces):
         if path:
             os.close(open_namespace(ns_type, path, i))
+    check_join_owners(namespaces)
+    new_netns = any(t == "network" and not path for t, path in namespaces)
+    if linux and linux.net_devices and not new_netns:
+        raise ConfigError(
+            "moving host interfaces needs a new network namespace: add {\"type\": \"network\"}",
+            path="linux.netDevices",
+            source=source,
+        )
     hooks.validate_hooks(spec.hooks)
     compiled = None
     if linux and linux.seccomp:
@@ -315,6 +323,12 @@ def _converse(
             state.pid_start = process_start_time(pid) or 0
             container._dir.save(state)  # from now on delete --force can find it
             _reap(stage1)
+            if p.spec.linux and p.spec.linux.net_devices:
+                # The init is in its new network namespace: move the host's interfaces in, renamed,
+                # with their addresses (spec 1.3 linux.netDevices).
+                from libcontainer_py.network import move_net_devices
+
+                move_net_devices(p.spec.linux.net_devices, pid)
         elif kind == "hooks":
             # The init has made its mounts and waits before pivot_root (runtime.md steps 3-4).
             doc = hook_state(state, "creating")

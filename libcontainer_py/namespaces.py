@@ -89,3 +89,42 @@ def open_namespace(ns_type: str, path: str, index: int | None = None) -> int:
 
 def namespace_path(pid: int, ns_type: str) -> str:
     return f"/proc/{pid}/ns/{NAMESPACES[ns_type][1]}"
+
+
+def owner_userns(fd: int) -> tuple[int, int]:
+    """(st_dev, st_ino) of the user namespace that owns the namespace open at `fd`."""
+    owner = fcntl.ioctl(fd, NS_GET_USERNS)
+    try:
+        st = os.fstat(owner)
+        return st.st_dev, st.st_ino
+    finally:
+        os.close(owner)
+
+
+def check_join_owners(namespaces: list[tuple[str, str | None]]) -> None:
+    """A namespace joined by path must belong to a user namespace the container can act in: the
+    runtime's own, or the one the container joins. Joining, say, another container's network
+    namespace while staying outside (or making a new) user namespace gives a container whose
+    root has no power over its own network (setns fails, or ip and sysfs do): refuse it with the
+    fix, rather than let the kernel say "operation not permitted" from inside the init."""
+    ours = os.stat("/proc/self/ns/user")
+    allowed = {(ours.st_dev, ours.st_ino)}
+    user_path = next((p for t, p in namespaces if t == "user" and p), None)
+    if user_path:
+        st = os.stat(user_path)
+        allowed.add((st.st_dev, st.st_ino))
+    for i, (ns_type, path) in enumerate(namespaces):
+        if not path or ns_type == "user":
+            continue
+        fd = open_namespace(ns_type, path, i)
+        try:
+            owner = owner_userns(fd)
+        finally:
+            os.close(fd)
+        if owner not in allowed:
+            hint = f"/proc/{path.split('/')[2]}/ns/user" if path.startswith("/proc/") else "its user namespace"
+            raise ConfigError(
+                f"{path} belongs to another user namespace: join that one too "
+                f'(a "user" entry with path {hint})',
+                path=f"linux.namespaces[{i}].path",
+            )

@@ -165,9 +165,25 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="ACTION",
         help="action for unmatched syscalls: ALLOW, ERRNO, KILL, KILL_PROCESS, TRAP, TRACE, LOG",
     )
+    sec.add_argument(
+        "--seccomp-default-profile",
+        action="store_true",
+        help="a Docker-like default profile (before the per-syscall rules below)",
+    )
     sec.add_argument("--seccomp-allow", action="append", metavar="NAMES", help="syscalls to allow")
     sec.add_argument("--seccomp-errno", action="append", metavar="NAMES", help="syscalls that fail with EPERM")
     sec.add_argument("--seccomp-kill", action="append", metavar="NAMES", help="syscalls that kill the caller")
+
+    net = parser.add_argument_group("network (the pyrunc-netns hook)")
+    net.add_argument(
+        "--network",
+        metavar="BRIDGE:SUBNET",
+        help="add the pyrunc-netns createRuntime/poststop hooks: a veth on BRIDGE with an address from SUBNET "
+        "(e.g. pyrunc0:10.88.0.0/16)",
+    )
+    net.add_argument(
+        "--network-host-netns", metavar="PATH", help="keep the bridge in this network namespace (a netns file)"
+    )
 
     hooks = parser.add_argument_group(
         "hooks",
@@ -356,6 +372,8 @@ def _build(args: argparse.Namespace) -> tuple[Spec, list[str]]:
     if args.cgroups_path is not None:
         b.cgroups_path(args.cgroups_path)
 
+    if args.seccomp_default_profile:
+        b.with_default_seccomp()
     if args.seccomp_default is not None:
         _apply("--seccomp-default", args.seccomp_default, b.seccomp_default, args.seccomp_default)
     for flag, method in (
@@ -369,6 +387,17 @@ def _build(args: argparse.Namespace) -> tuple[Spec, list[str]]:
             if not names:
                 raise _bad(flag, value, "expected comma-separated syscall names")
             _apply(flag, value, method, *names)
+
+    if args.network:
+        bridge, _, subnet = args.network.partition(":")
+        from libcontainer_py.errors import LibcontainerError
+
+        try:
+            b.with_network(bridge or "pyrunc0", subnet or "10.88.0.0/16", host_netns=args.network_host_netns)
+        except LibcontainerError as exc:
+            raise _bad("--network", args.network, str(exc)) from None
+    elif args.network_host_netns:
+        raise _bad("--network-host-netns", args.network_host_netns, "needs --network BRIDGE:SUBNET")
 
     for flag, kind in _HOOK_FLAGS:
         for value in getattr(args, f"hooks_{flag}") or []:

@@ -705,6 +705,16 @@ class SpecBuilder:
         self._linux().pop("seccomp", None)
         return self
 
+    def with_default_seccomp(self) -> Self:
+        """A Docker-like default profile (about 300 allowed syscalls, the rest EPERM), adjusted
+        to the bounding capabilities the spec has now: call it after add/drop_capabilities.
+        `runc spec` has none; `pyrunc generate --seccomp-default-profile` is the same."""
+        from libcontainer_py.seccomp.profiles import default_profile
+
+        caps = self._config.get("process", {}).get("capabilities", {}).get("bounding")
+        self._linux()["seccomp"] = default_profile(capabilities=caps)
+        return self
+
     # --- hooks ------------------------------------------------------------------------------------
 
     def hook(
@@ -737,6 +747,26 @@ class SpecBuilder:
                 raise _err("hook", f"timeout must be a positive number of seconds (got {timeout!r})")
             entry["timeout"] = timeout
         self._section("hooks").setdefault(key, []).append(entry)
+        return self
+
+    def with_network(
+        self,
+        bridge: str = "pyrunc0",
+        subnet: str = "10.88.0.0/16",
+        *,
+        host_netns: str | None = None,
+        state_root: str | None = None,
+        kind: str = "createRuntime",
+    ) -> Self:
+        """Give the container a network as in the talk: the `pyrunc-netns` hook (createRuntime,
+        or prestart) makes or reuses `bridge` with the subnet's first address, a veth pair with
+        eth0 in the container, an address and a default route; its poststop twin tears it down.
+        `host_netns` puts the bridge in that network namespace instead of the runtime's."""
+        from libcontainer_py.network import add_network_hooks
+
+        add_network_hooks(
+            self._config, bridge, subnet, host_netns=host_netns, state_root=state_root, kind=kind
+        )
         return self
 
     # --- linux extras -----------------------------------------------------------------------------

@@ -62,6 +62,31 @@ class Spec(Document):
 
     default_filename: ClassVar[str | None] = "config.json"
 
+    def join_namespaces_of(self, container: Any, *types: str) -> Self:
+        """Make this container join `types` ("network", "user", "ipc", ...) of another, running
+        container (a libcontainer_py Container, or its init's pid) by path: /proc/PID/ns/...
+        Joining "user" drops this spec's uid/gid mappings (the joined namespace has its own).
+        Returns self, changed in place."""
+        from libcontainer_py.spec.linux import Linux, LinuxNamespace
+
+        pid = container if isinstance(container, int) else int(container.pid)
+        if pid <= 0:
+            raise ValueError(f"container {container!r} has no running init to join")
+        names = {"network": "net", "mount": "mnt", "pid": "pid", "ipc": "ipc", "uts": "uts",
+                 "user": "user", "cgroup": "cgroup", "time": "time"}  # fmt: skip
+        unknown = [t for t in types if t not in names]
+        if unknown or not types:
+            raise ValueError(f"namespace types to join: {', '.join(names)} (got {', '.join(unknown) or 'none'})")
+        if self.linux is None:
+            self.linux = Linux()
+        kept = [ns for ns in (self.linux.namespaces or []) if str(ns.type) not in types]
+        joined = [LinuxNamespace.model_validate({"type": t, "path": f"/proc/{pid}/ns/{names[t]}"}) for t in types]
+        self.linux.namespaces = kept + joined
+        if "user" in types:
+            self.linux.uid_mappings = None
+            self.linux.gid_mappings = None
+        return self
+
     @classmethod
     def default(cls, rootless: bool = False) -> Self:
         """What `runc spec` (or `runc spec --rootless`) writes, with this runtime's ociVersion."""

@@ -180,6 +180,11 @@ class Runtime:
             time.sleep(0.01)
 
     # -- helpers -----------------------------------------------------------------------------------
+    def helper_run(self, argv: Sequence[str], timeout: float = 30) -> Result:
+        """Run a command to its end (say, pyrunc inside `unshare --net`); its output."""
+        p = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        return Result(p.returncode, p.stdout, p.stderr)
+
     def helper(self, argv: Sequence[str]) -> subprocess.Popen[bytes]:
         p = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
         self._helpers.append(p)
