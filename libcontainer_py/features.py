@@ -38,6 +38,19 @@ def features_document() -> dict[str, Any]:
         pass
     else:
         linux["capabilities"] = list(CAPABILITIES)
+    try:
+        from libcontainer_py.hooks import HOOK_KINDS
+    except ImportError:
+        pass
+    else:
+        doc["hooks"] = list(HOOK_KINDS)
+    linux["cgroup"] = {"v1": True, "v2": True, "systemd": False, "systemdUser": False, "rdma": True}
+    linux["seccomp"] = _seccomp()
+    linux["apparmor"] = {"enabled": False}
+    linux["selinux"] = {"enabled": False}
+    linux["intelRdt"] = {"enabled": False}
+    linux["mountExtensions"] = {"idmap": {"enabled": True}}
+    linux["netDevices"] = {"enabled": True}
     if linux:
         doc["linux"] = linux
     doc["annotations"] = {
@@ -45,3 +58,18 @@ def features_document() -> dict[str, Any]:
         "io.github.libcontainer-py.implementation": "python",
     }
     return doc
+
+
+def _seccomp() -> dict[str, Any]:
+    """What the seccomp code implements, and which filter flags this kernel takes."""
+    from libcontainer_py.seccomp import compile as sc
+    from libcontainer_py.seccomp import load
+
+    return {
+        "enabled": True,
+        "actions": sorted(sc.ACTIONS),
+        "operators": sorted(sc.OPERATORS),
+        "archs": sorted(sc.ARCHES),
+        "knownFlags": sorted(load.FILTER_FLAGS),
+        "supportedFlags": sorted(n for n, bit in load.FILTER_FLAGS.items() if load.flag_supported(bit)),
+    }

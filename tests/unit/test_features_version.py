@@ -47,11 +47,20 @@ def test_features_is_valid_and_truthful(capsys: pytest.CaptureFixture[str]) -> N
     assert doc["linux"]["namespaces"] == sorted(NAMESPACE_TYPES)
     assert doc["mountOptions"] == sorted(MOUNT_OPTIONS)
     assert doc["linux"]["capabilities"] == list(CAPABILITIES)
-    # Not implemented yet, so not claimed.
-    for absent in ("hooks",):
-        assert absent not in doc
-    for absent in ("cgroup", "seccomp", "apparmor", "selinux", "intelRdt"):
-        assert absent not in doc["linux"]
+    from libcontainer_py.hooks import HOOK_KINDS
+    from libcontainer_py.seccomp import compile as sc
+
+    assert doc["hooks"] == list(HOOK_KINDS)
+    seccomp = doc["linux"]["seccomp"]
+    assert seccomp["enabled"] is True
+    assert set(seccomp["actions"]) == set(sc.ACTIONS) and set(seccomp["operators"]) == set(sc.OPERATORS)
+    assert set(seccomp["supportedFlags"]) <= set(seccomp["knownFlags"])
+    assert "SECCOMP_FILTER_FLAG_LOG" in seccomp["supportedFlags"]  # kernel 6.18 has it
+    assert doc["linux"]["cgroup"]["v1"] is doc["linux"]["cgroup"]["v2"] is True
+    # Not implemented, so not claimed.
+    assert doc["linux"]["cgroup"]["systemd"] is False
+    for off in ("apparmor", "selinux", "intelRdt"):
+        assert doc["linux"][off] == {"enabled": False}
 
 
 def test_features_document_matches_the_model() -> None:
