@@ -70,9 +70,12 @@ class OCIModel(BaseModel):
         populate_by_name=True,
         alias_generator=to_camel,
         # Building validators eagerly costs ~90 ms at import for all the config.json classes; deferred,
-        # the first Spec load pays ~40 ms and callers that never parse a config (`state`, `kill`) pay
-        # nothing. Code that cannot import later (container init after pivot_root) must validate (or
-        # call Spec.model_rebuild()) before that point, since building may import pydantic internals.
+        # the first Spec load pays ~35 ms (~4 ms with the validator cache, _cache.py) and callers that
+        # never parse a config (`state`, `kill`) pay nothing. Code that cannot import later (container
+        # init after pivot_root) must validate with every model it will use on its own (or call its
+        # model_rebuild()) before that point: a build imports pydantic internals (its plugin loader,
+        # importlib.metadata), which a process served by the cache may never have imported, and the
+        # cache is not read after a pivot_root.
         defer_build=True,
         use_enum_values=False,
         protected_namespaces=(),
@@ -80,6 +83,16 @@ class OCIModel(BaseModel):
 
     # The keys of the JSON object this model was validated from, in their original order.
     _key_order: tuple[str, ...] | None = PrivateAttr(default=None)
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        # The validator is built on first use (defer_build); let that use try the on-disk cache of
+        # validators first (_cache.py): Spec.load, and the models that are used on their own too
+        # (Process for exec, LinuxDeviceCgroup and LinuxResources on the create path).
+        from libcontainer_py.spec import _cache
+
+        _cache.attach(cls)
 
     @model_validator(mode="wrap")
     @classmethod
