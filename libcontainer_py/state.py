@@ -203,8 +203,10 @@ class StateDir:
         tmp = os.path.join(self.path, f".{STATE_FILE}.{os.getpid()}")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
         try:
+            # No fsync: rename makes the update atomic for every reader and for a runtime killed
+            # at any point, which is what matters for a state dir on /run (a tmpfs, gone at a
+            # power loss anyway); an fsync per save cost ~1.4 ms, four saves per create.
             os.write(fd, state.to_json().encode())
-            os.fsync(fd)
         finally:
             os.close(fd)
         os.replace(tmp, self.state_file)

@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
+# podman, conmon and containerd: the client tier (tests/clients) drives them with pyrunc.
+./scripts/install-clients.sh
 export OCI_SPEC_DIR=${OCI_SPEC_DIR:-$(cd .. && pwd)/shared/oci-runtime-spec}
 echo "== ruff"; .venv/bin/ruff check libcontainer_py tests examples benchmarks
 echo "== mypy"; .venv/bin/mypy

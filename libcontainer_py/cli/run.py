@@ -30,6 +30,11 @@ FORWARDED = (
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--detach", "-d", action="store_true", help="detach from the container's process")
     parser.add_argument("--keep", action="store_true", help="do not delete the container after it exits")
+    parser.add_argument(
+        "--no-subreaper",
+        action="store_true",
+        help="accepted for runc compatibility; pyrunc is a subreaper only while the container's first child lives",
+    )
     add_create_flags(parser)
 
 

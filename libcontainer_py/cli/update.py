@@ -36,7 +36,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--memory-swap", type=size, help="memory + swap limit (-1 for unlimited)")
     parser.add_argument("--kernel-memory", type=size, help="(ignored, as by runc on current kernels)")
     parser.add_argument("--kernel-memory-tcp", type=size, help="(ignored)")
-    parser.add_argument("--cpu-shares", type=int, help="relative CPU weight")
+    parser.add_argument("--cpu-shares", "--cpu-share", type=int, help="relative CPU weight")
     parser.add_argument("--cpu-quota", type=int, help="CPU time (us) per period")
     parser.add_argument("--cpu-period", type=int, help="CPU CFS period (us)")
     parser.add_argument("--cpu-rt-period", type=int, help="realtime period (us)")
