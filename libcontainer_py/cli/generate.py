@@ -184,6 +184,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     net.add_argument(
         "--network-host-netns", metavar="PATH", help="keep the bridge in this network namespace (a netns file)"
     )
+    net.add_argument("--network-state-root", metavar="DIR", help="where the address leases live")
+    net.add_argument(
+        "--network-hook-kind",
+        choices=("createRuntime", "prestart"),
+        default="createRuntime",
+        help="run the up hook as createRuntime (default) or as prestart (as in the runc talk)",
+    )
 
     hooks = parser.add_argument_group(
         "hooks",
@@ -393,11 +400,18 @@ def _build(args: argparse.Namespace) -> tuple[Spec, list[str]]:
         from libcontainer_py.errors import LibcontainerError
 
         try:
-            b.with_network(bridge or "pyrunc0", subnet or "10.88.0.0/16", host_netns=args.network_host_netns)
+            b.with_network(
+                bridge or "pyrunc0",
+                subnet or "10.88.0.0/16",
+                host_netns=args.network_host_netns,
+                state_root=args.network_state_root,
+                kind=args.network_hook_kind,
+            )
         except LibcontainerError as exc:
             raise _bad("--network", args.network, str(exc)) from None
-    elif args.network_host_netns:
-        raise _bad("--network-host-netns", args.network_host_netns, "needs --network BRIDGE:SUBNET")
+    elif args.network_host_netns or args.network_state_root:
+        flag = "--network-host-netns" if args.network_host_netns else "--network-state-root"
+        raise _bad(flag, args.network_host_netns or args.network_state_root, "needs --network BRIDGE:SUBNET")
 
     for flag, kind in _HOOK_FLAGS:
         for value in getattr(args, f"hooks_{flag}") or []:
