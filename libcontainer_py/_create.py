@@ -49,6 +49,10 @@ class Prepared:
     cgroups: Manager
     resources: Any = None  # effective_resources(spec)
     hooks: dict[str, list[Any]] = field(default_factory=dict)
+    # Whether a failed create may remove the cgroup: not when it existed before apply() (another
+    # container's busy cgroup that apply refused, or one the caller made): rmdir of a busy cgroup
+    # would also retry EBUSY for seconds per controller before giving up.
+    cgroup_owned: bool = False
 
 
 def prepare(
@@ -62,7 +66,7 @@ def prepare(
     warn: Callable[[str], None],
 ) -> Prepared:
     from libcontainer_py import cgroups, hooks
-    from libcontainer_py.namespaces import check_join_owners, open_namespace, plan
+    from libcontainer_py.namespaces import check_join_owners, check_sysctls, open_namespace, plan
     from libcontainer_py.spec import Spec as SpecModel
     from libcontainer_py.spec.validate import validate_runtime
     from libcontainer_py.state import validate_id
@@ -118,6 +122,7 @@ def prepare(
         if path:
             os.close(open_namespace(ns_type, path, i))
     check_join_owners(namespaces)
+    check_sysctls(linux.sysctl if linux else None, namespaces)
     new_netns = any(t == "network" and not path for t, path in namespaces)
     if linux and linux.net_devices and not new_netns:
         raise ConfigError(
@@ -272,8 +277,9 @@ def create(
                 os.kill(pid, signal.SIGKILL)
         for pid in reversed(pids):
             _reap(pid)
-        with contextlib.suppress(LibcontainerError, OSError):
-            p.cgroups.destroy()
+        if p.cgroup_owned:
+            with contextlib.suppress(LibcontainerError, OSError):
+                p.cgroups.destroy()
         state_dir.remove()
         raise
     finally:
@@ -293,7 +299,7 @@ def _converse(
     console_socket: str | None,
     warn: Callable[[str], None],
 ) -> None:
-    from libcontainer_py import hooks
+    from libcontainer_py import _faults, hooks
     from libcontainer_py.container import _reap, _write_id_maps
     from libcontainer_py.init import sync
 
@@ -311,10 +317,20 @@ def _converse(
             sync.send(sock, "userns-done")
         elif kind == "cgroup":
             # Stage 1 waits: it has not forked the init nor unshared the cgroup namespace yet.
+            existed = p.cgroups.exists()
+            p.cgroup_owned = not existed  # what apply creates is ours, even if it then fails
             p.cgroups.apply(stage1)
+            p.cgroup_owned = True
             state.cgroup_paths = p.cgroups.paths()
             container._dir.save(state)  # from now on delete --force finds the cgroup
-            p.cgroups.set(p.resources)
+            # Every limit but pids: a pids limit below what create itself needs (stage 1 forks
+            # the init; hooks fork too; 0 is a valid limit) would make create fail with EAGAIN.
+            # pids is set at "ready", when only the init is left and before the program runs
+            # (runc sets all resources at that point, procReady).
+            p.cgroups.set(_without_pids(p.resources))
+            # Tests stop (and SIGKILL) the runtime here: the cgroup exists and holds stage 1, the
+            # state names it, and nothing else of the container exists yet.
+            _faults.checkpoint("create:cgroup-applied")
             sync.send(sock, "cgroup-done")
         elif kind == "pid":
             pid = int(msg["pid"])
@@ -341,6 +357,10 @@ def _converse(
             _pass_listener_fd(msg, p, hook_state(state, "creating"))
             sync.send(sock, "seccomp-fd-done")
         elif kind == "ready":
+            if p.resources is not None and p.resources.pids is not None:
+                from libcontainer_py.spec import LinuxResources
+
+                p.cgroups.set(LinuxResources(pids=p.resources.pids))
             ready = True
             sync.send(sock, "run")
         else:
@@ -351,6 +371,12 @@ def _converse(
     if process_start_time(state.pid) != state.pid_start:
         status = _reap(state.pid, 0.5)
         raise sync.InitError(f"container init exited during create (wait status {status})")
+
+
+def _without_pids(resources: Any) -> Any:
+    if resources is None or resources.pids is None:
+        return resources
+    return resources.model_copy(update={"pids": None})
 
 
 def _pass_listener_fd(msg: dict[str, Any], p: Prepared, state: dict[str, Any]) -> None:

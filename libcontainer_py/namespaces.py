@@ -7,6 +7,7 @@ and time namespaces apply only to children, which is why the init is forked afte
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 from dataclasses import dataclass
@@ -128,3 +129,45 @@ def check_join_owners(namespaces: list[tuple[str, str | None]]) -> None:
                 f'(a "user" entry with path {hint})',
                 path=f"linux.namespaces[{i}].path",
             )
+
+
+# The sysctls a namespace isolates (runc's libcontainer/configs/validate, sysctl()).
+_IPC_SYSCTLS = frozenset({
+    "kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
+    "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced",
+})  # fmt: skip
+
+
+def check_sysctls(sysctl: dict[str, str] | None, namespaces: list[tuple[str, str | None]]) -> None:
+    """Refuse a sysctl that the container's namespaces do not isolate: writing it would change
+    the HOST (vm.swappiness, kernel.panic...). Raises ConfigError naming linux.sysctl.KEY."""
+    if not sysctl:
+        return
+    types = {t for t, _ in namespaces}
+    host_net = os.stat("/proc/self/ns/net").st_ino
+    for key in sysctl:
+        field = f"linux.sysctl.{key}"
+        if "/" in key or any(part in ("", "..") for part in key.split(".")):
+            raise ConfigError(f"invalid sysctl name {key!r}", path=field)
+        if key in _IPC_SYSCTLS or key.startswith("fs.mqueue."):
+            need = "ipc"
+        elif key.startswith("net."):
+            need = "network"
+            for t, path in namespaces:
+                if t == "network" and path:
+                    with contextlib.suppress(OSError):
+                        if os.stat(path).st_ino == host_net:
+                            raise ConfigError(
+                                f"{key} would change the host's network namespace ({path} is the host's)",
+                                path=field,
+                            )
+        elif key in ("kernel.domainname", "kernel.hostname"):
+            if key == "kernel.hostname":
+                raise ConfigError("set the hostname with the hostname field, not a sysctl", path=field)
+            need = "uts"
+        else:
+            raise ConfigError(
+                f"{key} is not isolated by any namespace: setting it would change the host", path=field
+            )
+        if need not in types:
+            raise ConfigError(f"{key} needs a {need} namespace (add {{\"type\": \"{need}\"}})", path=field)

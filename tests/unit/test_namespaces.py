@@ -86,3 +86,37 @@ def test_no_fd_leaks_on_error(tmp_path: Path) -> None:
         with pytest.raises(ConfigError):
             open_namespace(kind, path, 0)
     assert set(os.listdir("/proc/self/fd")) == before
+
+
+# --- sysctls must be isolated by one of the container's namespaces ---------------------------------
+
+
+def test_namespaced_sysctls_are_accepted() -> None:
+    from libcontainer_py.namespaces import check_sysctls
+
+    ns = [("ipc", None), ("network", None), ("uts", None)]
+    check_sysctls({"net.ipv4.ip_forward": "1", "kernel.shmmax": "1", "fs.mqueue.msg_max": "9",
+                   "kernel.domainname": "x"}, ns)  # fmt: skip
+    check_sysctls(None, [])
+
+
+@pytest.mark.parametrize(
+    ("key", "namespaces", "message"),
+    [
+        ("vm.swappiness", [("ipc", None), ("network", None)], "not isolated by any namespace"),
+        ("kernel.panic", [("ipc", None)], "not isolated"),
+        ("net.ipv4.ip_forward", [("ipc", None)], "needs a network namespace"),
+        ("kernel.shmmax", [("network", None)], "needs a ipc namespace"),
+        ("net.ipv4.ip_forward", [("network", "/proc/self/ns/net")], "host's network namespace"),
+        ("kernel.hostname", [("uts", None)], "hostname field"),
+        ("net..x", [("network", None)], "invalid sysctl name"),
+        ("net/ipv4", [("network", None)], "invalid sysctl name"),
+    ],
+)
+def test_host_sysctls_are_refused(key: str, namespaces: list[tuple[str, str | None]], message: str) -> None:
+    from libcontainer_py.errors import ConfigError
+    from libcontainer_py.namespaces import check_sysctls
+
+    with pytest.raises(ConfigError, match=message) as info:
+        check_sysctls({key: "1"}, namespaces)
+    assert str(info.value).startswith(f"linux.sysctl.{key}: ")
