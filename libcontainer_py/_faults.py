@@ -14,6 +14,7 @@ import signal
 ENV = "LIBCONTAINER_PY_STOP_AT"
 CHECKPOINTS = frozenset({
     "exec:joined",  # exec's stage 2, in the container's namespaces, before its setup and execve
+    "create:cgroup-applied",  # create's parent: stage 1 is in the cgroup, limits set, state saved
 })  # fmt: skip
 
 

@@ -196,6 +196,10 @@ class Container:
             state.extra["hooks"] = p.spec.hooks.to_dict()
         if p.seccomp is not None:
             state.extra["seccomp"] = p.seccomp.to_dict()
+        memory = p.resources.memory if p.resources is not None else None
+        if memory is not None and memory.check_before_update:
+            # update() keeps it, as runc's update keeps the config's MemoryCheckBeforeUpdate.
+            state.extra["memoryCheckBeforeUpdate"] = True
         container = cls(state_dir, state)
         _create.create(
             container,
@@ -371,6 +375,13 @@ class Container:
             status = self.status
             if not status.can_update():
                 raise InvalidState(f"cannot update container {self.id!r}: container not running ({status.value})")
+            memory = resources.memory
+            if memory is not None and memory.check_before_update is None and self._state.extra.get(
+                "memoryCheckBeforeUpdate"
+            ):
+                resources = resources.model_copy(
+                    update={"memory": memory.model_copy(update={"check_before_update": True})}
+                )
             self._need_cgroup("update").set(resources)
 
     def stats(self) -> Any:

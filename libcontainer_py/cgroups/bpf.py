@@ -32,9 +32,14 @@ import platform
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from libcontainer_py.cgroups.paths import CgroupError
-from libcontainer_py.spec.resources import LinuxDeviceCgroup
+
+# Type-only: importing the spec models (pydantic) costs ~75 ms, which `pyrunc events --stats`,
+# `pause` and `delete` need not pay (they never build a LinuxResources).
+if TYPE_CHECKING:
+    from libcontainer_py.spec.resources import LinuxDeviceCgroup
 
 # bpf(2) commands, program and attach types (include/uapi/linux/bpf.h)
 BPF_PROG_LOAD = 5

@@ -27,10 +27,14 @@ class CpuUsage:
     percpu: list[int] = field(default_factory=list)
     kernel: int = 0
     user: int = 0
+    # v1's cpuacct.usage_all (runc's percpu_kernel/percpu_user, omitempty): nanoseconds per CPU
+    percpu_kernel: list[int] = field(default_factory=list)
+    percpu_user: list[int] = field(default_factory=list)
 
     def to_runc_dict(self) -> dict[str, Any]:
-        return _omit({"total": self.total, "percpu": self.percpu, "kernel": self.kernel, "user": self.user},
-                     "total", "percpu")
+        return _omit({"total": self.total, "percpu": self.percpu, "percpu_kernel": self.percpu_kernel,
+                      "kernel": self.kernel, "percpu_user": self.percpu_user, "user": self.user},
+                     "total", "percpu", "percpu_kernel", "percpu_user")
 
 
 @dataclass

@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cgroupspy import controllers as cgspy  # type: ignore[import-untyped]
 
@@ -41,7 +41,11 @@ from libcontainer_py.cgroups.stats import (
     MemoryEntry,
     Stats,
 )
-from libcontainer_py.spec.resources import LinuxResources
+
+# Type-only: importing the spec models (pydantic) costs ~75 ms, which `pyrunc events --stats`,
+# `pause` and `delete` need not pay (they never build a LinuxResources).
+if TYPE_CHECKING:
+    from libcontainer_py.spec.resources import LinuxResources
 
 R = "linux.resources"
 CGPATH = "linux.cgroupsPath"
@@ -506,6 +510,13 @@ class V1Manager(Manager):
             acct = self._ctl(cgspy.CpuAcctController, "cpuacct")
             s.cpu.usage.total = _get(acct, "usage", 0) or 0
             s.cpu.usage.percpu = _get(acct, "usage_percpu", []) or []
+            # runc reports per-CPU user and system time too (cpuacct.usage_all: "cpu user system" rows)
+            usage_all = read_optional(os.path.join(self._dirs["cpuacct"], "cpuacct.usage_all")) or ""
+            for line in usage_all.splitlines()[1:]:
+                parts = line.split()
+                if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit():
+                    s.cpu.usage.percpu_user.append(int(parts[1]))
+                    s.cpu.usage.percpu_kernel.append(int(parts[2]))
             ticks = _get(acct, "acct_stat", {}) or {}
             hz = os.sysconf("SC_CLK_TCK")
             s.cpu.usage.user = ticks.get("user", 0) * 1_000_000_000 // hz

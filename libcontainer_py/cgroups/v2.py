@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import time
+from typing import TYPE_CHECKING
 
 from libcontainer_py.cgroups import bpf, convert
 from libcontainer_py.cgroups.base import (
@@ -29,7 +30,11 @@ from libcontainer_py.cgroups.base import (
 )
 from libcontainer_py.cgroups.paths import CgroupError, Layout
 from libcontainer_py.cgroups.stats import UNLIMITED, BlkioEntry, HugetlbStats, Stats
-from libcontainer_py.spec.resources import LinuxResources
+
+# Type-only: importing the spec models (pydantic) costs ~75 ms, which `pyrunc events --stats`,
+# `pause` and `delete` need not pay (they never build a LinuxResources).
+if TYPE_CHECKING:
+    from libcontainer_py.spec.resources import LinuxResources
 
 R = "linux.resources"
 CGPATH = "linux.cgroupsPath"

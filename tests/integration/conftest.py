@@ -120,7 +120,10 @@ class Runtime:
 
     def state_dirs(self) -> list[str]:
         """What is under the state root (nothing, when it was never made)."""
-        return sorted(os.listdir(self.root)) if os.path.isdir(self.root) else []
+        # Dot entries are caches the runtime keeps (the compiled seccomp filters), not containers.
+        if not os.path.isdir(self.root):
+            return []
+        return sorted(n for n in os.listdir(self.root) if not n.startswith("."))
 
     def new_id(self, prefix: str = "c") -> str:
         return f"{prefix}-{uuid.uuid4().hex[:8]}"
@@ -207,8 +210,8 @@ class Runtime:
             except Exception as exc:
                 problems.append(f"delete --force {cid}: {exc}")
         _reap_children()
-        if os.path.isdir(self.root) and os.listdir(self.root):
-            problems.append(f"state left under {self.root}: {os.listdir(self.root)}")
+        if self.state_dirs():
+            problems.append(f"state left under {self.root}: {self.state_dirs()}")
         deadline = time.monotonic() + 3
         while (procs := processes_under(self.base)) and time.monotonic() < deadline:
             _reap_children()
