@@ -1,0 +1,88 @@
+"""`exec` of `true` into a running container, side by side with runc and crun (by hand, as root):
+
+    sudo .venv/bin/python benchmarks/bench_exec.py [-n 30]
+
+One busybox container per runtime runs `sleep`; each exec runs `true` in it. crun runs in a
+private mount namespace without the cgroup2 mount (this machine's hybrid layout), whose cost
+(unshare + sh, measured alone) is subtracted. Reports median and min in ms, and the ratios the
+issue asks for: the library's exec against crun's, pyrunc's against runc's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+
+def measure(fn: Callable[[], object], n: int) -> list[float]:
+    out = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
+def main() -> None:
+    import libcontainer_py as lc
+    from libcontainer_py.container import Container
+    from libcontainer_py.spec import Process
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("-n", type=int, default=30)
+    n = ap.parse_args().n
+    work = Path(tempfile.mkdtemp(prefix="lcpy-bench-exec-"))
+    pyrunc = str(Path(sys.executable).with_name("pyrunc"))
+    root = str(work / "state")
+    wrap = 'umount /sys/fs/cgroup/unified 2>/dev/null; exec "$@"'
+    crun_pre = ["unshare", "-m", "sh", "-c", wrap, "sh", "crun", "--root", str(work / "crun")]
+
+    def sh(argv: list[str]) -> None:
+        subprocess.run(argv, check=True, cwd=bundle, stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+
+    try:
+        bundle = lc.make_busybox_bundle(work / "bb", args=["sleep", "1000"])
+        cfg = json.loads((bundle / "config.json").read_text())
+        cfg["ociVersion"] = "1.0.2-dev"  # crun 1.8 refuses 1.3.0
+        (bundle / "config.json").write_text(json.dumps(cfg))
+        sh([pyrunc, "--root", root, "run", "-d", "p"])
+        container = Container.load("p", root)
+        proc = Process(args=["true"], cwd="/", env=["PATH=/bin:/usr/bin"])
+        results = {
+            "library exec() in-process": measure(lambda: container.exec(proc), n),
+            "pyrunc exec": measure(lambda: sh([pyrunc, "--root", root, "exec", "p", "true"]), n),
+        }
+        if shutil.which("runc"):
+            sh(["runc", "--root", str(work / "runc"), "run", "-d", "r"])
+            results["runc exec"] = measure(lambda: sh(["runc", "--root", str(work / "runc"), "exec", "r", "true"]), n)
+        if shutil.which("crun"):
+            sh([*crun_pre, "run", "-d", "c"])
+            base = statistics.median(measure(lambda: sh(["unshare", "-m", "sh", "-c", wrap, "sh", "true"]), n))
+            results["crun exec (minus unshare+sh)"] = [
+                x - base for x in measure(lambda: sh([*crun_pre, "exec", "c", "true"]), n)
+            ]
+        med = {k: statistics.median(v) for k, v in results.items()}
+        print(f"{'runtime':<32} {'median ms':>10} {'min ms':>8}   (n={n}, exec of true)")
+        for k, v in results.items():
+            print(f"{k:<32} {med[k]:>10.1f} {min(v):>8.1f}")
+        if "crun exec (minus unshare+sh)" in med:
+            print(f"ratio library/crun: {med['library exec() in-process'] / med['crun exec (minus unshare+sh)']:.2f}")
+        if "runc exec" in med:
+            print(f"ratio pyrunc/runc:  {med['pyrunc exec'] / med['runc exec']:.2f}")
+    finally:
+        subprocess.run([pyrunc, "--root", root, "delete", "-f", "p"], check=False)
+        subprocess.run(["runc", "--root", str(work / "runc"), "delete", "-f", "r"], check=False, stderr=subprocess.DEVNULL)
+        subprocess.run([*crun_pre, "delete", "-f", "c"], check=False, stderr=subprocess.DEVNULL)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
