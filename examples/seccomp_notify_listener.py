@@ -104,8 +104,9 @@ def demo() -> int:
         "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}],
     }
     compiled = compile_filter(profile)
+    # The agent thread starts after the fork: a child forked while another thread runs inherits
+    # whatever lock that thread held (an import lock, say) and can hang on it forever.
     t = threading.Thread(target=agent, args=(sock_path, deny, True))
-    t.start()
     parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     r, w = os.pipe()
     pid = os.fork()
@@ -126,6 +127,7 @@ def demo() -> int:
         os.write(w, json.dumps(results).encode())
         os._exit(0)
     os.close(w)
+    t.start()
     _, fds, _, _ = socket.recv_fds(parent_sock, 16, 1)  # the runtime's part
     while not os.path.exists(sock_path):
         threading.Event().wait(0.01)

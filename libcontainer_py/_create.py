@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from libcontainer_py._faults import checkpoint
 from libcontainer_py.errors import ConfigError, LibcontainerError
 from libcontainer_py.state import ContainerState, process_start_time
 
@@ -244,6 +245,7 @@ def create(
         os.chmod(state_dir.exec_fifo, 0o622)
         fifo_fd = os.open(state_dir.exec_fifo, os.O_PATH | os.O_CLOEXEC)
         state_dir.save(state)
+        checkpoint("create:state-dir")
         cfg = init_child.InitConfig(
             spec=p.spec,
             bundle=p.bundle,
@@ -263,7 +265,9 @@ def create(
             pids.append(stage1)
             child_sock.close()
             child_sock = None
+            checkpoint("create:stage1-spawned")
             _converse(container, p, parent_sock, stage1, pids, console_socket, warn)
+        checkpoint("create:before-created")
         state.stage = "created"
         state_dir.save(state)
         if pid_file:
@@ -299,7 +303,7 @@ def _converse(
     console_socket: str | None,
     warn: Callable[[str], None],
 ) -> None:
-    from libcontainer_py import _faults, hooks
+    from libcontainer_py import hooks
     from libcontainer_py.container import _reap, _write_id_maps
     from libcontainer_py.init import sync
 
@@ -330,7 +334,7 @@ def _converse(
             p.cgroups.set(_without_pids(p.resources))
             # Tests stop (and SIGKILL) the runtime here: the cgroup exists and holds stage 1, the
             # state names it, and nothing else of the container exists yet.
-            _faults.checkpoint("create:cgroup-applied")
+            checkpoint("create:cgroup-applied")
             sync.send(sock, "cgroup-done")
         elif kind == "pid":
             pid = int(msg["pid"])
@@ -338,6 +342,7 @@ def _converse(
             state.pid = pid
             state.pid_start = process_start_time(pid) or 0
             container._dir.save(state)  # from now on delete --force can find it
+            checkpoint("create:init-pid")
             _reap(stage1)
             if p.spec.linux and p.spec.linux.net_devices:
                 # The init is in its new network namespace: move the host's interfaces in, renamed,
@@ -350,6 +355,7 @@ def _converse(
             doc = hook_state(state, "creating")
             hooks.run_hooks("prestart", p.hooks.get("prestart"), doc, cwd=p.bundle)
             hooks.run_hooks("createRuntime", p.hooks.get("createRuntime"), doc, cwd=p.bundle)
+            checkpoint("create:hooks-done")
             sync.send(sock, "hooks-done")
         elif kind == "console":
             container._take_console(msg, console_socket)
@@ -362,6 +368,7 @@ def _converse(
 
                 p.cgroups.set(LinuxResources(pids=p.resources.pids))
             ready = True
+            checkpoint("create:ready")
             sync.send(sock, "run")
         else:
             raise sync.ProtocolError(f"unexpected message {kind!r} from container init")

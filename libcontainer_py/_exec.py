@@ -8,6 +8,7 @@ import os
 import signal
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from libcontainer_py._faults import checkpoint
 from libcontainer_py.errors import ConfigError, LibcontainerError
 from libcontainer_py.state import InvalidState, Status
 
@@ -115,6 +116,7 @@ def exec_process(
             if msg["type"] == "pid":
                 pid = int(msg["pid"])
                 pids.append(pid)
+                checkpoint("exec:pid-known")
                 _reap(stage1)
             elif msg["type"] == "seccomp-fd":
                 from libcontainer_py._create import hook_state

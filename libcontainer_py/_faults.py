@@ -10,14 +10,52 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 
 ENV = "LIBCONTAINER_PY_STOP_AT"
 CHECKPOINTS = frozenset({
+    # create, the parent (_create.py), in order
+    "create:state-dir",  # the state dir, exec fifo and a "creating" state.json exist; nothing runs
+    "create:stage1-spawned",  # stage 1 forked (or started), not yet in the cgroup
+    "create:cgroup-applied",  # stage 1 is in the cgroup, limits set, the state names the cgroup
+    "create:init-pid",  # the init exists (in its namespaces, setting up) and the state names it
+    "create:hooks-done",  # prestart/createRuntime hooks ran; the init waits before pivot_root
+    "create:ready",  # the init is set up and waits for "run"; pids limit set
+    "create:before-created",  # the init waits on the exec fifo; state.json still says "creating"
+    # the children
+    # create's stage 2 (the init), in the container's pid namespace, before its setup. Only when it
+    # JOINS a pid namespace: as pid 1 of a new one it cannot stop itself (the kernel drops SIGSTOP
+    # sent to a namespace's init from inside it), and the checkpoint does nothing.
+    "init:started",
     "exec:joined",  # exec's stage 2, in the container's namespaces, before its setup and execve
-    "create:cgroup-applied",  # create's parent: stage 1 is in the cgroup, limits set, state saved
+    # start, exec, delete (container.py, _exec.py)
+    "start:fifo-opened",  # start opened the exec fifo: the init is released, start has not read yet
+    "start:before-poststart",  # the program runs; the poststart hooks have not
+    "exec:pid-known",  # exec's parent knows the new process's pid; it has not waited for execve
+    "delete:killed",  # delete killed the container's processes and waited for the init
+    "delete:cgroup-destroyed",  # the cgroup is gone; the state dir is not
+    "delete:before-remove",  # just before the state dir is removed (and the poststop hooks)
 })  # fmt: skip
 
 
 def checkpoint(name: str) -> None:
-    if os.environ.get(ENV) == name:
+    if os.environ.get(ENV) != name:
+        return
+    # A stopped process whose process group becomes orphaned (the init, when stage 1 exits) gets
+    # SIGHUP and SIGCONT from the kernel: that SIGHUP must not kill it, and that SIGCONT is not the
+    # test's, so it stops again. A SIGCONT without a SIGHUP is the test's: go on.
+    hup: list[int] = []
+    try:
+        old = signal.signal(signal.SIGHUP, lambda signum, _frame: hup.append(signum))
+    except ValueError:  # not the main thread: no handler, plain stop
         os.kill(os.getpid(), signal.SIGSTOP)
+        return
+    try:
+        while True:
+            hup.clear()
+            os.kill(os.getpid(), signal.SIGSTOP)
+            time.sleep(0.01)  # let a pending SIGHUP's handler run
+            if not hup:
+                break
+    finally:
+        signal.signal(signal.SIGHUP, old)

@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from libcontainer_py._faults import checkpoint
 from libcontainer_py._version import SPEC_VERSION
 from libcontainer_py.errors import ConfigError, LibcontainerError
 from libcontainer_py.state import (
@@ -181,6 +182,27 @@ class Container:
         )
         state_dir = StateDir(root, container_id)
         state_dir.create()
+        with state_dir.creating():
+            return cls._create_locked(state_dir, p, pid_file, no_pivot, preserve_fds, no_new_keyring, stdio, spawn,
+                               console_socket, report)  # fmt: skip
+
+    @classmethod
+    def _create_locked(
+        cls,
+        state_dir: StateDir,
+        p: Any,
+        pid_file: str | None,
+        no_pivot: bool,
+        preserve_fds: int,
+        no_new_keyring: bool,
+        stdio: tuple[int | None, int | None, int | None],
+        spawn: str,
+        console_socket: str | None,
+        report: Callable[[str], None],
+    ) -> Container:
+        from libcontainer_py import _create
+
+        container_id = state_dir.id
         state = ContainerState(
             id=container_id,
             bundle=str(p.bundle),
@@ -247,6 +269,7 @@ class Container:
             except FileNotFoundError:
                 raise InvalidState(f"cannot start container {self.id!r}: already started") from None
             try:
+                checkpoint("start:fifo-opened")
                 deadline = time.monotonic() + START_TIMEOUT
                 while True:
                     ready, _, _ = select.select([fd], [], [], 0.05)
@@ -261,6 +284,7 @@ class Container:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(self._dir.exec_fifo)
             poststart = self._hooks().get("poststart")
+            checkpoint("start:before-poststart")
             if poststart:
                 from libcontainer_py import hooks
                 from libcontainer_py._create import hook_state
@@ -471,10 +495,13 @@ class Container:
             _wait_gone(self.pid, self._state.pid_start)
         if self.pid:
             _reap(self.pid, 0)
+        checkpoint("delete:killed")
         if self._state.cgroup_paths:
             manager.destroy()
+            checkpoint("delete:cgroup-destroyed")
         hooks_left = self._hooks().get("poststop")
         state = self._state
+        checkpoint("delete:before-remove")
         self._dir.remove()
         if hooks_left:
             from libcontainer_py import hooks

@@ -154,6 +154,8 @@ class StateDir:
         self.root = os.path.abspath(root)
         self.id = validate_id(container_id)
         self.path = os.path.join(self.root, container_id)
+        self._held = 0  # this object holds the directory's lock (a verb, or create)
+        self._creating = False  # ... and it is create's, held from mkdir to the end of create
 
     @property
     def state_file(self) -> str:
@@ -184,9 +186,57 @@ class StateDir:
             fcntl.flock(fd, fcntl.LOCK_EX)
             if must_exist and not os.path.exists(self.path):  # deleted while we waited
                 raise ContainerNotFound(self.id)
-            yield
+            self._held += 1
+            try:
+                yield
+            finally:
+                self._held -= 1
         finally:
             os.close(fd)
+
+    def remove_orphan(self) -> bool:
+        """Remove a directory that a killed create left before it could write state.json (it
+        claims the id with mkdir first). Waits for a create still holding the lock; True when
+        something was removed."""
+        try:
+            with self.lock():
+                if os.path.exists(self.state_file):
+                    return False  # a real container: delete it the usual way
+                self.remove()
+                return True
+        except ContainerNotFound:
+            return False
+
+    @contextlib.contextmanager
+    def creating(self) -> Iterator[None]:
+        """create holds the directory's lock from the moment it claimed the id to its end: other
+        verbs wait for it, and a create that was killed is told from one that is still working by
+        the lock alone (the kernel drops a dead holder's flock). Its children never hold it: they
+        close every fd they inherit (init/process_setup.close_inherited_fds)."""
+        with self.lock():
+            self._creating = True
+            try:
+                yield
+            finally:
+                self._creating = False
+
+    def creator_alive(self) -> bool:
+        """Whether a create of this container is still at work (it holds the lock)."""
+        if self._creating:
+            return True
+        if self._held:  # we hold the lock ourselves: whoever created it has finished or died
+            return False
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True  # held: create (or, for a moment, another verb)
+        finally:
+            os.close(fd)
+        return False
 
     def load(self) -> ContainerState:
         try:
@@ -227,17 +277,33 @@ class StateDir:
                 raise
 
 
+INIT_COMM = b"pyrunc:[2:INIT]"  # the init's name (PR_SET_NAME) until it execs the program
+
+
 def status_of(state: ContainerState, state_dir: StateDir) -> Status:
     if state.stage == "creating":
-        # create did not finish: either still running, or died mid-way.
-        return Status.CREATING if state.pid and process_start_time(state.pid) else Status.STOPPED
+        # create did not finish: it is still at work (it holds the directory's lock), or it was
+        # killed mid-way: then the container never came to be, whatever of it is left (an init
+        # process, a cgroup) is debris for delete to remove.
+        return Status.CREATING if state_dir.creator_alive() else Status.STOPPED
     if not state.pid or process_start_time(state.pid) != state.pid_start:
         return Status.STOPPED
-    if os.path.exists(state_dir.exec_fifo):
+    if os.path.exists(state_dir.exec_fifo) and _comm(state.pid) == INIT_COMM:
+        # Created: the init waits on the fifo. A fifo left by a `start` killed after it released
+        # the init is not enough: the init has exec'd the program by then (its name changed).
         return Status.CREATED
     if _frozen(state):
         return Status.PAUSED
     return Status.RUNNING
+
+
+def _comm(pid: int) -> bytes | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    return data[data.find(b"(") + 1 : data.rfind(b")")]
 
 
 def _frozen(state: ContainerState) -> bool:

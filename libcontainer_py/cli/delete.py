@@ -19,13 +19,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
     from libcontainer_py.container import Container
-    from libcontainer_py.state import ContainerNotFound, validate_id
+    from libcontainer_py.state import ContainerNotFound, StateDir, validate_id
 
     validate_id(args.container_id)
     try:
         container = Container.load(args.container_id, ctx.root)
     except ContainerNotFound:
         if args.force:  # containerd's cleanup shim relies on this succeeding
+            # What a create killed right after claiming the id left: a directory, no state.
+            StateDir(ctx.root, args.container_id).remove_orphan()
             return 0
         raise
     container.delete(force=args.force)

@@ -15,13 +15,16 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from libcontainer_py import _sys, hooks, tty
+from libcontainer_py._faults import checkpoint
 from libcontainer_py._sys import consts as c
 from libcontainer_py.errors import ConfigError, LibcontainerError
 from libcontainer_py.init import process_setup as ps
 from libcontainer_py.init.sync import child_fail, expect, send
 from libcontainer_py.namespaces import NAMESPACES, NamespacePlan, open_namespace
+from libcontainer_py.rootfs import procfs
 
 PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
 
 
 @dataclass
@@ -50,6 +53,15 @@ def stage1(cfg: InitConfig, sock: socket.socket) -> NoReturn:
     """Enter the namespaces, then fork the init so that it is born in the new pid namespace."""
     stage = "namespaces"
     try:
+        # CVE-2019-5736: until execve this is the host's Python interpreter, and from stage 2 on it
+        # lives in the container's pid namespace (until start, as its pid 1). Non-dumpable, no
+        # process of the container can open its /proc/PID/exe (the interpreter), mem, environ or
+        # fd/ (ptrace access checks); the flag passes to the init with the fork and ends at execve.
+        # A new user namespace would often clear it anyway (setresuid resets it), a container
+        # without one would not: a process exec'd into a created container read /proc/1/exe.
+        _sys.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+        # CVE-2024-21626: nothing of the caller's but what the init needs may enter the container.
+        ps.close_inherited_fds([sock.fileno(), cfg.exec_fifo_fd, *range(3, 3 + cfg.preserve_fds)])
         _sys.prctl_set_name("pyrunc:[1:CHILD]")
         # Join first, then create (runc's order): joined namespaces are entered with the runtime's
         # own privileges, before a new user namespace would leave us without them. The user
@@ -133,6 +145,8 @@ def stage2(cfg: InitConfig, sock: socket.socket) -> NoReturn:
     try:
         _sys.prctl_set_name("pyrunc:[2:INIT]")
         os.setsid()
+        # Tests stop the init here: in the container's pid namespace, still the interpreter.
+        checkpoint("init:started")
         # The parent opened the fifo O_PATH (as runc passes _LIBCONTAINER_FIFOFD): in a user
         # namespace our uid may not even search the state directory. It is reopened for writing
         # through /proc/self/fd after pivot_root; opening it for writing now would block.
@@ -232,7 +246,11 @@ def setup_console(process: Any, sock: socket.socket, *, mount_console: bool = Tr
     size = process.console_size
     master, slave, path = tty.open_pty((size.height, size.width) if size else None)
     try:
-        tty.become_console(slave, path, mount_console=mount_console)
+        if mount_console:
+            from libcontainer_py.rootfs.devices import mount_console as bind_console
+
+            bind_console(slave)  # through fds, never a symlink (CVE-2025-52565)
+        tty.become_console(slave, path, mount_console=False)
         send(sock, "console", fds=[master])
     finally:
         os.close(master)
@@ -256,9 +274,9 @@ def _write_sysctls(sysctl: dict[str, str] | None) -> None:
     for key, value in (sysctl or {}).items():
         if "/" in key or any(part in ("", "..") for part in key.split(".")):
             raise ConfigError(f"invalid sysctl name {key!r}", path=f"linux.sysctl.{key}")
-        path = "/proc/sys/" + key.replace(".", "/")
+        # CVE-2025-52881: through a verified procfs, no symlink, no mount crossing (rootfs/procfs.py):
+        # a bind mount or symlink in the container's /proc cannot redirect the write to another file.
         try:
-            with open(path, "w") as f:
-                f.write(value)
+            procfs.write_proc_file("sys/" + key.replace(".", "/"), value)
         except OSError as exc:
             raise ConfigError(f"cannot set sysctl {key}={value}: {exc.strerror}", path=f"linux.sysctl.{key}") from None

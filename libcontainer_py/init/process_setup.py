@@ -7,6 +7,7 @@ value asked and the limit (runc says only "error setting rlimit type 7").
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import resource
 import shutil
@@ -15,6 +16,7 @@ from typing import Any
 
 from libcontainer_py import _sys, capabilities  # at import: after pivot_root nothing can be imported
 from libcontainer_py.errors import ConfigError
+from libcontainer_py.rootfs import procfs
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 PR_SET_NO_NEW_PRIVS = 38
@@ -63,9 +65,9 @@ def _nr_open() -> int | None:
 def write_oom_score_adj(value: int | None) -> None:
     if value is None:
         return
+    # CVE-2025-52881: through a verified procfs (rootfs/procfs.py), never a symlink or an overmount.
     try:
-        with open("/proc/self/oom_score_adj", "w") as f:
-            f.write(str(value))
+        procfs.write_proc_file("self/oom_score_adj", str(value))
     except OSError as exc:
         raise ConfigError(f"cannot set oom_score_adj to {value}: {exc.strerror}", path="process.oomScoreAdj") from None
 
@@ -156,15 +158,30 @@ def look_path(arg0: str, env: dict[str, str]) -> str:
     return found
 
 
+# close_range(2) (Linux 5.11, glibc 2.34): one syscall marks every fd of a range close-on-exec,
+# whatever /proc says. Bound at import (the init cannot load anything after pivot_root); None when
+# the libc lacks it.
+CLOSE_RANGE_CLOEXEC = 1 << 2
+_close_range = getattr(ctypes.CDLL(None, use_errno=True), "close_range", None)
+if _close_range is not None:
+    _close_range.argtypes = [ctypes.c_uint, ctypes.c_uint, ctypes.c_int]
+    _close_range.restype = ctypes.c_int
+
+
 def close_fds_from(first: int, keep: Sequence[int] = ()) -> None:
     """Mark every fd >= first close-on-exec, so only stdio and --preserve-fds reach the program
-    (CVE-2024-21626: a leaked host directory fd let a container escape through /proc/self/fd)."""
+    (CVE-2024-21626: a leaked host directory fd let a container escape through /proc/self/fd).
+    close_range(CLOSE_RANGE_CLOEXEC) does not depend on the container's /proc, which its image
+    controls (a fake /proc/self/fd listing would hide fds from a sweep that reads it)."""
     import fcntl
 
-    try:
-        fds = [int(n) for n in os.listdir("/proc/self/fd")]
-    except OSError:
-        fds = list(range(first, 1024))
+    if _close_range is not None and not keep and _close_range(first, 0xFFFFFFFF, CLOSE_RANGE_CLOEXEC) == 0:
+        fds: list[int] = []
+    else:
+        try:
+            fds = [int(n) for n in os.listdir("/proc/self/fd")]
+        except OSError:
+            fds = list(range(first, 1024))
     for fd in fds:
         if fd >= first and fd not in keep:
             try:
@@ -175,6 +192,34 @@ def close_fds_from(first: int, keep: Sequence[int] = ()) -> None:
     for fd in range(3, first):  # preserved fds must survive exec
         with contextlib.suppress(OSError):
             os.set_inheritable(fd, True)
+
+
+def close_inherited_fds(keep: Sequence[int]) -> None:
+    """Close every fd but 0-2 and ``keep``, first thing in a child forked from the caller
+    (CVE-2024-21626). A CLOEXEC flag is not enough there: until execve the init lives inside
+    the container, where process.cwd "/proc/self/fd/N" or a process reading /proc/1/fd could use
+    a host directory the caller happened to have open (the fork inherits all of them). Also
+    drops the caller's locks (the state directory's flock), which the init must not hold."""
+    low = 3
+    for fd in sorted({fd for fd in keep if fd > 2}):
+        if fd > low:
+            os.closerange(low, fd)
+        low = fd + 1
+    if _close_range is not None and _close_range(low, 0xFFFFFFFF, 0) == 0:
+        return
+    os.closerange(low, max(low, os.sysconf("SC_OPEN_MAX")))
+
+
+def check_cwd(cwd: str) -> None:
+    """After chdir(process.cwd): the directory must be inside the container's root. A cwd reached
+    through a leaked fd (/proc/self/fd/N) is outside it, and getcwd(3) then fails with ENOENT
+    ("(unreachable)" from the kernel): runc's second defence against CVE-2024-21626."""
+    try:
+        where = os.getcwd()
+    except OSError:
+        where = ""
+    if not where.startswith("/"):
+        raise ConfigError(f"cannot change to {cwd}: it is outside the container's root filesystem", path="process.cwd")
 
 
 class Stage:
@@ -221,6 +266,7 @@ def finalize_process(
         os.chdir(proc.cwd)
     except OSError as exc:
         raise ConfigError(f"cannot change to {proc.cwd}: {exc.strerror}", path="process.cwd") from None
+    check_cwd(proc.cwd)
     if proc.no_new_privileges and seccomp_load is not None:
         stage.name = "seccomp"
         seccomp_load()

@@ -56,6 +56,8 @@ def exec_stage1(cfg: ExecConfig, sock: socket.socket) -> NoReturn:
     stage = "namespaces"
     try:
         _sys.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+        # CVE-2024-21626: no fd of the caller's but the socket and --preserve-fds enters the container.
+        ps.close_inherited_fds([sock.fileno(), *range(3, 3 + cfg.preserve_fds)])
         _sys.prctl_set_name("pyrunc:[1:EXEC]")
         if cfg.cgroup_paths:
             # Join the container's cgroup from the host side, before any namespace: the process

@@ -221,3 +221,36 @@ def setup_ptmx(root_fd: int) -> bool:
     finally:
         os.close(dev)
     return True
+
+
+def mount_console(slave: int, root: str = "/") -> None:
+    """Bind the pty slave ``slave`` (an open fd) over the container's /dev/console (after pivot_root).
+
+    CVE-2025-52565: /dev/console must be a plain file (or the console device) of the container's,
+    never a symlink: a bind through one lands wherever it points (a procfs file, past maskedPaths
+    and readonlyPaths). So it is created if missing, resolved in the root without following a
+    final symlink, checked, and mounted onto through its fd (nothing can swap it between the check
+    and the mount); the source is the slave we hold open, not a path either."""
+    root_fd = paths.open_root(root)
+    try:
+        made = paths.create_file(root_fd, "/dev/console", 0o600)
+        os.close(made)
+        target = paths.resolve(root_fd, "/dev/console", flags=os.O_NOFOLLOW)
+    except (PathError, SyscallError, OSError) as exc:
+        err = getattr(exc, "errno", None)
+        raise DeviceError(f"/dev/console: {strerror(err) if err else exc}", errno=err) from exc
+    finally:
+        os.close(root_fd)
+    try:
+        mode = os.fstat(target).st_mode
+        if not (stat.S_ISREG(mode) or stat.S_ISCHR(mode)):
+            raise DeviceError(
+                f"/dev/console is not a regular file or a character device (mode {mode:o}): "
+                "refusing to mount the console over it",
+                errno=errno.EPERM,
+            )
+        _sys.mount(paths.fd_path(slave), paths.fd_path(target), None, c.MS_BIND, None)
+    except SyscallError as exc:
+        raise DeviceError(f"/dev/console: bind mount of the pty: {strerror(exc.errno)}", errno=exc.errno) from exc
+    finally:
+        os.close(target)

@@ -6,13 +6,14 @@ a mask to somewhere else; a path that does not exist is skipped, as runc does.
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Sequence
 
 from libcontainer_py import _sys
 from libcontainer_py._sys import consts as c
 from libcontainer_py.errors import SyscallError
-from libcontainer_py.rootfs import paths
+from libcontainer_py.rootfs import paths, procfs
 from libcontainer_py.rootfs.errors import MountError, PathError, strerror
 from libcontainer_py.rootfs.mounts import remount_bind
 
@@ -20,6 +21,8 @@ READONLY_FLAGS = c.MS_RDONLY | c.MS_NOSUID | c.MS_NODEV | c.MS_NOEXEC
 
 
 def _fail(field: str, path: str, exc: SyscallError | PathError | OSError) -> MountError:
+    if isinstance(exc, PathError):
+        return MountError(f"{field} ({path}): {exc}", field=field, errno=exc.errno)
     op = exc.what.split(" ", 1)[0] + ": " if isinstance(exc, SyscallError) else ""
     return MountError(f"{field} ({path}): {op}{strerror(exc.errno)}", field=field, errno=exc.errno)
 
@@ -42,8 +45,7 @@ def mask_paths(masked: Sequence[str], *, root: str = "/") -> None:
                         _sys.mount("tmpfs", paths.fd_path(fd), "tmpfs", c.MS_RDONLY, None)
                     else:
                         if null is None:
-                            # The container's /dev/null, found the same safe way.
-                            null = paths.resolve(root_fd, "/dev/null")
+                            null = _dev_null(root_fd)
                         _sys.mount(paths.fd_path(null), paths.fd_path(fd), None, c.MS_BIND, None)
                 finally:
                     os.close(fd)
@@ -53,6 +55,29 @@ def mask_paths(masked: Sequence[str], *, root: str = "/") -> None:
             os.close(null)
     finally:
         os.close(root_fd)
+
+
+def _dev_null(root_fd: int) -> int:
+    """The container's /dev/null, found the safe way and checked to BE the null device.
+
+    CVE-2025-31133: runc bind-mounted "/dev/null" over masked paths without checking it; a container
+    that had replaced it with a symlink (or a file, or a bind of /proc/sys/kernel/core_pattern) got
+    that file mounted, read-write, over every masked file: the mask became a door. Here the path is
+    resolved in the root without following a final symlink, and the inode must be the character
+    device 1:3 (fstat of the O_PATH fd: what is checked is what is mounted, through the fd)."""
+    try:
+        null = paths.resolve(root_fd, "/dev/null", flags=os.O_NOFOLLOW)
+    except SyscallError as exc:
+        raise PathError(f"/dev/null: {strerror(exc.errno)}: cannot mask paths with it", errno=exc.errno) from exc
+    if not procfs.is_dev_null(null):
+        st = os.fstat(null)
+        os.close(null)
+        raise PathError(
+            f"/dev/null is not the null device (mode {st.st_mode:o}, device {os.major(st.st_rdev)}:"
+            f"{os.minor(st.st_rdev)}): refusing to bind it over masked paths",
+            errno=errno.EPERM,
+        )
+    return null
 
 
 def readonly_paths(readonly: Sequence[str], *, root: str = "/") -> None:

@@ -288,6 +288,15 @@ def _mount_one(
         target = paths.mkdir_all(root_fd, plan.destination)
     try:
         real = paths.path_in_root(root_fd, target)
+        if plan.kind in ("proc", "sysfs") and real != paths.clean(plan.destination):
+            # CVE-2019-19921: a procfs (or sysfs) mounted where a symlink of the image points would
+            # not be at the path the LSM profiles, masked and readonly paths and our own procfs
+            # writes expect; an image racing a volume can aim it anywhere. runc refuses too.
+            raise MountError(
+                f"{plan.field} ({plan.label}): {plan.kind} must be mounted on an ordinary directory, "
+                f"not through a symbolic link (it resolves to /{real})",
+                field=plan.field,
+            )
         check_proc_destination(plan, real)
         tpath = paths.fd_path(target)
         remount = opts.needs_bind_remount

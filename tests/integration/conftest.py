@@ -209,6 +209,11 @@ class Runtime:
                 Container.load(cid, self.root).delete(force=True)
             except Exception as exc:
                 problems.append(f"delete --force {cid}: {exc}")
+        from libcontainer_py.state import StateDir
+
+        for orphan in self.state_dirs():  # a create killed before its first state.json
+            if StateDir(self.root, orphan).remove_orphan():
+                problems.append(f"a create left {orphan!r} without state (removed)")
         _reap_children()
         if self.state_dirs():
             problems.append(f"state left under {self.root}: {self.state_dirs()}")
@@ -274,6 +279,8 @@ def rt() -> Iterator[Runtime]:
         yield runtime
     finally:
         problems = runtime.cleanup()
-        if not problems:
+        # Pass or fail, the work directory goes: but only once nothing is mounted under it (a
+        # bind mount left there would let rmtree reach into whatever it shows).
+        if not mounts_naming(base):
             shutil.rmtree(base, ignore_errors=True)
     assert not problems, "; ".join(problems)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from libcontainer_py import state as state_mod
 from libcontainer_py.errors import LibcontainerError
 from libcontainer_py.state import (
     ContainerExists,
@@ -154,11 +155,15 @@ def _state(tmp_path: Path, **fields: object) -> tuple[ContainerState, StateDir]:
     return st, d
 
 
-def test_status_derivation(tmp_path: Path) -> None:
+def test_status_derivation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     me, start = os.getpid(), process_start_time(os.getpid())
     st, d = _state(tmp_path, pid=me, pid_start=start, stage="created")
     assert status_of(st, d) is Status.RUNNING
     os.mkfifo(d.exec_fifo)
+    # a fifo is not enough: the init must still be waiting on it (named pyrunc:[2:INIT]); a fifo
+    # left by a start killed after it released the init names a running container
+    assert status_of(st, d) is Status.RUNNING
+    monkeypatch.setattr(state_mod, "_comm", lambda pid: state_mod.INIT_COMM)
     assert status_of(st, d) is Status.CREATED
     st.pid_start = (start or 0) + 1  # the pid now names another process: reused
     assert status_of(st, d) is Status.STOPPED
@@ -167,10 +172,18 @@ def test_status_derivation(tmp_path: Path) -> None:
 
 
 def test_status_while_creating(tmp_path: Path) -> None:
+    """"creating" while create holds the directory's lock (pid or not yet); once the lock is gone
+    without the stage becoming "created", create died: "stopped", whatever is left running."""
     st, d = _state(tmp_path, pid=os.getpid(), stage="creating")
-    assert status_of(st, d) is Status.CREATING
-    st.pid = 0
+    with d.creating():
+        assert status_of(st, d) is Status.CREATING
+        st.pid = 0
+        assert status_of(st, d) is Status.CREATING  # no init yet, create still at work
+        other = StateDir(d.root, d.id)  # another process's view (the state verb)
+        assert status_of(st, other) is Status.CREATING
     assert status_of(st, d) is Status.STOPPED  # create died before it had a pid
+    st.pid = os.getpid()
+    assert status_of(st, d) is Status.STOPPED  # ... or after: the container never came to be
 
 
 def test_now_rfc3339() -> None:

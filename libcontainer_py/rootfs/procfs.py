@@ -1,0 +1,122 @@
+"""Safe writes to procfs: sysctls, oom_score_adj (CVE-2025-52881) and /dev/null checks (CVE-2025-31133).
+
+Why: the container's "/proc" is reached through the container's own tree, which its image and its
+processes shape. A write to "/proc/sys/kernel/x" or "/proc/self/oom_score_adj" done with plain
+open() follows whatever is there: a symlink, a bind mount of another procfs file over the target
+(a "redirect" of the write to, say, /proc/sys/kernel/core_pattern, which then runs a host program
+as root), or a /proc that is not procfs at all. runc 1.2.8 / 1.3.3 / 1.4.0-rc.3 fixed this class by
+opening every procfs file through a verified procfs handle.
+
+So here:
+  1. "/proc" is opened O_PATH|O_DIRECTORY and checked with fstatfs(2): f_type must be
+     PROC_SUPER_MAGIC; anything else (a tmpfs, the image's directory) is refused;
+  2. the file is opened below it with openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+     RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV): no "..", no symlink, no magic link and no mount
+     crossing, so a file bind-mounted over the target is refused (EXDEV), not written through;
+  3. "self" (a symlink, refused by 2) is replaced by our pid as read from the procfs's own "self"
+     link: a procfs of another pid namespace has no "self" for us, and fails instead of naming
+     another process;
+  4. the opened file is checked with fstatfs again, for the same reason as 1.
+
+fstatfs is called through ctypes (the _sys shim does not wrap it); the only code that does is
+:func:`fs_type`. Everything is bound at import time: the init imports this before pivot_root.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import stat
+
+from libcontainer_py import _sys
+from libcontainer_py._sys import consts as c
+from libcontainer_py.errors import SyscallError
+
+PROC_SUPER_MAGIC = 0x9FA0
+PROC_RESOLVE = c.RESOLVE_BENEATH | c.RESOLVE_NO_SYMLINKS | c.RESOLVE_NO_MAGICLINKS | c.RESOLVE_NO_XDEV
+DEV_NULL_RDEV = os.makedev(1, 3)
+
+
+class _Statfs(ctypes.Structure):
+    # struct statfs on 64-bit Linux: f_type is the first field, a long (__fsword_t). Only it is read;
+    # the buffer is made generously larger than the real struct (120 bytes on x86_64 and arm64).
+    _fields_ = [("f_type", ctypes.c_long), ("_rest", ctypes.c_char * 256)]
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_fstatfs = _libc.fstatfs
+_fstatfs.argtypes = [ctypes.c_int, ctypes.POINTER(_Statfs)]
+_fstatfs.restype = ctypes.c_int
+
+
+def fs_type(fd: int) -> int:
+    """fstatfs(fd).f_type: the filesystem's magic number (works on O_PATH fds)."""
+    buf = _Statfs()
+    if _fstatfs(fd, ctypes.byref(buf)) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+    return int(buf.f_type) & 0xFFFFFFFF
+
+
+class ProcfsError(OSError):
+    """A procfs file could not be opened safely; the message says why."""
+
+
+def open_proc_root(path: str = "/proc") -> int:
+    """An O_PATH fd of ``path``, verified to be the root of a procfs mount."""
+    fd = os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        if fs_type(fd) != PROC_SUPER_MAGIC:
+            raise ProcfsError(errno.EXDEV, f"{path} is not a procfs mount")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def open_proc_file(rel: str, flags: int, *, proc: str = "/proc") -> int:
+    """Open ``<proc>/<rel>`` (e.g. ``sys/net/ipv4/ip_forward``, ``self/oom_score_adj``) safely, as
+    described above. Raises OSError (ProcfsError when the layout itself is wrong)."""
+    root = open_proc_root(proc)
+    try:
+        parts = rel.strip("/").split("/")
+        if parts[0] in ("self", "thread-self"):
+            try:
+                me = os.readlink("self", dir_fd=root)  # "<pid>" as this procfs knows us
+            except OSError as exc:
+                raise ProcfsError(exc.errno or errno.ENOENT, f"{proc}/self: this procfs does not know us") from None
+            if parts[0] == "thread-self":
+                me = f"{me}/task/{me}"  # single-threaded: the thread is the process
+            parts[0] = me
+        try:
+            fd = _sys.openat2(root, "/".join(parts), flags | os.O_CLOEXEC | os.O_NOCTTY, 0, PROC_RESOLVE)
+        except SyscallError as exc:
+            why = {
+                errno.EXDEV: "something is mounted over it",
+                errno.ELOOP: "it is (or passes through) a symbolic link",
+            }.get(exc.errno or 0, os.strerror(exc.errno or errno.EIO))
+            raise ProcfsError(exc.errno or errno.EIO, f"{proc}/{rel}: {why}") from None
+        try:
+            if fs_type(fd) != PROC_SUPER_MAGIC:
+                raise ProcfsError(errno.EXDEV, f"{proc}/{rel} is not a procfs file")
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+    finally:
+        os.close(root)
+
+
+def write_proc_file(rel: str, data: str, *, proc: str = "/proc") -> None:
+    fd = open_proc_file(rel, os.O_WRONLY, proc=proc)
+    try:
+        os.write(fd, data.encode())
+    finally:
+        os.close(fd)
+
+
+def is_dev_null(fd: int) -> bool:
+    """Whether ``fd`` (O_PATH is fine) is the character device 1:3 (CVE-2025-31133)."""
+    st = os.fstat(fd)
+    return stat.S_ISCHR(st.st_mode) and st.st_rdev == DEV_NULL_RDEV

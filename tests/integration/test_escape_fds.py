@@ -1,0 +1,119 @@
+"""CVE-2024-21626: leaked host file descriptors, and a working directory outside the root.
+
+runc leaked an fd of the host's /sys/fs/cgroup into the container's init; `process.cwd` set to
+/proc/self/fd/7 then started the program in a HOST directory (and `runc exec` likewise), from
+which "../../.." reaches the host's "/". Here the caller leaks on purpose: pyrunc is started with
+host directories open on fds 3-10 (inheritable, as a careless supervisor might). Only 0-2 and
+--preserve-fds reach the program, nothing of the caller's enters the init (init/process_setup
+close_inherited_fds), and a cwd that is not under the container's root is refused (check_cwd).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+LEAKED = range(3, 11)
+
+
+def pyrunc_leaking(rt: Any, host_dir: Path, *argv: str, preserve: Path | None = None) -> tuple[int, str, str]:
+    """pyrunc with `host_dir` open on fds 3-10 (or with fd 3 = `preserve` and 4-10 leaked)."""
+    redirs = " ".join(f'{n}<"$PRESERVE"' if preserve is not None and n == 3 else f'{n}<"$LEAK"' for n in LEAKED)
+    env = dict(os.environ, LEAK=str(host_dir), PRESERVE=str(preserve or ""))
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        p = subprocess.run(
+            ["bash", "-c", f'exec "$@" {redirs}', "bash", *rt.cmd, "--root", rt.root, *argv],
+            env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err, text=True, timeout=30,
+        )  # fmt: skip
+        out.seek(0)
+        err.seek(0)
+        return p.returncode, out.read(), err.read()
+
+
+def fds_of(pid: int) -> dict[int, str]:
+    """What process `pid`'s fds point at, read from the host (the program does not have to open
+    anything to be inspected)."""
+    return {int(n): os.readlink(f"/proc/{pid}/fd/{n}") for n in os.listdir(f"/proc/{pid}/fd")}
+
+
+def test_only_stdio_and_preserved_fds_reach_the_program(rt: Any) -> None:
+    host_dir = rt.mkdir("host-secret")
+    preserved = rt.base / "preserved.txt"
+    preserved.write_text("passed on purpose\n")
+    bundle = rt.bundle(["sh", "-c", "read line <&3; [ \"$line\" = 'passed on purpose' ] && exec sleep 60"])
+    cid = rt.new_id("fds")
+    rc, out, err = pyrunc_leaking(
+        rt, host_dir, "run", "-d", "--preserve-fds", "1", "--bundle", str(bundle), cid, preserve=preserved
+    )
+    assert rc == 0, (out, err)
+    pid = rt.wait_status(cid, "running")["pid"]
+    deadline = time.monotonic() + 10
+    while not Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"sleep\0"):  # the check passed
+        assert time.monotonic() < deadline, Path(f"/proc/{pid}/cmdline").read_bytes()
+        time.sleep(0.02)
+    seen = fds_of(pid)
+    assert sorted(seen) == [0, 1, 2, 3], seen  # fd 3 is the preserved one; 4-10 (leaked) are gone
+    assert seen[3] == str(preserved), seen
+    assert not any(str(host_dir) in target for target in seen.values()), seen
+
+
+def test_exec_gets_only_stdio_and_preserved_fds(rt: Any) -> None:
+    host_dir = rt.mkdir("host-secret")
+    cid = rt.new_id("fdx")
+    assert rt.pyrunc("run", "-d", "--bundle", str(rt.bundle(["sleep", "60"])), cid).rc == 0
+    pid_file = rt.base / "exec.pid"
+    rc, out, err = pyrunc_leaking(rt, host_dir, "exec", "-d", "--pid-file", str(pid_file), cid, "sleep", "60")
+    assert rc == 0, (out, err)
+    seen = fds_of(int(pid_file.read_text()))
+    assert sorted(seen) == [0, 1, 2], seen
+    assert not any(str(host_dir) in target for target in seen.values()), seen
+
+
+@pytest.mark.parametrize("verb", ["run", "exec"])
+def test_a_cwd_through_proc_self_fd_cannot_reach_the_host(rt: Any, verb: str) -> None:
+    """process.cwd (or exec --cwd) /proc/self/fd/N for every N a host directory was leaked on:
+    the process fails cleanly (the fd is not there, or the directory is outside the root), and
+    the marker it would write through "../../../.." never appears on the host."""
+    host_dir = rt.mkdir("host-secret")
+    script = "echo escaped > ../../../../../../tmp/lcpy-escaped-$N; echo escaped > here-$N; pwd"
+    cid = None
+    if verb == "exec":
+        cid = rt.new_id("cwdx")
+        assert rt.pyrunc("run", "-d", "--bundle", str(rt.bundle(["sleep", "60"])), cid).rc == 0
+    for n in LEAKED:
+        sh = ["sh", "-c", script.replace("$N", str(n))]
+        if verb == "run":
+
+            def edit(c: dict[str, Any], n: int = n) -> None:
+                c["process"]["cwd"] = f"/proc/self/fd/{n}"
+
+            bundle = rt.bundle(sh, edit=edit)
+            rc, out, err = pyrunc_leaking(rt, host_dir, "run", "--bundle", str(bundle), rt.new_id("cwd"))
+        else:
+            assert cid is not None
+            rc, out, err = pyrunc_leaking(rt, host_dir, "exec", "--cwd", f"/proc/self/fd/{n}", cid, *sh)
+        assert rc != 0, (n, out, err)
+        assert "process.cwd" in err or "cwd" in err, (n, err)
+        assert "Traceback" not in err and len(err.strip().splitlines()) == 1, (n, err)
+        assert os.listdir(host_dir) == [], (n, os.listdir(host_dir))
+        assert not os.path.exists(f"/tmp/lcpy-escaped-{n}"), n
+    assert rt.state_dirs() == ([cid] if cid else [])
+
+
+def test_a_cwd_inside_the_root_still_works(rt: Any) -> None:
+    """The cwd check does not refuse what is legitimately inside the container."""
+
+    def edit(c: dict[str, Any]) -> None:
+        c["process"]["cwd"] = "/usr/bin"
+
+    r = rt.run(rt.bundle(["pwd"], edit=edit))
+    assert r.rc == 0 and r.out.strip() == "/usr/bin", r
+    state = json.dumps(rt.state_dirs())
+    assert state == "[]"
