@@ -79,7 +79,9 @@ def main() -> None:
             print(f"ratio pyrunc/runc:  {med['pyrunc exec'] / med['runc exec']:.2f}")
     finally:
         subprocess.run([pyrunc, "--root", root, "delete", "-f", "p"], check=False)
-        subprocess.run(["runc", "--root", str(work / "runc"), "delete", "-f", "r"], check=False, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            ["runc", "--root", str(work / "runc"), "delete", "-f", "r"], check=False, stderr=subprocess.DEVNULL
+        )
         subprocess.run([*crun_pre, "delete", "-f", "c"], check=False, stderr=subprocess.DEVNULL)
         shutil.rmtree(work, ignore_errors=True)
 
