@@ -97,33 +97,18 @@ class Mounts:
     unified: CgroupMount | None = None
 
 
-_OCTAL_ESCAPE = re.compile(r"\\([0-7]{3})")
-
-
-def _unescape(value: str) -> str:
-    """mountinfo escapes space, tab, newline and backslash as \\ooo."""
-    return _OCTAL_ESCAPE.sub(lambda m: chr(int(m.group(1), 8)), value)
-
-
 def parse_mountinfo(text: str) -> list[CgroupMount]:
     """The cgroup and cgroup2 mounts in a /proc/PID/mountinfo text, in mount order."""
+    from libcontainer_py import mountinfo
+
     mounts: list[CgroupMount] = []
-    for line in text.splitlines():
-        left, sep, right = line.partition(" - ")
-        if not sep:
-            continue
-        fields = left.split()
-        rfields = right.split()
-        if len(fields) < 5 or len(rfields) < 1:
-            continue
-        fstype = rfields[0]
-        if fstype not in ("cgroup", "cgroup2"):
+    for m in mountinfo.parse_mountinfo(text):
+        if m.fstype not in ("cgroup", "cgroup2"):
             continue
         controllers: frozenset[str] = frozenset()
-        if fstype == "cgroup":
-            superopts = rfields[2].split(",") if len(rfields) > 2 else []
-            controllers = frozenset(o for o in superopts if o in V1_CONTROLLERS or o.startswith("name="))
-        mounts.append(CgroupMount(_unescape(fields[4]), _unescape(fields[3]), fstype, controllers))
+        if m.fstype == "cgroup":
+            controllers = frozenset(o for o in m.super_options if o in V1_CONTROLLERS or o.startswith("name="))
+        mounts.append(CgroupMount(m.mountpoint, m.root, m.fstype, controllers))
     return mounts
 
 

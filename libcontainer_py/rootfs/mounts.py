@@ -37,10 +37,10 @@ from typing import TYPE_CHECKING
 from libcontainer_py import _sys
 from libcontainer_py._sys import consts as c
 from libcontainer_py.errors import SyscallError
+from libcontainer_py.mountinfo import MountInfo, mount_containing, read_mountinfo
 from libcontainer_py.rootfs import paths
 from libcontainer_py.rootfs.errors import MountError, PathError, strerror
 from libcontainer_py.rootfs.idmap import IDMap, userns_fd_for
-from libcontainer_py.rootfs.mountinfo import MountInfo, mount_containing, read_mountinfo
 from libcontainer_py.rootfs.options import MountOptions, parse_options
 
 if TYPE_CHECKING:

@@ -21,7 +21,7 @@ import stat
 from libcontainer_py import _sys
 from libcontainer_py._sys import consts as c
 from libcontainer_py.errors import SyscallError
-from libcontainer_py.rootfs.mountinfo import mount_containing, read_mountinfo
+from libcontainer_py.mountinfo import mount_containing, read_mountinfo
 
 
 def prepare_root(rootfs: str, propagation: int = 0) -> None:

@@ -18,8 +18,8 @@ import pytest
 
 from libcontainer_py import _sys
 from libcontainer_py._sys import consts as c
+from libcontainer_py.mountinfo import MountInfo, parse_mountinfo
 from libcontainer_py.rootfs import finalize_rootfs, prepare_rootfs
-from libcontainer_py.rootfs.mountinfo import MountInfo, parse_mountinfo
 from libcontainer_py.spec import Spec
 
 pytestmark = [

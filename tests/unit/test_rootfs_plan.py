@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 
 from libcontainer_py._sys import consts as c
+from libcontainer_py.mountinfo import mount_containing, parse_mountinfo
 from libcontainer_py.rootfs import MOUNT_OPTIONS, MountError, RootfsError
 from libcontainer_py.rootfs.devices import DEFAULT_DEVICES, needs_dev_setup, plan_devices
 from libcontainer_py.rootfs.errors import DeviceError
 from libcontainer_py.rootfs.idmap import IDMap, map_text
-from libcontainer_py.rootfs.mountinfo import mount_containing, parse_mountinfo
 from libcontainer_py.rootfs.mounts import check_proc_destination, plan_mount, plan_mounts
 from libcontainer_py.rootfs.paths import clean
 from libcontainer_py.spec import LinuxDevice, Mount

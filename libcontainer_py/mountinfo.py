@@ -1,7 +1,7 @@
 """/proc/self/mountinfo, parsed (proc(5)): what is mounted where, with which options.
 
 Used to find the mount that holds the rootfs (its propagation must not be shared for pivot_root), the
-host's cgroup hierarchies, and by the tests to check what a spec produced.
+host's cgroup hierarchies (cgroups/paths.py), and by the tests to check what a spec produced.
 """
 
 from __future__ import annotations
