@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import sys
@@ -35,6 +36,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
     from libcontainer_py.container import Container
+    from libcontainer_py.errors import LibcontainerError
     from libcontainer_py.state import Status
 
     container = Container.load(args.container_id, ctx.root)
@@ -46,14 +48,21 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     manager = container._cgroups()
     ooms = manager.oom_kill_count()
     next_stats = 0.0
+    def report_ooms() -> None:
+        nonlocal ooms
+        with contextlib.suppress(LibcontainerError, OSError):  # the cgroup may be gone by now
+            count = manager.oom_kill_count()
+            if count > ooms:
+                ooms = count
+                print(json.dumps({"type": "oom", "id": container.id}), flush=True)
+
     while container.status not in (Status.STOPPED,):  # re-read every round
         now = time.monotonic()
-        count = manager.oom_kill_count()
-        if count > ooms:
-            ooms = count
-            print(json.dumps({"type": "oom", "id": container.id}), flush=True)
+        report_ooms()
         if now >= next_stats:
             print(json.dumps(container.stats().to_runc_event(container.id)), flush=True)
             next_stats = now + args.interval
         time.sleep(min(0.2, args.interval))
+    # An OOM kill of the init stops the container between two rounds: report it still.
+    report_ooms()
     return 0
