@@ -158,3 +158,62 @@ def test_killed_at(rt: Any, point: str) -> None:
             time.sleep(0.02)
     r = rt.pyrunc("state", cid)
     assert r.rc != 0 and "does not exist" in r.err, r
+
+
+@pytest.mark.parametrize("point", ["create:ready", "start:before-poststart", "delete:cgroup-destroyed"])
+def test_killed_with_a_network_leaves_no_veth_or_lease(rt: Any, point: str) -> None:
+    """With the pyrunc-netns hooks (in a network namespace this test makes), a runtime killed
+    mid-way still leaves nothing after `delete --force`: its poststop hook removes the veth and
+    releases the lease, from what state.json remembers of the hooks."""
+    import shutil
+
+    if shutil.which("unshare") is None or shutil.which("nsenter") is None:
+        pytest.skip("needs util-linux (unshare, nsenter)")
+    from libcontainer_py.spec import SpecBuilder
+
+    ours = os.readlink("/proc/self/ns/net")
+    host = rt.helper(["unshare", "--net", "sleep", "infinity"])
+    deadline = time.monotonic() + 5
+    while os.readlink(f"/proc/{host.pid}/ns/net") == ours and time.monotonic() < deadline:
+        time.sleep(0.005)
+    netns = f"/proc/{host.pid}/ns/net"
+    leases = rt.mkdir("leases")
+    bundle = rt.bundle(["sh", "-c", "exec sleep 60 </dev/null >/dev/null 2>&1"])
+    SpecBuilder.load(bundle).with_network(
+        "lcpytf0", "10.212.0.0/24", host_netns=netns, state_root=str(leases)
+    ).build().save(bundle)
+    cid = rt.new_id("netfault")
+    verb = point.split(":")[0]
+    if verb == "start":
+        assert rt.pyrunc("create", "--bundle", str(bundle), cid).rc == 0
+    elif verb == "delete":
+        assert rt.pyrunc("run", "-d", "--bundle", str(bundle), cid).rc == 0
+    argv = {"create": ["create", "--bundle", str(bundle), cid], "start": ["start", cid],
+            "delete": ["delete", "--force", cid]}[verb]  # fmt: skip
+    with tempfile.TemporaryFile() as out:
+        victim = subprocess.Popen(
+            [*rt.cmd, "--root", rt.root, *argv], env=dict(os.environ, **{ENV: point}), start_new_session=True,
+            stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 20
+            while stopped_in(victim.pid, victim.pid) is None:
+                assert victim.poll() is None and time.monotonic() < deadline, f"nothing reached {point}"
+                time.sleep(0.01)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(victim.pid, signal.SIGKILL)
+            victim.wait(10)
+
+    def veths() -> list[str]:
+        r = subprocess.run(["nsenter", f"--net={netns}", "ip", "-o", "link"], capture_output=True, text=True)
+        return [ln.split(":")[1].strip().split("@")[0] for ln in r.stdout.splitlines() if ": pyv" in ln]
+
+    assert len(veths()) == 1  # the killed runtime left the container's veth behind
+    r = rt.pyrunc("delete", "--force", cid)
+    assert r.rc == 0, r
+    assert veths() == []
+    lease_file = leases / "lcpytf0.json"
+    if lease_file.exists():
+        assert json.loads(lease_file.read_text()).get("leases", {}) == {}
+    assert rt.state_dirs() == []
