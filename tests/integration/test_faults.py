@@ -214,10 +214,9 @@ def test_killed_with_a_network_leaves_no_veth_or_lease(rt: Any, point: str) -> N
     def leased() -> list[str]:
         return list(json.loads(lease_file.read_text()).get("leases", {})) if lease_file.exists() else []
 
-    # The killed runtime left the lease behind, and the veth too while the init lives (once it
-    # died, its network namespace took the veth pair with it).
+    # The killed runtime left the lease behind (and the veth, for as long as the init lives: an
+    # init whose runtime died exits, and its network namespace takes the veth pair with it).
     assert leased() == [cid]
-    assert len(veths()) == (0 if point.startswith("delete") else 1)
     r = rt.pyrunc("delete", "--force", cid)
     assert r.rc == 0, r
     assert veths() == []
