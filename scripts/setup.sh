@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(busybox-static runc crun libseccomp2 gcc python3-dev iproute2)
+APT_PACKAGES=(busybox-static runc crun libseccomp2 gcc python3-dev iproute2 procps util-linux)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
