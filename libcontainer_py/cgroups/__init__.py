@@ -32,12 +32,26 @@ from libcontainer_py.cgroups.paths import (
     mounts_from_mountinfo,
     resolve_cgroups_path,
 )
-from libcontainer_py.cgroups.stats import Stats
-from libcontainer_py.cgroups.v1 import V1Manager
-from libcontainer_py.cgroups.v2 import V2Manager
 
 if TYPE_CHECKING:
+    from libcontainer_py.cgroups.stats import Stats
+    from libcontainer_py.cgroups.v1 import V1Manager
+    from libcontainer_py.cgroups.v2 import V2Manager
     from libcontainer_py.spec.config import Spec
+
+# The drivers are imported when a manager of their kind is made: a host uses one of them, and
+# every pyrunc verb that looks at a container's status goes through here (v2 brings the BPF
+# assembler; v1 brings cgroupspy).
+_LAZY = {"Stats": "stats", "V1Manager": "v1", "V2Manager": "v2"}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'libcontainer_py.cgroups' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"libcontainer_py.cgroups.{module}"), name)
 
 __all__ = [
     "DEFAULT_PARENT",
@@ -76,8 +90,12 @@ def new_manager(
         return NoneManager()
     inner = resolve_cgroups_path(cgroups_path, container_id, default_parent=default_parent)
     if mounts.layout in (Layout.V1, Layout.HYBRID):
+        from libcontainer_py.cgroups.v1 import V1Manager
+
         return V1Manager.for_path(inner, mounts)
     assert mounts.unified is not None
+    from libcontainer_py.cgroups.v2 import V2Manager
+
     return V2Manager(host_path(mounts.unified, inner), mountpoint=mounts.unified.mountpoint, inner=inner)
 
 
@@ -93,6 +111,8 @@ def load_manager(paths: dict[str, str], *, mounts: Mounts | None = None) -> Mana
     if not paths:
         return NoneManager(strict=False)
     if "" in paths:
+        from libcontainer_py.cgroups.v2 import V2Manager
+
         unified = (mounts if mounts is not None else detect_mounts()).unified
         mp = unified.mountpoint if unified is not None else None
         return V2Manager(paths[""], mountpoint=mp)
@@ -103,4 +123,6 @@ def load_manager(paths: dict[str, str], *, mounts: Mounts | None = None) -> Mana
         if m is not None and (d + "/").startswith(m.mountpoint.rstrip("/") + "/"):
             inner = "/" + os.path.relpath(d, m.mountpoint)
             break
+    from libcontainer_py.cgroups.v1 import V1Manager
+
     return V1Manager(paths, mounts=mounts, inner=inner)
