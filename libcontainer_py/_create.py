@@ -127,7 +127,7 @@ def prepare(
     new_netns = any(t == "network" and not path for t, path in namespaces)
     if linux and linux.net_devices and not new_netns:
         raise ConfigError(
-            "moving host interfaces needs a new network namespace: add {\"type\": \"network\"}",
+            'moving host interfaces needs a new network namespace: add {"type": "network"}',
             path="linux.netDevices",
             source=source,
         )
@@ -360,7 +360,7 @@ def _converse(
         elif kind == "console":
             container._take_console(msg, console_socket)
         elif kind == "seccomp-fd":
-            _pass_listener_fd(msg, p, hook_state(state, "creating"))
+            pass_listener_fd(msg["fds"][0], p.seccomp, hook_state(state, "creating"))
             sync.send(sock, "seccomp-fd-done")
         elif kind == "ready":
             if p.resources is not None and p.resources.pids is not None:
@@ -386,13 +386,12 @@ def _without_pids(resources: Any) -> Any:
     return resources.model_copy(update={"pids": None})
 
 
-def _pass_listener_fd(msg: dict[str, Any], p: Prepared, state: dict[str, Any]) -> None:
+def pass_listener_fd(fd: int, compiled: CompiledFilter | None, state: dict[str, Any]) -> None:
+    """A seccomp notify fd a child sent: to linux.seccomp.listenerPath, with the state (config-linux.md)."""
     from libcontainer_py.seccomp import send_listener_fd
 
-    (fd,) = msg["fds"]
     try:
-        assert p.seccomp is not None
-        if p.seccomp.listener_path:
-            send_listener_fd(p.seccomp.listener_path, fd, state, p.seccomp.listener_metadata)
+        if compiled is not None and compiled.listener_path:
+            send_listener_fd(compiled.listener_path, fd, state, compiled.listener_metadata)
     finally:
         os.close(fd)

@@ -119,28 +119,15 @@ def exec_process(
                 checkpoint("exec:pid-known")
                 _reap(stage1)
             elif msg["type"] == "seccomp-fd":
-                from libcontainer_py._create import hook_state
-                from libcontainer_py.seccomp import send_listener_fd
+                from libcontainer_py._create import hook_state, pass_listener_fd
 
-                (fd,) = msg["fds"]
-                try:
-                    if compiled is not None and compiled.listener_path:
-                        doc = dict(hook_state(container._state, "running"), pid=pid)
-                        send_listener_fd(compiled.listener_path, fd, doc, compiled.listener_metadata)
-                finally:
-                    os.close(fd)
+                doc = dict(hook_state(container._state, "running"), pid=pid)
+                pass_listener_fd(msg["fds"][0], compiled, doc)
                 sync.send(parent_sock, "seccomp-fd-done")
             elif msg["type"] == "console":
-                (master,) = msg["fds"]
-                if console_socket:
-                    from libcontainer_py import tty
+                from libcontainer_py import tty
 
-                    try:
-                        tty.send_to_socket(console_socket, master)
-                    finally:
-                        os.close(master)
-                else:
-                    console = master
+                console = tty.hand_over(msg["fds"][0], console_socket)
         if not pid:
             raise ExecError(f"exec failed: the process did not start in container {container.id!r}")
         if process_start_time(container.pid) is None:
@@ -172,6 +159,8 @@ def exec_process(
 
 
 def poll_exit(pid: int) -> int | None:
+    from libcontainer_py.container import shell_status
+
     """The exit status if `pid` (our child) has exited, else None."""
     try:
         done, status = os.waitpid(pid, os.WNOHANG)
@@ -179,16 +168,16 @@ def poll_exit(pid: int) -> int | None:
         return 255
     if not done:
         return None
-    code = os.waitstatus_to_exitcode(status)
-    return 128 - code if code < 0 else code
+    return shell_status(status)
 
 
 def wait_exit(pid: int) -> int:
     """waitpid a process this one is the (sub)reaper of; the status as a shell gives it."""
+    from libcontainer_py.container import shell_status
+
     while True:
         try:
             _, status = os.waitpid(pid, 0)
         except InterruptedError:
             continue
-        code = os.waitstatus_to_exitcode(status)
-        return 128 - code if code < 0 else code
+        return shell_status(status)

@@ -243,13 +243,7 @@ class Container:
         (master,) = msg.get("fds") or [None]
         if master is None:
             raise LibcontainerError("container init sent no pty master")
-        if console_socket:
-            try:
-                tty.send_to_socket(console_socket, master)
-            finally:
-                os.close(master)
-        else:
-            self.console = master
+        self.console = tty.hand_over(master, console_socket)
 
     # -- start, wait, kill, delete -----------------------------------------------------------------
     @contextlib.contextmanager
@@ -324,9 +318,7 @@ class Container:
             except InterruptedError:
                 continue
             if done:
-                self.exit_status = os.waitstatus_to_exitcode(status)
-                if self.exit_status < 0:
-                    self.exit_status = 128 - self.exit_status
+                self.exit_status = shell_status(status)
                 return self.exit_status
             if deadline is not None and time.monotonic() > deadline:
                 raise TimeoutError(f"container {self.id!r} still running after {timeout}s")
@@ -400,8 +392,10 @@ class Container:
             if not status.can_update():
                 raise InvalidState(f"cannot update container {self.id!r}: container not running ({status.value})")
             memory = resources.memory
-            if memory is not None and memory.check_before_update is None and self._state.extra.get(
-                "memoryCheckBeforeUpdate"
+            if (
+                memory is not None
+                and memory.check_before_update is None
+                and self._state.extra.get("memoryCheckBeforeUpdate")
             ):
                 resources = resources.model_copy(
                     update={"memory": memory.model_copy(update={"check_before_update": True})}
@@ -524,6 +518,12 @@ def _default_warn(message: str) -> None:
     import warnings
 
     warnings.warn(message, stacklevel=3)
+
+
+def shell_status(wait_status: int) -> int:
+    """A waitpid status as a shell reports it: the exit code, or 128+N when killed by signal N."""
+    code = os.waitstatus_to_exitcode(wait_status)
+    return 128 - code if code < 0 else code
 
 
 @contextlib.contextmanager

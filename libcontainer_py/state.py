@@ -125,8 +125,6 @@ class ContainerState:
     owner: str = ""
     oci_version: str = ""
     annotations: dict[str, str] = field(default_factory=dict)
-    # namespace type -> path used to join it (for exec); cgroup paths come with the cgroup manager
-    namespace_paths: dict[str, str] = field(default_factory=dict)
     config: str = ""  # the config.json the container was created from (absolute path)
     cgroup_paths: dict[str, str] = field(default_factory=dict)  # cgroups.load_manager() rebuilds it
     stage: str = "creating"  # "creating" until create finished, then "created"

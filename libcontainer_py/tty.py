@@ -104,6 +104,18 @@ def send_to_socket(path: str, master: int) -> None:
         raise ConsoleError(f"--console-socket {path}: {exc.strerror or exc}") from None
 
 
+def hand_over(master: int, console_socket: str | None) -> int | None:
+    """What the runtime does with a pty master the init sent: to the console socket (closed here
+    then, None returned), or kept, returned, for the caller to relay or use."""
+    if not console_socket:
+        return master
+    try:
+        send_to_socket(console_socket, master)
+    finally:
+        os.close(master)
+    return None
+
+
 def receive_from_socket(listener: socket.socket, timeout: float = 30) -> int:
     """The other side of send_to_socket (for tests and library users with a console socket)."""
     listener.settimeout(timeout)

@@ -7,31 +7,41 @@ closes its end (EOF) just before it blocks on the exec fifo, so a failure anywhe
 reaches `create`, never a half-made container.
 
     parent (create)                stage-1 "pyrunc:[1:CHILD]"        stage-2 "pyrunc:[2:INIT]"
-      |  fork ----------------------->|
-      |                               | setns(paths), user first
+      |  spawn ---------------------->| non-dumpable, close inherited fds
+      |                               | setns(every path), user first, mount last
       |                               | unshare(CLONE_NEWUSER)         (when a new user ns)
       |<---------- userns ------------|
       | write uid_map, gid_map        |
       |----------- userns-done ------>|
       |                               | setresuid/gid(0)
-      |                               | unshare(other new namespaces)
-      |                               | write timens offsets
+      |<---------- cgroup ------------|
+      | put stage-1 in the cgroup,    |
+      | apply linux.resources         |
+      |----------- cgroup-done ------>|
+      |                               | unshare(other new namespaces), time offsets, lo up
       |                               | fork ---------------------------->|
       |<---------- pid {pid} ---------|                                    |
-      |                               | _exit(0)                           |
-      | waitpid(stage-1)                                                   | setsid, rootfs, pivot_root
-      |                                                                    | [terminal: open a pty in the
-      |<------------------------------------ console + SCM_RIGHTS(master)-| container's devpts, slave on
-      | to --console-socket, or kept to relay                              | 0,1,2 and /dev/console]
+      | [move linux.netDevices in]    | _exit(0)                           |
+      | waitpid(stage-1)                                                   | setsid, keyring, mounts
+      |<---------------------------------------------- hooks -------------| (only with such hooks)
+      | prestart, createRuntime hooks                                      |
+      |----------------------------------------------- hooks-done ------->| createContainer hooks
+      |                                                                    | pivot_root
+      |<------------------------------------ console + SCM_RIGHTS(master)-| [terminal: a pty of the
+      | to --console-socket, or kept to relay                              | container's devpts]
       |                                                                    | hostname, sysctl, masked paths
       |<---------------------------------------------- ready -------------|
-      | (hooks run here in a later version)                                |
+      | pids limit                                                         |
       |----------------------------------------------- run -------------->|
-      |                                                                    | rlimits, user, capabilities,
-      |                                                                    | cwd, look up the executable
+      |                                                                    | rlimits, no_new_privs, seccomp,
+      |<------------------------------------ seccomp-fd + SCM_RIGHTS -----| [notify: listener fd]
+      | to linux.seccomp.listenerPath                                      |
+      |----------------------------------------------- seccomp-fd-done ->| capabilities, user, cwd,
+      |                                                                    | look up the executable
       |<---------------------------------------------- EOF (close) -------|
       | save state "created", return                                       | open exec.fifo: blocks
-    start: open exec.fifo for reading, read 1 byte ------------------------>| execve(args)
+    start: open exec.fifo for reading, read 1 byte ------------------------>| startContainer hooks,
+      poststart hooks                                                        execve(args)
 """
 
 from __future__ import annotations
