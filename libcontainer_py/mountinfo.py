@@ -7,7 +7,8 @@ host's cgroup hierarchies (cgroups/paths.py), and by the tests to check what a s
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from libcontainer_py._record import Record
 
 _OCTAL = re.compile(r"\\([0-7]{3})")
 
@@ -17,8 +18,7 @@ def _unescape(field: str) -> str:
     return _OCTAL.sub(lambda m: chr(int(m.group(1), 8)), field)
 
 
-@dataclass(frozen=True)
-class MountInfo:
+class MountInfo(Record, frozen=True):
     mount_id: int
     parent_id: int
     root: str

@@ -7,16 +7,17 @@ import abc
 import errno
 import os
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+from libcontainer_py._record import Record
 from libcontainer_py.cgroups.paths import CgroupError, Layout
 from libcontainer_py.cgroups.stats import Stats
 
+TYPE_CHECKING = False  # not `typing`: its import costs ~3 ms of every pyrunc call
 # Type-only: importing the spec models (pydantic) costs ~75 ms, which `pyrunc events --stats`,
 # `pause` and `delete` need not pay (they never build a LinuxResources).
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from libcontainer_py.spec.resources import LinuxResources
 
 #: How long destroy() retries rmdir on EBUSY (processes that were just killed are still exiting).
@@ -25,8 +26,7 @@ RMDIR_RETRY_SECONDS = 2.0
 FREEZE_TIMEOUT_SECONDS = 5.0
 
 
-@dataclass(frozen=True)
-class Write:
+class Write(Record, frozen=True):
     """One step of a file plan: write ``value`` to ``file`` of the cgroup directory of ``controller``
     (``""`` on v2), because of the resource ``field`` (its JSON path, for error messages)."""
 

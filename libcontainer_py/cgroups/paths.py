@@ -32,8 +32,8 @@ import enum
 import os
 import posixpath
 import re
-from dataclasses import dataclass, field
 
+from libcontainer_py._record import Record, field
 from libcontainer_py.errors import LibcontainerError
 
 #: Parent of relative and default cgroup paths.
@@ -78,8 +78,7 @@ class Layout(enum.Enum):
     V2 = "v2"
 
 
-@dataclass(frozen=True)
-class CgroupMount:
+class CgroupMount(Record, frozen=True):
     """One cgroup filesystem mount."""
 
     mountpoint: str
@@ -88,8 +87,7 @@ class CgroupMount:
     controllers: frozenset[str] = frozenset()  # v1: the controllers (and "name=X") of the hierarchy
 
 
-@dataclass(frozen=True)
-class Mounts:
+class Mounts(Record, frozen=True):
     """The host's cgroup mounts and the layout they make."""
 
     layout: Layout

@@ -5,8 +5,12 @@ an empty list/map is left out; nested structs are always present)."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from typing import Any
+
+from libcontainer_py._record import Record, field
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 #: What runc reports as the limit when there is none (math.MaxUint64 on v2, the page-rounded
 #: LONG_MAX that v1 shows as memory.limit_in_bytes of an unlimited cgroup).
@@ -21,8 +25,7 @@ def _omit(d: dict[str, Any], *keys: str) -> dict[str, Any]:
     return d
 
 
-@dataclass
-class CpuUsage:
+class CpuUsage(Record):
     total: int = 0  # nanoseconds
     percpu: list[int] = field(default_factory=list)
     kernel: int = 0
@@ -37,8 +40,7 @@ class CpuUsage:
                      "total", "percpu", "percpu_kernel", "percpu_user")
 
 
-@dataclass
-class Throttling:
+class Throttling(Record):
     periods: int = 0
     throttled_periods: int = 0
     throttled_time: int = 0  # nanoseconds
@@ -48,8 +50,7 @@ class Throttling:
         return _omit(d, "periods", "throttledPeriods", "throttledTime")
 
 
-@dataclass
-class CpuStats:
+class CpuStats(Record):
     usage: CpuUsage = field(default_factory=CpuUsage)
     throttling: Throttling = field(default_factory=Throttling)
 
@@ -57,8 +58,7 @@ class CpuStats:
         return {"usage": self.usage.to_runc_dict(), "throttling": self.throttling.to_runc_dict()}
 
 
-@dataclass
-class MemoryEntry:
+class MemoryEntry(Record):
     limit: int = 0
     usage: int = 0
     max: int = 0
@@ -69,8 +69,7 @@ class MemoryEntry:
                      "usage", "max")
 
 
-@dataclass
-class MemoryStats:
+class MemoryStats(Record):
     cache: int = 0
     usage: MemoryEntry = field(default_factory=MemoryEntry)
     swap: MemoryEntry = field(default_factory=MemoryEntry)
@@ -90,8 +89,7 @@ class MemoryStats:
         return _omit(d, "cache", "raw")
 
 
-@dataclass
-class PidsStats:
+class PidsStats(Record):
     current: int = 0
     limit: int = 0  # 0: unlimited (as runc reports "max")
 
@@ -99,8 +97,7 @@ class PidsStats:
         return _omit({"current": self.current, "limit": self.limit}, "current", "limit")
 
 
-@dataclass
-class BlkioEntry:
+class BlkioEntry(Record):
     major: int = 0
     minor: int = 0
     op: str = ""
@@ -111,8 +108,7 @@ class BlkioEntry:
                      "major", "minor", "op", "value")
 
 
-@dataclass
-class BlkioStats:
+class BlkioStats(Record):
     io_service_bytes_recursive: list[BlkioEntry] = field(default_factory=list)
     io_serviced_recursive: list[BlkioEntry] = field(default_factory=list)
 
@@ -124,8 +120,7 @@ class BlkioStats:
         return _omit(d, "ioServiceBytesRecursive", "ioServicedRecursive")
 
 
-@dataclass
-class HugetlbStats:
+class HugetlbStats(Record):
     usage: int = 0
     max: int = 0
     failcnt: int = 0
@@ -134,8 +129,7 @@ class HugetlbStats:
         return _omit({"usage": self.usage, "max": self.max, "failcnt": self.failcnt}, "usage", "max")
 
 
-@dataclass
-class Stats:
+class Stats(Record):
     """One sample of a container's cgroup statistics."""
 
     cpu: CpuStats = field(default_factory=CpuStats)
