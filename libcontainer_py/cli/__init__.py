@@ -6,8 +6,8 @@ imported (`libcontainer_py.cli.<verb>`). `pyrunc --version` never imports pydant
 
 Every verb module exposes:
     HELP: str                                   one line for `pyrunc --help`
-    configure(parser: argparse.ArgumentParser)  adds the verb's flags
-    run(args: argparse.Namespace, ctx: Context) -> int
+    configure(parser: VerbParser)              adds the verb's flags (cli/_parser.py)
+    run(args: Namespace, ctx: Context) -> int
 """
 
 from __future__ import annotations
@@ -129,11 +129,11 @@ def _main(argv: list[str]) -> int:
 
 
 def _run_verb(verb: str, verb_args: list[str], ctx: Context) -> int:
-    import importlib
-
     from libcontainer_py.cli._parser import VerbParser
 
-    module = importlib.import_module(f"libcontainer_py.cli.{VERBS[verb][0]}")
+    name = f"libcontainer_py.cli.{VERBS[verb][0]}"
+    __import__(name)  # not importlib.import_module: importing importlib is one more module
+    module = sys.modules[name]
     parser = VerbParser(prog=f"pyrunc {verb}", description=VERBS[verb][1])
     module.configure(parser)
     args = parser.parse_verb_args(verb_args)

@@ -12,7 +12,6 @@ order `HOSTID:CONTAINERID:SIZE`. A bad value is one line naming the flag and the
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import re
@@ -21,8 +20,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from libcontainer_py.cli._context import Context, UsageError
+from libcontainer_py.cli._parser import ArgumentTypeError
 
 if TYPE_CHECKING:
+    from libcontainer_py.cli._parser import Namespace, VerbParser, _Group
     from libcontainer_py.spec import Spec
 
 HELP = "generate a config.json with oci-runtime-tool style flags"
@@ -46,16 +47,16 @@ def _bool(text: str) -> bool:
         return True
     if lowered in _FALSE:
         return False
-    raise argparse.ArgumentTypeError(f"expected true or false (got {text!r})")
+    raise ArgumentTypeError(f"expected true or false (got {text!r})")
 
 
-def _flag_bool(parser: argparse._ActionsContainer, name: str, help_: str) -> None:
+def _flag_bool(parser: VerbParser | _Group, name: str, help_: str) -> None:
     """`--flag`, `--flag=true`, `--flag=false` (Go's boolean flag forms, which oci-runtime-tool
     documents as `--tty=true|false`)."""
     parser.add_argument(name, nargs="?", const=True, default=None, type=_bool, metavar="BOOL", help=help_)
 
 
-def configure(parser: argparse.ArgumentParser) -> None:
+def configure(parser: VerbParser) -> None:
     parser.epilog = (
         "Repeatable flags may be given several times; those taking NAMES also accept a "
         "comma-separated list. Boolean flags accept --flag, --flag=true or --flag=false."
@@ -273,7 +274,7 @@ def _apply(flag: str, value: str, method: Callable[..., object], *call_args: Any
         raise _bad(flag, value, message) from None
 
 
-def _build(args: argparse.Namespace) -> tuple[Spec, list[str]]:
+def _build(args: Namespace) -> tuple[Spec, list[str]]:
     """Apply the flags to a SpecBuilder in oci-runtime-tool's fixed order; return the Spec and the
     validator's warnings."""
     from libcontainer_py.spec.builder import SpecBuilder
@@ -428,7 +429,7 @@ def _build(args: argparse.Namespace) -> tuple[Spec, list[str]]:
         raise UsageError(f"the generated configuration is invalid: {message}") from None
 
 
-def run(args: argparse.Namespace, ctx: Context) -> int:
+def run(args: Namespace, ctx: Context) -> int:
     from libcontainer_py.spec.defaults import dumps_config
 
     if args.output and args.bundle:

@@ -8,18 +8,21 @@ start-up time of the runtime matters to its callers.
 
 from __future__ import annotations
 
-import argparse
 import errno
 import os
 
 from libcontainer_py.cli._context import Context, UsageError
+
+TYPE_CHECKING = False  # not `typing`: its import costs ~3 ms of every pyrunc call
+if TYPE_CHECKING:
+    from libcontainer_py.cli._parser import Namespace, VerbParser
 
 HELP = "create a new specification file (config.json)"
 
 CONFIG_NAME = "config.json"
 
 
-def configure(parser: argparse.ArgumentParser) -> None:
+def configure(parser: VerbParser) -> None:
     parser.add_argument(
         "--bundle",
         "-b",
@@ -35,7 +38,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run(args: argparse.Namespace, ctx: Context) -> int:
+def run(args: Namespace, ctx: Context) -> int:
     # Imported here so that `pyrunc spec --help` does not pay for it. defaults.py needs only the
     # standard library, and libcontainer_py.spec loads its models lazily: no pydantic on this path
     # (test_spec_as_a_subprocess_without_pydantic keeps it that way).

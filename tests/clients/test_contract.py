@@ -52,7 +52,7 @@ def _pyrunc_verb_flags(verb: str) -> set[str]:
     module = importlib.import_module(f"libcontainer_py.cli.{VERBS[verb][0]}")
     parser = VerbParser(prog=f"pyrunc {verb}", description="")
     module.configure(parser)
-    return {opt for action in parser._actions for opt in action.option_strings}
+    return parser.option_strings()
 
 
 def _needs_runc() -> None:

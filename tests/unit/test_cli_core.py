@@ -159,3 +159,43 @@ def test_help_and_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert status == 0 and "create" in out and "--root" in out
     status, out, _ = run_cli(capsys, "-v")
     assert status == 0 and out.startswith("pyrunc version")
+
+
+def test_verb_parser_matches_argparse_semantics(capsys: pytest.CaptureFixture[str]) -> None:
+    p = VerbParser("pyrunc t", "t")
+    p.add_argument("--env", "-e", action="append", default=[])
+    p.add_argument("--format", "-f", choices=("table", "json"), default="table")
+    p.add_argument("--tty", nargs="?", const=True, default=None)
+    p.add_argument("container_id", metavar="CONTAINER_ID")
+    p.add_argument("signal", nargs="?", default="SIGTERM")
+    args = p.parse_verb_args(["-e", "A=1", "--env=B=2", "id", "-f", "json", "KILL", "--tty"])
+    assert (args.env, args.format, args.container_id, args.signal, args.tty) == (
+        ["A=1", "B=2"],
+        "json",
+        "id",
+        "KILL",
+        True,
+    )
+    args = p.parse_verb_args(["id"])
+    assert (args.env, args.format, args.signal, args.tty) == ([], "table", "SIGTERM", None)
+    for argv, needle in [
+        (["-f", "yaml", "id"], r"argument --format/-f: invalid choice: 'yaml' \(choose from 'table', 'json'\)"),
+        (["id", "SIG", "extra"], "unrecognized arguments: extra"),
+        (["--nope", "id"], "unrecognized arguments: --nope"),
+        (["id", "--env"], "argument --env/-e: expected one argument"),
+        ([], "the following arguments are required: CONTAINER_ID"),
+    ]:
+        with pytest.raises(UsageError, match=needle):
+            p.parse_verb_args(argv)
+    with pytest.raises(SystemExit) as exc:
+        p.parse_verb_args(["--help"])
+    assert exc.value.code == 0 and "--format, -f FORMAT" in capsys.readouterr().out
+
+
+def test_verb_parser_command_after_id() -> None:
+    p = VerbParser("pyrunc exec", "t")
+    p.add_argument("--user", "-u")
+    p.add_argument("container_id")
+    p.command_after_id = True
+    args = p.parse_verb_args(["-u", "1000", "id", "ls", "-l", "--user"])
+    assert (args.user, args.container_id, args.command) == ("1000", "id", ["ls", "-l", "--user"])
