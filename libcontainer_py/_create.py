@@ -16,11 +16,11 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from libcontainer_py._faults import checkpoint
+from libcontainer_py._record import Record, field
 from libcontainer_py.errors import ConfigError, LibcontainerError
 from libcontainer_py.state import ContainerState, process_start_time
 
@@ -36,8 +36,7 @@ if TYPE_CHECKING:
 CREATE_TIMEOUT = 60.0
 
 
-@dataclass
-class Prepared:
+class Prepared(Record):
     """A validated request to create a container; nothing exists yet."""
 
     container_id: str

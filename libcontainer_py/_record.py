@@ -29,64 +29,92 @@ else:
         return lambda obj: obj
 
 
-_MISSING = object()
+_MISSING: Any = object()
 
 
-class _Factory:
-    __slots__ = ("make",)
+class _Field:
+    __slots__ = ("compare", "default", "default_factory", "init", "repr")
 
-    def __init__(self, make: Callable[[], Any]) -> None:
-        self.make = make
+    def __init__(self, default: Any, default_factory: Any, init: bool, repr: bool, compare: bool) -> None:
+        self.default = default
+        self.default_factory = default_factory
+        self.init = init
+        self.repr = repr
+        self.compare = compare
 
 
-def field(*, default_factory: Callable[[], T]) -> T:
-    """A mutable default made anew for each instance, as dataclasses.field(default_factory=...)."""
-    return _Factory(default_factory)  # type: ignore[return-value]
+def field(
+    *,
+    default: Any = _MISSING,
+    default_factory: Callable[[], Any] = _MISSING,
+    init: bool = True,
+    repr: bool = True,
+    compare: bool = True,
+) -> Any:
+    """A field's options, as dataclasses.field(): a default or a default_factory (a mutable
+    default made anew for each instance), left out of __init__, __repr__ or __eq__."""
+    return _Field(default, default_factory, init, repr, compare)
 
 
 @dataclass_transform(field_specifiers=(field,))
 class Record:
-    __record_fields__: tuple[str, ...] = ()
-    __record_defaults__: dict[str, Any] = {}
+    __record_fields__: tuple[str, ...] = ()  # every field, in order
+    __record_init__: tuple[str, ...] = ()  # those __init__ takes
+    __record_repr__: tuple[str, ...] = ()
+    __record_compare__: tuple[str, ...] = ()
+    __record_defaults__: dict[str, _Field] = {}
     __record_frozen__: bool = False
 
     def __init_subclass__(cls, frozen: bool = False, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        specs = dict(cls.__record_defaults__)
         fields = list(cls.__record_fields__)
-        defaults = dict(cls.__record_defaults__)
         for name, annotation in vars(cls).get("__annotations__", {}).items():
             if str(annotation).startswith("ClassVar"):
                 continue
             if name not in fields:
                 fields.append(name)
-            if name in cls.__dict__:
-                defaults[name] = cls.__dict__[name]
+            if name in vars(cls):
+                value = vars(cls)[name]
+                specs[name] = value if isinstance(value, _Field) else _Field(value, _MISSING, True, True, True)
                 delattr(cls, name)  # the class attribute would shadow a missing instance value
+            else:
+                specs[name] = _Field(_MISSING, _MISSING, True, True, True)
         cls.__record_fields__ = tuple(fields)
-        cls.__record_defaults__ = defaults
+        cls.__record_init__ = tuple(n for n in fields if specs[n].init)
+        cls.__record_repr__ = tuple(n for n in fields if specs[n].repr)
+        cls.__record_compare__ = tuple(n for n in fields if specs[n].compare)
+        cls.__record_defaults__ = specs
         cls.__record_frozen__ = frozen or cls.__record_frozen__
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        fields = self.__record_fields__
-        if len(args) > len(fields):
-            raise TypeError(f"{type(self).__name__}() takes {len(fields)} arguments, {len(args)} given")
-        values = dict(zip(fields, args, strict=False))
+        names = self.__record_init__
+        if len(args) > len(names):
+            raise TypeError(f"{type(self).__name__}() takes {len(names)} arguments, {len(args)} given")
+        values = dict(zip(names, args, strict=False))
         for name, value in kwargs.items():
-            if name not in fields:
+            if name not in names:
                 raise TypeError(f"{type(self).__name__}() got an unexpected keyword argument {name!r}")
             if name in values:
                 raise TypeError(f"{type(self).__name__}() got multiple values for argument {name!r}")
             values[name] = value
         setter = object.__setattr__
-        for name in fields:
+        for name in self.__record_fields__:
             value = values.get(name, _MISSING)
             if value is _MISSING:
-                value = self.__record_defaults__.get(name, _MISSING)
-                if value is _MISSING:
+                spec = self.__record_defaults__[name]
+                if spec.default_factory is not _MISSING:
+                    value = spec.default_factory()
+                elif spec.default is not _MISSING:
+                    value = spec.default
+                elif spec.init:
                     raise TypeError(f"{type(self).__name__}() missing argument {name!r}")
-                if isinstance(value, _Factory):
-                    value = value.make()
+                else:
+                    continue
             setter(self, name, value)
+        post_init = getattr(self, "__post_init__", None)
+        if post_init is not None:
+            post_init()
 
     def __setattr__(self, name: str, value: Any) -> None:
         if self.__record_frozen__:
@@ -98,21 +126,22 @@ class Record:
             raise AttributeError(f"cannot delete field {name!r} of a frozen {type(self).__name__}")
         object.__delattr__(self, name)
 
-    def _values(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, name) for name in self.__record_fields__)
+    def _compared(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self.__record_compare__)
 
     def __eq__(self, other: object) -> bool:
         if other.__class__ is not self.__class__:
             return NotImplemented
-        return self._values() == other._values()
+        assert isinstance(other, Record)
+        return self._compared() == other._compared()
 
     def __hash__(self) -> int:
         if not self.__record_frozen__:
             raise TypeError(f"unhashable type: {type(self).__name__!r}")
-        return hash(self._values())
+        return hash(self._compared())
 
     def __repr__(self) -> str:
-        inner = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__record_fields__)
+        inner = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__record_repr__)
         return f"{type(self).__name__}({inner})"
 
 
@@ -135,6 +164,6 @@ def as_dict(record: Record) -> dict[str, Any]:
 def replace(record: T, **changes: Any) -> T:
     """A copy with some fields changed (dataclasses.replace)."""
     assert isinstance(record, Record)
-    values = {name: getattr(record, name) for name in record.__record_fields__}
+    values = {name: getattr(record, name) for name in record.__record_init__}
     values.update(changes)
     return type(record)(**values)

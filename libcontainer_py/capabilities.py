@@ -11,9 +11,9 @@ Names the kernel or this table does not know are skipped with a warning, as runc
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
 # The names, in kernel order (index = capability number), are shared with config validation.
+from libcontainer_py._record import Record
 from libcontainer_py.spec.caps import CAPABILITIES
 from libcontainer_py.spec.caps import CAPABILITY_NUMBERS as CAP_NUMBERS
 
@@ -53,8 +53,7 @@ def to_mask(names: Iterable[str] | None, warn: Callable[[str], None], field: str
     return mask
 
 
-@dataclass(frozen=True)
-class CapSets:
+class CapSets(Record, frozen=True):
     bounding: int
     effective: int
     permitted: int

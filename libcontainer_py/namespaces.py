@@ -10,8 +10,8 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-from dataclasses import dataclass
 
+from libcontainer_py._record import Record
 from libcontainer_py._sys import consts as c
 from libcontainer_py.errors import ConfigError
 
@@ -35,8 +35,7 @@ NS_GET_NSTYPE = 0xB703  # ioctl(2) on a namespace fd: its CLONE_NEW* type (Linux
 NS_GET_USERNS = 0xB701  # ioctl(2): an fd of the user namespace that owns this namespace
 
 
-@dataclass(frozen=True)
-class NamespacePlan:
+class NamespacePlan(Record, frozen=True):
     """What the init must do with namespaces: flags to unshare, and (type, path) to join."""
 
     new_flags: int

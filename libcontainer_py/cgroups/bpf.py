@@ -31,9 +31,9 @@ import os
 import platform
 import struct
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from libcontainer_py._record import Record
 from libcontainer_py.cgroups.paths import CgroupError
 
 # Type-only: importing the spec models (pydantic) costs ~75 ms, which `pyrunc events --stats`,
@@ -74,8 +74,7 @@ _EXIT = 0x95  # BPF_JMP | BPF_EXIT
 _SYS_BPF = {"x86_64": 321, "aarch64": 280, "ppc64le": 361, "s390x": 351, "riscv64": 280, "loongarch64": 280}
 
 
-@dataclass(frozen=True)
-class Insn:
+class Insn(Record, frozen=True):
     """One eBPF instruction (struct bpf_insn)."""
 
     op: int

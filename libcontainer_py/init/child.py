@@ -10,12 +10,12 @@ from __future__ import annotations
 import errno
 import os
 import socket
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
 from libcontainer_py import _sys, hooks, tty
 from libcontainer_py._faults import checkpoint
+from libcontainer_py._record import Record, field
 from libcontainer_py._sys import consts as c
 from libcontainer_py.errors import ConfigError, LibcontainerError
 from libcontainer_py.init import process_setup as ps
@@ -27,8 +27,7 @@ PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
 
 
-@dataclass
-class InitConfig:
+class InitConfig(Record):
     """Everything the children need, prepared (and validated) by the parent before the fork."""
 
     spec: Any  # libcontainer_py.spec.Spec

@@ -23,11 +23,11 @@ from __future__ import annotations
 
 import os
 import socket
-from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from libcontainer_py import _sys
 from libcontainer_py._faults import checkpoint
+from libcontainer_py._record import Record, field
 from libcontainer_py._sys import consts as c
 from libcontainer_py.init import process_setup as ps
 from libcontainer_py.init.child import load_seccomp, setup_console
@@ -37,8 +37,7 @@ from libcontainer_py.namespaces import NAMESPACES, open_namespace
 PR_SET_DUMPABLE = 4
 
 
-@dataclass
-class ExecConfig:
+class ExecConfig(Record):
     process: Any  # libcontainer_py.spec.Process
     join: tuple[tuple[str, str], ...]  # (namespace type, path), in JOIN_ORDER
     preserve_fds: int = 0

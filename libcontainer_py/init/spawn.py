@@ -13,7 +13,6 @@ costs an interpreter start and the imports (~0.1-0.2 s), which a notebook does n
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import socket
@@ -100,17 +99,17 @@ def _spawn_exec(cfg: AnyConfig, child_sock: socket.socket, stdio: tuple[int | No
 
 def encode(cfg: AnyConfig) -> dict[str, Any]:
     out: dict[str, Any] = {"kind": "exec" if isinstance(cfg, ExecConfig) else "init"}
-    for f in dataclasses.fields(cfg):
-        value = getattr(cfg, f.name)
-        if f.name in ("spec", "process") or (f.name == "seccomp" and value is not None):
+    for name in cfg.__record_fields__:
+        value = getattr(cfg, name)
+        if name in ("spec", "process") or (name == "seccomp" and value is not None):
             value = value.to_dict()
-        elif f.name == "join":
+        elif name == "join":
             value = [list(j) for j in value]
-        elif f.name == "ns":
+        elif name == "ns":
             value = {"new_flags": value.new_flags, "join": [list(j) for j in value.join], "new_user": value.new_user}
         elif isinstance(value, Path):
             value = str(value)
-        out[f.name] = value
+        out[name] = value
     return out
 
 
@@ -131,7 +130,7 @@ def decode(data: dict[str, Any]) -> AnyConfig:
     kwargs["ns"] = NamespacePlan(
         new_flags=ns["new_flags"], join=tuple((t, p) for t, p in ns["join"]), new_user=ns["new_user"]
     )
-    for f in dataclasses.fields(InitConfig):
-        if f.type in ("Path", Path) and f.name in kwargs:
-            kwargs[f.name] = Path(kwargs[f.name])
+    for name in InitConfig.__record_fields__:
+        if InitConfig.__annotations__.get(name) in ("Path", Path) and name in kwargs:
+            kwargs[name] = Path(kwargs[name])
     return InitConfig(**kwargs)

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from libcontainer_py._record import replace
 from libcontainer_py._sys import consts as c
 from libcontainer_py.errors import SyscallError
 from libcontainer_py.rootfs import devices as _devices

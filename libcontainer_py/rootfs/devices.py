@@ -17,10 +17,10 @@ import errno
 import os
 import stat
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from libcontainer_py import _sys
+from libcontainer_py._record import Record
 from libcontainer_py._sys import consts as c
 from libcontainer_py.errors import SyscallError
 from libcontainer_py.rootfs import paths
@@ -33,8 +33,7 @@ if TYPE_CHECKING:
 _TYPE_BITS = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}
 
 
-@dataclass(frozen=True)
-class Device:
+class Device(Record, frozen=True):
     path: str
     type: str  # c, u (unbuffered char: a char device to the kernel), b, p
     major: int = 0

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Protocol
 
 from libcontainer_py import _sys
+from libcontainer_py._record import Record
 from libcontainer_py._sys import consts as c
 from libcontainer_py.rootfs.errors import MountError
 
@@ -27,8 +27,7 @@ class _Mapping(Protocol):
     def size(self) -> int: ...
 
 
-@dataclass(frozen=True)
-class IDMap:
+class IDMap(Record, frozen=True):
     """One uid_map/gid_map line: ``container_id host_id size``."""
 
     container_id: int

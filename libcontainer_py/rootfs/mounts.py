@@ -30,11 +30,11 @@ import errno
 import os
 import stat
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from libcontainer_py import _sys
+from libcontainer_py._record import Record, replace
 from libcontainer_py._sys import consts as c
 from libcontainer_py.errors import SyscallError
 from libcontainer_py.mountinfo import MountInfo, mount_containing, read_mountinfo
@@ -73,8 +73,7 @@ _ST_TO_MS = (
 ATIME_FLAGS = c.MS_NOATIME | c.MS_RELATIME | c.MS_STRICTATIME
 
 
-@dataclass(frozen=True)
-class MountPlan:
+class MountPlan(Record, frozen=True):
     """One ``mounts[i]`` entry, checked and ready to perform."""
 
     index: int

@@ -18,8 +18,8 @@ Pure: no system calls, so it is unit-tested without root.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
+from libcontainer_py._record import Record, field
 from libcontainer_py._sys import consts as c
 
 # name -> (clear?, MS_* bits). The table of runc's parseMountOptions (libcontainer/specconv).
@@ -111,8 +111,7 @@ MOUNT_OPTIONS: frozenset[str] = frozenset(
 BIND_ONLY_FLAGS = c.MS_BIND | c.MS_REC | c.MS_REMOUNT
 
 
-@dataclass(frozen=True)
-class MountOptions:
+class MountOptions(Record, frozen=True):
     """The parsed ``options`` of one mount."""
 
     #: MS_* flags for mount(2) (including MS_BIND/MS_REC for bind and rbind).

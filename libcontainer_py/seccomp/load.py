@@ -18,9 +18,9 @@ import base64
 import ctypes
 import errno as _errno
 import platform
-from dataclasses import dataclass, field
 from typing import Any
 
+from libcontainer_py._record import Record, field
 from libcontainer_py.errors import SyscallError
 
 # <linux/seccomp.h>
@@ -154,8 +154,7 @@ def describe_flags(flags: int) -> str:
     return "|".join(n.removeprefix("SECCOMP_FILTER_FLAG_") for n in names) or "0"
 
 
-@dataclass(frozen=True, slots=True)
-class CompiledFilter:
+class CompiledFilter(Record, frozen=True):
     """A seccomp profile compiled to classic BPF, ready for the kernel.
 
     ``program`` is the array of ``struct sock_filter`` (8 bytes each) as libseccomp exported it;

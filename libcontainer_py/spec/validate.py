@@ -10,8 +10,8 @@ for runc keep working here.
 from __future__ import annotations
 
 import posixpath
-from dataclasses import dataclass
 
+from libcontainer_py._record import Record
 from libcontainer_py.errors import ConfigError
 from libcontainer_py.spec.caps import KNOWN_CAPABILITIES
 from libcontainer_py.spec.config import Spec
@@ -21,8 +21,7 @@ _CAPABILITY_SETS = ("bounding", "effective", "inheritable", "permitted", "ambien
 _IDMAP_OPTIONS = frozenset({"idmap", "ridmap"})
 
 
-@dataclass(frozen=True, slots=True)
-class Problem:
+class Problem(Record, frozen=True):
     """One finding: the JSON path of the field and what is wrong with it."""
 
     path: str
