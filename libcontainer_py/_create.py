@@ -303,7 +303,7 @@ def _converse(
     warn: Callable[[str], None],
 ) -> None:
     from libcontainer_py import hooks
-    from libcontainer_py.container import _reap, _write_id_maps
+    from libcontainer_py.container import _reap, _reap_exited, _write_id_maps
     from libcontainer_py.init import sync
 
     state = container._state
@@ -322,7 +322,13 @@ def _converse(
             # Stage 1 waits: it has not forked the init nor unshared the cgroup namespace yet.
             existed = p.cgroups.exists()
             p.cgroup_owned = not existed  # what apply creates is ours, even if it then fails
-            p.cgroups.apply(stage1)
+            # v1: stage 1 moves itself in, through the `tasks` files we open (cgroups/base.py
+            # join_self: no global lock, no RCU grace period); otherwise we move it in.
+            join = p.cgroups.join_files()
+            if join:
+                p.cgroups.create()
+            else:
+                p.cgroups.apply(stage1)
             p.cgroup_owned = True
             state.cgroup_paths = p.cgroups.paths()
             container._dir.save(state)  # from now on delete --force finds the cgroup
@@ -331,10 +337,16 @@ def _converse(
             # pids is set at "ready", when only the init is left and before the program runs
             # (runc sets all resources at that point, procReady).
             p.cgroups.set(_without_pids(p.resources))
-            # Tests stop (and SIGKILL) the runtime here: the cgroup exists and holds stage 1, the
-            # state names it, and nothing else of the container exists yet.
-            checkpoint("create:cgroup-applied")
-            sync.send(sock, "cgroup-done")
+            join_fds = _open_join_files(join)
+            try:
+                # Tests stop (and SIGKILL) the runtime here: the cgroup exists with its limits and
+                # the state names it; stage 1 is in it (v2) or joins it on cgroup-done (v1), and
+                # nothing else of the container exists yet.
+                checkpoint("create:cgroup-applied")
+                sync.send(sock, "cgroup-done", fds=join_fds, files=join)
+            finally:
+                for fd in join_fds:
+                    os.close(fd)
         elif kind == "pid":
             pid = int(msg["pid"])
             pids.append(pid)
@@ -342,7 +354,6 @@ def _converse(
             state.pid_start = process_start_time(pid) or 0
             container._dir.save(state)  # from now on delete --force can find it
             checkpoint("create:init-pid")
-            _reap(stage1)
             if p.spec.linux and p.spec.linux.net_devices:
                 # The init is in its new network namespace: move the host's interfaces in, renamed,
                 # with their addresses (spec 1.3 linux.netDevices).
@@ -371,12 +382,37 @@ def _converse(
             sync.send(sock, "run")
         else:
             raise sync.ProtocolError(f"unexpected message {kind!r} from container init")
+    if state.pid:
+        # Stage 1 exits right after it sent the pid; collected here rather than at "pid", where it
+        # was still tearing down its copy of our memory and a reap had to poll (~1-2 ms).
+        _reap_exited(stage1)
     if not ready or not state.pid:
         raise sync.InitError("container init exited during create")
     # EOF after "run": the init closed its end and waits on the exec fifo; confirm it lives.
     if process_start_time(state.pid) != state.pid_start:
         status = _reap(state.pid, 0.5)
         raise sync.InitError(f"container init exited during create (wait status {status})")
+
+
+def _open_join_files(files: list[str]) -> list[int]:
+    """Open the cgroup files stage 1 joins through (write-only: the kernel checks the opener's
+    credentials, ours, so stage 1 may already be in its new user or joined mount namespace)."""
+    from libcontainer_py.cgroups import CgroupError
+
+    fds: list[int] = []
+    try:
+        for path in files:
+            try:
+                fds.append(os.open(path, os.O_WRONLY | os.O_CLOEXEC))
+            except OSError as exc:
+                raise CgroupError(
+                    f"cannot open {path}: {exc.strerror}", field="linux.cgroupsPath"
+                ) from exc
+    except BaseException:
+        for fd in fds:
+            os.close(fd)
+        raise
+    return fds
 
 
 def _without_pids(resources: Any) -> Any:

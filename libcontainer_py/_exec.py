@@ -70,7 +70,7 @@ def exec_process(
     when detached) and, for a terminal without a console socket, the pty master. Without detach,
     a terminal is relayed to this process's stdin/stdout. Raises ExecError when the process could
     not be started."""
-    from libcontainer_py.container import _reap, _write_pid_file, subreaper
+    from libcontainer_py.container import _reap, _reap_exited, _write_pid_file, subreaper
     from libcontainer_py.init import sync
     from libcontainer_py.init.setns import ExecConfig
     from libcontainer_py.init.spawn import spawn as spawn_child
@@ -117,7 +117,6 @@ def exec_process(
                 pid = int(msg["pid"])
                 pids.append(pid)
                 checkpoint("exec:pid-known")
-                _reap(stage1)
             elif msg["type"] == "seccomp-fd":
                 from libcontainer_py._create import hook_state, pass_listener_fd
 
@@ -128,7 +127,11 @@ def exec_process(
                 from libcontainer_py import tty
 
                 console = tty.hand_over(msg["fds"][0], console_socket)
-        if not pid:
+        if pid:
+            # Stage 1 exited right after it sent the pid (so the process is re-parented to us before
+            # we stop being a subreaper); collected now rather than polled for at "pid".
+            _reap_exited(stage1)
+        else:
             raise ExecError(f"exec failed: the process did not start in container {container.id!r}")
         if process_start_time(container.pid) is None:
             raise ExecError(f"exec failed: container {container.id!r} stopped meanwhile")

@@ -80,6 +80,17 @@ def _reap(pid: int, timeout: float = 5.0) -> int | None:
         time.sleep(0.002)
 
 
+def _reap_exited(pid: int) -> int | None:
+    """waitpid a child of ours that has exited or is exiting (blocks until it has); None if not ours."""
+    while True:
+        try:
+            return os.waitpid(pid, 0)[1]
+        except ChildProcessError:
+            return None
+        except InterruptedError:
+            continue
+
+
 def _wait_gone(pid: int, start: int, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while process_start_time(pid) == start and time.monotonic() < deadline:

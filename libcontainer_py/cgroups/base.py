@@ -56,6 +56,16 @@ class Manager(abc.ABC):
     def add_process(self, pid: int) -> None:
         """Move ``pid`` into the existing cgroup (exec): no emptiness check."""
 
+    def join_files(self) -> list[str]:
+        """Files through which a single-threaded process moves itself in, writing "0" to each (see
+        join_self): v1's ``tasks``. Empty when the driver has none: the runtime moves the process in
+        with apply() or add_process()."""
+        return []
+
+    def create(self) -> None:
+        """apply() without moving anyone in, for drivers with join_files()."""
+        raise NotImplementedError(f"{type(self).__name__} creates its cgroup in apply()")
+
     @abc.abstractmethod
     def plan(self, resources: LinuxResources) -> list[Write]:
         """Validate ``resources`` against the host and return the file writes set() would make, in order.
@@ -172,6 +182,20 @@ def write_file(path: str, value: str, field: str) -> None:
         raise CgroupError(f"{value!r}: writing {path}: {_HINTS.get(e.errno or 0, e.strerror)}", field=field) from e
     finally:
         os.close(fd)
+
+
+def join_self(fd: int, path: str, field: str = "linux.cgroupsPath") -> None:
+    """Move the calling thread into the cgroup whose ``tasks`` file (v1) ``fd`` is open on: "0"
+    names the writer. The kernel then skips the global cgroup_threadgroup_rwsem that moving a
+    process by pid (cgroup.procs) takes for writing: its first write after an idle moment waits for
+    an RCU grace period, 5-15 ms. For a single-threaded process, its one thread is the process. The
+    permission check uses the credentials of whoever opened ``fd`` (the runtime, as root), so the
+    caller may already be in another user or mount namespace."""
+    try:
+        os.write(fd, b"0")
+    except OSError as e:
+        why = _HINTS.get(e.errno or 0, e.strerror)
+        raise CgroupError(f"cannot join cgroup {os.path.dirname(path)}: {why}", field=field) from e
 
 
 def walk_dirs_bottom_up(top: str) -> Iterator[str]:

@@ -17,6 +17,8 @@ from libcontainer_py import _sys, hooks, tty
 from libcontainer_py._faults import checkpoint
 from libcontainer_py._record import Record, field
 from libcontainer_py._sys import consts as c
+from libcontainer_py._sys import describe as _describe  # noqa: F401  (SyscallError texts: no import after pivot_root)
+from libcontainer_py.cgroups.base import join_self
 from libcontainer_py.errors import ConfigError, LibcontainerError
 from libcontainer_py.init import process_setup as ps
 from libcontainer_py.init.sync import child_fail, expect, send
@@ -78,12 +80,13 @@ def stage1(cfg: InitConfig, sock: socket.socket) -> NoReturn:
             # Become root of the user namespace: the mapped uid 0, with its full capability set.
             os.setresgid(0, 0, 0)
             os.setresuid(0, 0, 0)
-        # The parent puts us in the container's cgroup and applies its limits now: before the
-        # init exists (it inherits the cgroup, so nothing of the container ever runs outside
-        # it) and before unshare(CLONE_NEWCGROUP), which roots the namespace at our cgroup.
+        # The parent creates the container's cgroup and applies its limits now, and we join it
+        # (v1: ourselves, through the `tasks` files it opened; v2: it moves us): before the init
+        # exists (it inherits the cgroup, so nothing of the container ever runs outside it) and
+        # before unshare(CLONE_NEWCGROUP), which roots the namespace at our cgroup.
         stage = "cgroups"
         send(sock, "cgroup")
-        expect(sock, "cgroup-done")
+        _join_cgroup(expect(sock, "cgroup-done"))
         stage = "namespaces"
         rest = cfg.ns.new_flags & ~c.CLONE_NEWUSER
         if rest:
@@ -103,6 +106,18 @@ def stage1(cfg: InitConfig, sock: socket.socket) -> NoReturn:
         os._exit(0)
     except BaseException as exc:
         _fail(sock, stage, exc)
+
+
+def _join_cgroup(msg: dict[str, Any]) -> None:
+    """Write "0" to each cgroup file the parent sent (cgroups/base.py join_self), then close them:
+    nothing of the host's may stay open into the init."""
+    fds = msg.get("fds") or []
+    try:
+        for fd, path in zip(fds, msg.get("files") or [], strict=True):
+            join_self(fd, path)
+    finally:
+        for fd in fds:
+            os.close(fd)
 
 
 def _loopback_up() -> None:

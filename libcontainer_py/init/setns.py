@@ -2,15 +2,17 @@
 
     parent (exec)                 stage-1 "pyrunc:[1:EXEC]"            stage-2 "pyrunc:[2:EXEC]"
       | spawn ---------------------->| non-dumpable
+      |                              | join the cgroup (v1: "0" to each `tasks`)
       |                              | setns(user), setresuid/gid(0)
       |                              | setns(the others, mount last)
       |                              | fork ------------------------------>| (born in the pid namespace)
       |<----------- pid {pid} -------|                                      |
       |                              | _exit(0)                             | rlimits, no_new_privs,
-      | waitpid(stage-1)                                                    | capabilities, user, cwd,
+      |                                                                     | capabilities, user, cwd,
       |<----------------------------------------------------- error ------| look up the program
       |<----------------------------------------------------- EOF --------| execve (the socket is
-      | exit status of the process (unless --detach)                        | close-on-exec)
+      | waitpid(stage-1)                                                    | close-on-exec)
+      | exit status of the process (unless --detach)
 
 CVE-2019-5736: until execve, stage 2 is this Python interpreter running inside the container's pid
 and mount namespaces, visible in its /proc. It is made non-dumpable before it joins anything, so a
@@ -62,8 +64,18 @@ def exec_stage1(cfg: ExecConfig, sock: socket.socket) -> NoReturn:
             # Join the container's cgroup from the host side, before any namespace: the process
             # forked next inherits it, so the exec'd program never runs outside the limits.
             from libcontainer_py import cgroups
+            from libcontainer_py.cgroups.base import join_self
 
-            cgroups.load_manager(cfg.cgroup_paths).add_process(os.getpid())
+            manager = cgroups.load_manager(cfg.cgroup_paths)
+            join = manager.join_files()
+            for path in join:  # v1: we move ourselves in (no global lock: cgroups/base.py join_self)
+                cg_fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+                try:
+                    join_self(cg_fd, path)
+                finally:
+                    os.close(cg_fd)
+            if not join:
+                manager.add_process(os.getpid())
         fds = [(t, open_namespace(t, p)) for t, p in cfg.join]
         for ns_type, fd in fds:
             if ns_type == "user":

@@ -15,14 +15,16 @@ reaches `create`, never a half-made container.
       |----------- userns-done ------>|
       |                               | setresuid/gid(0)
       |<---------- cgroup ------------|
-      | put stage-1 in the cgroup,    |
-      | apply linux.resources         |
-      |----------- cgroup-done ------>|
+      | create the cgroup, apply      |
+      | linux.resources but pids;     |
+      | [v2: move stage-1 in]         |
+      |--- cgroup-done [+ SCM_RIGHTS: |
+      |  each v1 `tasks` file] ------>| [v1: join it, writing "0" to each]
       |                               | unshare(other new namespaces), time offsets, lo up
       |                               | fork ---------------------------->|
       |<---------- pid {pid} ---------|                                    |
       | [move linux.netDevices in]    | _exit(0)                           |
-      | waitpid(stage-1)                                                   | setsid, keyring, mounts
+      |                                                                    | setsid, keyring, mounts
       |<---------------------------------------------- hooks -------------| (only with such hooks)
       | prestart, createRuntime hooks                                      |
       |----------------------------------------------- hooks-done ------->| createContainer hooks
@@ -39,7 +41,7 @@ reaches `create`, never a half-made container.
       |----------------------------------------------- seccomp-fd-done ->| capabilities, user, cwd,
       |                                                                    | look up the executable
       |<---------------------------------------------- EOF (close) -------|
-      | save state "created", return                                       | open exec.fifo: blocks
+      | waitpid(stage-1), save state "created", return                     | open exec.fifo: blocks
     start: open exec.fifo for reading, read 1 byte ------------------------>| startContainer hooks,
       poststart hooks                                                        execve(args)
 """
@@ -55,6 +57,7 @@ from typing import Any
 from libcontainer_py.errors import LibcontainerError
 
 MAX_MESSAGE = 65536
+MAX_FDS = 32  # the pty master, the seccomp listener, or one cgroup `tasks` file per v1 hierarchy
 
 
 class InitError(LibcontainerError):
@@ -86,9 +89,13 @@ def recv(sock: socket.socket, timeout: float | None = None) -> dict[str, Any] | 
         if not ready:
             raise ProtocolError(f"container init did not answer within {timeout:.0f}s")
     try:
-        data, fds, _flags, _addr = socket.recv_fds(sock, MAX_MESSAGE, 4)
+        data, fds, flags, _addr = socket.recv_fds(sock, MAX_MESSAGE, MAX_FDS)
     except ConnectionResetError:
         return None
+    if flags & socket.MSG_CTRUNC:
+        for fd in fds:
+            os.close(fd)
+        raise ProtocolError(f"more than {MAX_FDS} file descriptors in one message from container init")
     if not data:
         for fd in fds:
             os.close(fd)
