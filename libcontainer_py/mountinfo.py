@@ -65,9 +65,15 @@ def parse_mountinfo(text: str) -> list[MountInfo]:
     return out
 
 
-def read_mountinfo(pid: str = "self") -> list[MountInfo]:
+def read_mountinfo(pid: str = "self", *, fstypes: tuple[str, ...] = ()) -> list[MountInfo]:
+    """The mounts of ``pid``'s mount namespace; with ``fstypes``, only the mounts of those types
+    (the other lines are not parsed: a container's init wants just the cgroup ones)."""
     with open(f"/proc/{pid}/mountinfo", encoding="utf-8", errors="surrogateescape") as f:
-        return parse_mountinfo(f.read())
+        text = f.read()
+    if fstypes:
+        marks = tuple(f" - {t} " for t in fstypes)
+        text = "\n".join(line for line in text.splitlines() if any(m in line for m in marks))
+    return parse_mountinfo(text)
 
 
 def mount_containing(path: str, mounts: list[MountInfo]) -> MountInfo | None:

@@ -28,7 +28,7 @@ from libcontainer_py.rootfs import paths as _paths
 from libcontainer_py.rootfs import pivot as _pivot
 from libcontainer_py.rootfs.errors import DeviceError, MountError, PathError, RootfsError, strerror
 from libcontainer_py.rootfs.idmap import IDMap
-from libcontainer_py.rootfs.mounts import MountPlan, plan_mounts
+from libcontainer_py.rootfs.mounts import MountPlan, plan_mount, plan_mounts
 from libcontainer_py.rootfs.options import (
     MOUNT_OPTIONS,
     MountOptions,
@@ -167,8 +167,11 @@ def finalize_rootfs(spec: Spec) -> None:
     if linux is not None:
         _masked.readonly_paths(linux.readonly_paths or ())
         _masked.mask_paths(linux.masked_paths or ())
-    # The bundle only matters for bind sources, which are not used here.
-    _, dev = _dev_ro_deferred(plan_mounts(spec.mounts, "/"))
+    # The bundle only matters for bind sources, which are not used here; only the mounts on /dev
+    # matter (all of them were planned, so checked, by prepare_rootfs).
+    mounts = enumerate(spec.mounts or ())
+    on_dev = [plan_mount(i, m, "/") for i, m in mounts if _paths.clean(m.destination or "") == "dev"]
+    _, dev = _dev_ro_deferred(on_dev)
     if dev is not None:
         _masked.remount_readonly("/dev", dev.field, flags=dev.options.flags)
     if spec.root is not None and spec.root.readonly:

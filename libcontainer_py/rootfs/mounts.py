@@ -377,7 +377,7 @@ def _mount_cgroup(root_fd: int, target: int, real: str, plan: MountPlan, *, cgro
       host is not exposed, as in runc's v1 mode.
     """
     tpath = paths.fd_path(target)
-    mounts = read_mountinfo()
+    mounts = read_mountinfo(fstypes=("cgroup", "cgroup2"))
     flags = plan.mount_flags
     v1 = [m for m in mounts if m.fstype == "cgroup"]
     if plan.kind == "cgroup2" or not v1:

@@ -15,7 +15,6 @@ mkdirat(2) on a parent fd that itself was resolved in the root.
 
 from __future__ import annotations
 
-import errno
 import os
 import stat
 
@@ -60,12 +59,7 @@ def resolve(root_fd: int, path: str, *, flags: int = 0) -> int:
 
 def try_resolve(root_fd: int, path: str, *, flags: int = 0) -> int | None:
     """Like :func:`resolve`, but None when the path does not exist."""
-    try:
-        return resolve(root_fd, path, flags=flags)
-    except SyscallError as exc:
-        if exc.errno == errno.ENOENT:
-            return None
-        raise
+    return _sys.openat2_or_none(root_fd, clean(path), O_PATH | flags, 0, RESOLVE)
 
 
 def path_in_root(root_fd: int, fd: int) -> str:
@@ -112,17 +106,32 @@ def _ensure(root_fd: int, rel: str, *, directory: bool, mode: int, depth: int) -
         return existing
     parts = [] if rel == "." else rel.split("/")
     # Walk down from the root: each prefix is resolved in the root, each missing component created
-    # with mkdirat on the fd of its (already resolved) parent.
-    cur = os.open(".", O_PATH | os.O_DIRECTORY, dir_fd=root_fd)
+    # with mkdirat on the fd of its (already resolved) parent. Most often only the last component
+    # is missing: then the walk starts at the parent, resolved in the root in one lookup (the same
+    # lookup the walk would make; on any error, the walk runs from the root and reports it).
+    cur = -1
+    start = 0
+    if len(parts) > 1:
+        try:
+            parent = try_resolve(root_fd, "/".join(parts[:-1]), flags=os.O_DIRECTORY)
+        except SyscallError:
+            parent = None
+        if parent is not None:
+            cur, start = parent, len(parts) - 1
+    if cur < 0:
+        cur = os.open(".", O_PATH | os.O_DIRECTORY, dir_fd=root_fd)
     try:
-        for i, part in enumerate(parts):
+        for i in range(start, len(parts)):
+            part = parts[i]
             last = i == len(parts) - 1
             prefix = "/".join(parts[: i + 1])
             try:
-                nxt = resolve(root_fd, prefix, flags=0 if last and not directory else os.O_DIRECTORY)
+                found = try_resolve(root_fd, prefix, flags=0 if last and not directory else os.O_DIRECTORY)
             except SyscallError as exc:
-                if exc.errno != errno.ENOENT:
-                    raise PathError(f"/{prefix}: {strerror(exc.errno)}", errno=exc.errno) from exc
+                raise PathError(f"/{prefix}: {strerror(exc.errno)}", errno=exc.errno) from exc
+            if found is not None:
+                nxt = found
+            else:
                 created = _create(cur, part, directory=directory or not last, mode=mode)
                 if not created and _is_symlink(cur, part):
                     # A dangling symlink: create what it points to, inside the root, then go on.
