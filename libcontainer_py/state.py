@@ -132,7 +132,8 @@ class ContainerState(Record):
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
-        return json.dumps(as_dict(self), indent=1, sort_keys=True)
+        # Compact: json's C encoder runs only without indent (~5x faster; four saves per create).
+        return json.dumps(as_dict(self), sort_keys=True, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str) -> ContainerState:
