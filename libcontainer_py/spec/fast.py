@@ -41,6 +41,7 @@ load average 3-6; min / median of 20-40 runs; ``-X importtime`` for the split):
 
 from __future__ import annotations
 
+import _thread
 import os
 from enum import Enum
 
@@ -717,11 +718,17 @@ class _Registry:
         self._classes: dict[str, type[FastModel]] = {}
         self._models: dict[tuple[str, bool], Check] = {}
         self._types: dict[tuple[tuple[Any, ...], bool], Check] = {}
+        self._pending: dict[tuple[str, bool], Check] = {}
+        self._lock = _thread.RLock()  # _thread: always loaded, unlike threading
 
     def model_class(self, model: str) -> type[FastModel]:
         cls = self._classes.get(model)
         if cls is not None:
             return cls
+        with self._lock:  # one class per name, whichever thread asks first
+            return self._classes.get(model) or self._make_class(model)
+
+    def _make_class(self, model: str) -> type[FastModel]:
         name = self._aliases.get(model, model)
         info = self.models.get(name)
         if info is None:
@@ -751,15 +758,24 @@ class _Registry:
         compiled = self._models.get(key)
         if compiled is not None:
             return compiled
-        cell: list[Check] = []
-        self._models[key] = lambda data: cell[0](data)  # what a model that contains itself calls
-        compiled = _compile_model(self, self.model_class(name), check)
-        cell.append(compiled)
-        self._models[key] = compiled
-        return compiled
+        with self._lock:  # first use only; reentrant: compiling a model compiles the models in it
+            compiled = self._models.get(key) or self._pending.get(key)
+            if compiled is None:
+                # A model that contains itself calls this until it is compiled. Only the compiling
+                # thread (holding the lock) can see it: another one would call it too early.
+                cell: list[Check] = []
+                self._pending[key] = lambda data: cell[0](data)
+                try:
+                    compiled = _compile_model(self, self.model_class(name), check)
+                finally:
+                    del self._pending[key]
+                cell.append(compiled)
+                self._models[key] = compiled
+            return compiled
 
     def compile(self, desc: tuple[Any, ...], check: bool) -> Check:
-        # The same descriptor recurs (a nullable string, a uint32...): one check each, compiled once.
+        # Called while compiling a model (under the lock). The same descriptor recurs (a nullable
+        # string, a uint32...): one check each, compiled once.
         compiled = self._types.get((desc, check))
         if compiled is None:
             compiled = self._types[desc, check] = _compile(self, desc, check)

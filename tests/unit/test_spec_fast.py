@@ -504,6 +504,37 @@ def test_model_copy_and_copy_module() -> None:
     assert f.memory.x == [1]
 
 
+def test_first_use_from_many_threads() -> None:
+    """Classes and checks are made on first use: threads racing there get one class per name and a
+    complete check (never one still being compiled: without the lock, most trials fail here)."""
+    import threading
+
+    from libcontainer_py.spec._fast_table import TABLE
+
+    doc = _built_with_many_options().to_dict()
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    try:
+        for _ in range(10):
+            registry = fast._Registry(TABLE)
+            barrier = threading.Barrier(8)
+            results: list[Any] = []
+
+            def work(registry: Any = registry, barrier: Any = barrier, results: list[Any] = results) -> None:
+                barrier.wait()
+                results.append(registry.validate(doc, "Spec"))
+
+            threads = [threading.Thread(target=work) for _ in range(8)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            assert len(results) == 8 and all(r is not None and r == results[0] for r in results)
+            assert {type(r.linux.namespaces[0]) for r in results} == {registry.model_class("LinuxNamespace")}
+    finally:
+        sys.setswitchinterval(interval)
+
+
 def test_equality_is_pydantics() -> None:
     a = fast.validate({"ociVersion": "1", "process": {"cwd": "/"}})
     b = fast.validate({"process": {"cwd": "/"}, "ociVersion": "1"})
