@@ -308,6 +308,9 @@ def _converse(
 
     state = container._state
     ready = False
+    # The cgroup is made while stage 1 starts up (it asks for it with "cgroup" once it has entered
+    # or created its user namespace): creating it, the state save and the limits take ~1-2 ms.
+    join = _make_cgroup(container, p)
     while True:
         msg = sync.recv(sock, CREATE_TIMEOUT)
         if msg is None:
@@ -320,23 +323,10 @@ def _converse(
             sync.send(sock, "userns-done")
         elif kind == "cgroup":
             # Stage 1 waits: it has not forked the init nor unshared the cgroup namespace yet.
-            existed = p.cgroups.exists()
-            p.cgroup_owned = not existed  # what apply creates is ours, even if it then fails
-            # v1: stage 1 moves itself in, through the `tasks` files we open (cgroups/base.py
-            # join_self: no global lock, no RCU grace period); otherwise we move it in.
-            join = p.cgroups.join_files()
-            if join:
-                p.cgroups.create()
-            else:
-                p.cgroups.apply(stage1)
-            p.cgroup_owned = True
-            state.cgroup_paths = p.cgroups.paths()
-            container._dir.save(state)  # from now on delete --force finds the cgroup
-            # Every limit but pids: a pids limit below what create itself needs (stage 1 forks
-            # the init; hooks fork too; 0 is a valid limit) would make create fail with EAGAIN.
-            # pids is set at "ready", when only the init is left and before the program runs
-            # (runc sets all resources at that point, procReady).
-            p.cgroups.set(_without_pids(p.resources))
+            # v1: it moves itself in, through the `tasks` files we open (cgroups/base.py join_self:
+            # no global lock, no RCU grace period); otherwise we move it in.
+            if not join:
+                p.cgroups.add_process(stage1)
             join_fds = _open_join_files(join)
             try:
                 # Tests stop (and SIGKILL) the runtime here: the cgroup exists with its limits and
@@ -394,6 +384,25 @@ def _converse(
         raise sync.InitError(f"container init exited during create (wait status {status})")
 
 
+def _make_cgroup(container: Container, p: Prepared) -> list[str]:
+    """Create the container's cgroup (refusing a busy or frozen one), name it in the state, and
+    apply every limit but pids; return the files stage 1 joins it through (v1), or [] when the
+    runtime moves it in (v2, or no cgroup)."""
+    p.cgroup_owned = not p.cgroups.exists()  # what create makes is ours, even if it then fails
+    p.cgroups.create()
+    p.cgroup_owned = True
+    state = container._state
+    state.cgroup_paths = p.cgroups.paths()
+    container._dir.save(state)  # from now on delete --force finds the cgroup
+    # Every limit but pids: a pids limit below what create itself needs (stage 1 forks the init;
+    # hooks fork too; 0 is a valid limit) would make create fail with EAGAIN. pids is set at
+    # "ready", when only the init is left and before the program runs (runc sets all resources at
+    # that point, procReady). They are set before anything joins: nothing of the container runs
+    # without them.
+    p.cgroups.set(_without_pids(p.resources))
+    return p.cgroups.join_files()
+
+
 def _open_join_files(files: list[str]) -> list[int]:
     """Open the cgroup files stage 1 joins through (write-only: the kernel checks the opener's
     credentials, ours, so stage 1 may already be in its new user or joined mount namespace)."""
@@ -405,9 +414,7 @@ def _open_join_files(files: list[str]) -> list[int]:
             try:
                 fds.append(os.open(path, os.O_WRONLY | os.O_CLOEXEC))
             except OSError as exc:
-                raise CgroupError(
-                    f"cannot open {path}: {exc.strerror}", field="linux.cgroupsPath"
-                ) from exc
+                raise CgroupError(f"cannot open {path}: {exc.strerror}", field="linux.cgroupsPath") from exc
     except BaseException:
         for fd in fds:
             os.close(fd)

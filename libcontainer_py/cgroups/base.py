@@ -62,9 +62,10 @@ class Manager(abc.ABC):
         with apply() or add_process()."""
         return []
 
+    @abc.abstractmethod
     def create(self) -> None:
-        """apply() without moving anyone in, for drivers with join_files()."""
-        raise NotImplementedError(f"{type(self).__name__} creates its cgroup in apply()")
+        """apply() without moving anyone in: create the cgroup, refusing one that is frozen or
+        already has processes. The process joins later (join_files(), or add_process())."""
 
     @abc.abstractmethod
     def plan(self, resources: LinuxResources) -> list[Write]:

@@ -39,6 +39,9 @@ class NoneManager(Manager):
     def apply(self, pid: int) -> None:
         return None
 
+    def create(self) -> None:
+        return None
+
     def add_process(self, pid: int) -> None:
         return None
 

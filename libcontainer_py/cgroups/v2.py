@@ -112,9 +112,12 @@ class V2Manager(Manager):
             raise CgroupError(f"cannot create cgroup {self._dir}: {e.strerror}", field=CGPATH) from e
 
     def apply(self, pid: int) -> None:
+        self.create()
+        self.add_process(pid)
+
+    def create(self) -> None:
         self._check_usable()
         self._create()
-        self.add_process(pid)
 
     def add_process(self, pid: int) -> None:
         write_file(self._file("cgroup.procs"), str(pid), CGPATH)

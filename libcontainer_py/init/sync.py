@@ -8,15 +8,14 @@ reaches `create`, never a half-made container.
 
     parent (create)                stage-1 "pyrunc:[1:CHILD]"        stage-2 "pyrunc:[2:INIT]"
       |  spawn ---------------------->| non-dumpable, close inherited fds
-      |                               | setns(every path), user first, mount last
-      |                               | unshare(CLONE_NEWUSER)         (when a new user ns)
+      | create the cgroup, name it in | setns(every path), user first, mount last
+      | the state, apply every limit  | unshare(CLONE_NEWUSER)         (when a new user ns)
+      | of linux.resources but pids   |
       |<---------- userns ------------|
       | write uid_map, gid_map        |
       |----------- userns-done ------>|
       |                               | setresuid/gid(0)
       |<---------- cgroup ------------|
-      | create the cgroup, apply      |
-      | linux.resources but pids;     |
       | [v2: move stage-1 in]         |
       |--- cgroup-done [+ SCM_RIGHTS: |
       |  each v1 `tasks` file] ------>| [v1: join it, writing "0" to each]
