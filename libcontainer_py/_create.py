@@ -66,8 +66,8 @@ def prepare(
     warn: Callable[[str], None],
 ) -> Prepared:
     from libcontainer_py import cgroups, hooks
+    from libcontainer_py._specload import as_runtime, load_spec
     from libcontainer_py.namespaces import check_join_owners, check_sysctls, open_namespace, plan
-    from libcontainer_py.spec import Spec as SpecModel
     from libcontainer_py.spec.validate import validate_runtime
     from libcontainer_py.state import validate_id
 
@@ -76,7 +76,9 @@ def prepare(
     if spec is None:
         if not bundle_path.is_dir():
             raise ConfigError(f"bundle directory {bundle_path} does not exist")
-        spec = SpecModel.load(bundle_path / "config.json")
+        spec = load_spec(bundle_path / "config.json")
+    else:
+        spec = as_runtime(spec)  # from here on, the runtime's objects only (_specload.py)
     source = str(bundle_path / "config.json")
     for message in validate_runtime(spec):
         warn(message)
@@ -131,6 +133,7 @@ def prepare(
             source=source,
         )
     hooks.validate_hooks(spec.hooks)
+    hook_kinds = hooks.hooks_by_kind(spec.hooks)
     compiled = None
     if linux and linux.seccomp:
         from libcontainer_py.seccomp import compile_filter, validate_seccomp
@@ -146,6 +149,9 @@ def prepare(
     import libcontainer_py.rootfs
     import libcontainer_py.seccomp.load  # noqa: F401
 
+    if "createContainer" in hook_kinds or "startContainer" in hook_kinds:
+        import subprocess  # noqa: F401  (the init runs these hooks; hooks.py imports it when used)
+
     return Prepared(
         container_id=container_id,
         spec=spec,
@@ -156,7 +162,7 @@ def prepare(
         seccomp=compiled,
         cgroups=manager,
         resources=resources,
-        hooks=hooks.hooks_by_kind(spec.hooks),
+        hooks=hook_kinds,
     )
 
 
@@ -183,18 +189,18 @@ def effective_resources(spec: Spec) -> Any:
     """linux.resources as the cgroup gets it: the spec's device rules, then the default allowed
     devices and an allow rule for each linux.devices entry (so the nodes the runtime creates can
     be used). None when the spec has no resources and no devices."""
-    from libcontainer_py.spec import LinuxDeviceCgroup, LinuxResources
+    from libcontainer_py._specload import new
 
     linux = spec.linux
     if linux is None:
         return None
-    resources = linux.resources.model_copy(deep=True) if linux.resources else LinuxResources()
+    resources = linux.resources.model_copy(deep=True) if linux.resources else new("LinuxResources")
     rules = list(resources.devices or [])
     for kind, major, minor, access in DEFAULT_ALLOWED_DEVICES:
-        rules.append(LinuxDeviceCgroup(allow=True, type=kind, major=major, minor=minor, access=access))
+        rules.append(new("LinuxDeviceCgroup", allow=True, type=kind, major=major, minor=minor, access=access))
     for dev in linux.devices or []:
         kind = "c" if str(dev.type) in ("c", "u") else str(dev.type)
-        rules.append(LinuxDeviceCgroup(allow=True, type=kind, major=dev.major, minor=dev.minor, access="rwm"))
+        rules.append(new("LinuxDeviceCgroup", allow=True, type=kind, major=dev.major, minor=dev.minor, access="rwm"))
     resources.devices = rules
     return resources
 
@@ -364,9 +370,9 @@ def _converse(
             sync.send(sock, "seccomp-fd-done")
         elif kind == "ready":
             if p.resources is not None and p.resources.pids is not None:
-                from libcontainer_py.spec import LinuxResources
+                from libcontainer_py._specload import new
 
-                p.cgroups.set(LinuxResources(pids=p.resources.pids))
+                p.cgroups.set(new("LinuxResources", pids=p.resources.pids))
             ready = True
             checkpoint("create:ready")
             sync.send(sock, "run")

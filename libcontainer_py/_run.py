@@ -57,15 +57,20 @@ def run(
     """Create, start and wait for a container, then delete it. `args` replaces process.args.
     With capture_output the container's stdout and stderr are returned as bytes (they go to this
     process's own stdio otherwise); `input` is written to its stdin. Works from a notebook."""
+    from libcontainer_py._specload import as_runtime, load_spec
     from libcontainer_py.container import Container
-    from libcontainer_py.spec import Spec as SpecModel
 
     if spec is None:
         if bundle is None:
             raise LibcontainerError("run() needs a bundle directory or a spec")
-        spec = SpecModel.load(os.path.join(os.fspath(bundle), "config.json"))
+        spec = load_spec(os.path.join(os.fspath(bundle), "config.json"))
     else:
-        spec = spec.model_copy(deep=True)
+        given = spec
+        spec = as_runtime(spec)  # a pydantic model is rebuilt: the caller's object stays as it was
+        if spec is given and spec.process is not None:
+            # Only process.args and process.terminal change below: a copy of the spec that has its
+            # own copy of the process leaves the caller's spec as it was (a deep copy cost ~1 ms).
+            spec = spec.model_copy(update={"process": spec.process.model_copy()})
     if spec.process is None:
         from libcontainer_py.errors import ConfigError
 

@@ -352,11 +352,12 @@ class Container:
         namespaces. Returns (pid, exit status, console): the status is None with detach=True; the
         console is the pty master when process.terminal is set, detached and without a socket."""
         from libcontainer_py._exec import exec_process
+        from libcontainer_py._specload import as_runtime
 
         self._state = self._dir.load()
         return exec_process(
             self,
-            process,
+            as_runtime(process, "Process"),
             detach=detach,
             pid_file=pid_file,
             preserve_fds=preserve_fds,
@@ -389,17 +390,9 @@ class Container:
     def update(self, resources: Any) -> None:
         """Apply new linux.resources (a LinuxResources or its JSON dict) to the live container.
         Every value is checked against the host before anything is written."""
-        from libcontainer_py.spec import LinuxResources
+        from libcontainer_py._specload import resources as runtime_resources
 
-        if isinstance(resources, dict):
-            from pydantic import ValidationError
-
-            from libcontainer_py.spec._base import config_error_from
-
-            try:
-                resources = LinuxResources.model_validate(resources)
-            except ValidationError as exc:
-                raise config_error_from(exc, source="resources") from None
+        resources = runtime_resources(resources, source="resources")
         with self._locked():
             status = self.status
             if not status.can_update():
@@ -497,7 +490,8 @@ class Container:
         if self._state.cgroup_paths:
             manager = self._cgroups()
             with contextlib.suppress(LibcontainerError, OSError):
-                manager.thaw()  # frozen tasks cannot die
+                if manager.is_frozen():  # (frozen or freezing) frozen tasks cannot die
+                    manager.thaw()
         if alive:
             _wait_gone(self.pid, self._state.pid_start)
         if self.pid:
@@ -557,12 +551,18 @@ def subreaper() -> Iterator[None]:
             _sys.prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
 
 
+_libc_prctl: Any = None
+
+
 def _is_subreaper() -> bool:
     # PR_GET_CHILD_SUBREAPER writes through a pointer, which the shim's prctl() cannot pass.
     import ctypes
 
+    global _libc_prctl
+    if _libc_prctl is None:  # dlopen once, not per create (~0.1 ms)
+        _libc_prctl = ctypes.CDLL(None, use_errno=True).prctl
     value = ctypes.c_int(0)
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER + 1, ctypes.byref(value), 0, 0, 0)
+    _libc_prctl(PR_SET_CHILD_SUBREAPER + 1, ctypes.byref(value), 0, 0, 0)
     return bool(value.value)
 
 

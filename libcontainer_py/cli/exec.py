@@ -40,8 +40,9 @@ def configure(parser: VerbParser) -> None:
 
 def build_process(args: Namespace, init_process: object) -> object:
     """The process to run: --process FILE, or the container's own process with the flags applied
-    (as runc: env, user, capabilities and rlimits default to the container's)."""
-    from libcontainer_py.spec import Process
+    (as runc: env, user, capabilities and rlimits default to the container's). The runtime's
+    objects (spec/fast.py through _specload.py): no pydantic on this path."""
+    from libcontainer_py import _specload
 
     if args.process:
         try:
@@ -52,8 +53,7 @@ def build_process(args: Namespace, init_process: object) -> object:
         return load_process(text, args.process)
     if not args.command:
         raise UsageError("exec: give a command to run (pyrunc exec ID COMMAND [ARG...]) or --process FILE")
-    assert isinstance(init_process, Process)
-    proc = init_process.model_copy(deep=True)
+    proc = _specload.as_runtime(init_process, "Process")  # loaded for this exec: ours to change
     proc.args = list(args.command)
     proc.terminal = args.tty
     env = list(proc.env or [])
@@ -64,24 +64,19 @@ def build_process(args: Namespace, init_process: object) -> object:
     if args.cwd:
         proc.cwd = args.cwd
     if args.user:
-        from libcontainer_py.spec import User
-
         uid, _, gid = args.user.partition(":")
         try:
-            proc.user = User(uid=int(uid), gid=int(gid) if gid else 0)
+            proc.user = _specload.new("User", uid=int(uid), gid=int(gid) if gid else 0)
         except ValueError:
             raise UsageError(f"--user {args.user!r}: want UID[:GID] as numbers") from None
     if args.additional_gids:
         if proc.user is None:
-            from libcontainer_py.spec import User
-
-            proc.user = User(uid=0, gid=0)
+            proc.user = _specload.new("User", uid=0, gid=0)
         proc.user.additional_gids = list(args.additional_gids)
     if args.cap:
         from libcontainer_py.capabilities import CAP_NUMBERS, normalize
-        from libcontainer_py.spec import LinuxCapabilities
 
-        caps = proc.capabilities or LinuxCapabilities()
+        caps = proc.capabilities or _specload.new("LinuxCapabilities")
         for name in (normalize(c) for c in args.cap):
             if name not in CAP_NUMBERS:
                 raise UsageError(f"--cap {name!r}: unknown capability")
@@ -97,28 +92,15 @@ def build_process(args: Namespace, init_process: object) -> object:
 
 def load_process(text: str, source: str) -> object:
     """A process.json, with errors naming the file and the JSON path, as config.json's."""
-    import json
+    from libcontainer_py._specload import parse_process
 
-    from pydantic import ValidationError
-
-    from libcontainer_py.errors import ConfigError
-    from libcontainer_py.spec import Process
-    from libcontainer_py.spec._base import config_error_from
-
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", source=source) from None
-    try:
-        return Process.model_validate(data)
-    except ValidationError as exc:
-        raise config_error_from(exc, source=source) from None
+    return parse_process(text, source)
 
 
 def run(args: Namespace, ctx: Context) -> int:
     from libcontainer_py._exec import wait_exit
+    from libcontainer_py._specload import load_spec
     from libcontainer_py.container import Container
-    from libcontainer_py.spec import Spec
 
     for flag in ("apparmor", "process_label"):
         if getattr(args, flag):
@@ -133,7 +115,7 @@ def run(args: Namespace, ctx: Context) -> int:
     spec = None
     if not args.process:
         try:
-            spec = Spec.load(container._state.config)
+            spec = load_spec(container._state.config)
         except Exception as exc:
             raise UsageError(
                 f"cannot read the config of container {args.container_id!r} ({exc}): use --process FILE"

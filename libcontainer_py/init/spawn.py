@@ -114,7 +114,9 @@ def encode(cfg: AnyConfig) -> dict[str, Any]:
 
 
 def decode(data: dict[str, Any]) -> AnyConfig:
-    from libcontainer_py.spec import Process, Spec
+    # The dicts are to_dict() dumps of objects the parent validated: rebuilt, not checked again,
+    # as the runtime's objects (spec/fast.py, no pydantic: _specload.py).
+    from libcontainer_py.spec import fast
 
     kwargs: dict[str, Any] = dict(data)
     if kwargs.get("seccomp") is not None:
@@ -122,10 +124,10 @@ def decode(data: dict[str, Any]) -> AnyConfig:
 
         kwargs["seccomp"] = CompiledFilter.from_dict(kwargs["seccomp"])
     if kwargs.pop("kind") == "exec":
-        kwargs["process"] = Process.model_validate(data["process"])
+        kwargs["process"] = fast.build(data["process"], "Process")
         kwargs["join"] = tuple((t, p) for t, p in data["join"])
         return ExecConfig(**kwargs)
-    kwargs["spec"] = Spec.from_dict(data["spec"])
+    kwargs["spec"] = fast.build(data["spec"])
     ns = data["ns"]
     kwargs["ns"] = NamespacePlan(
         new_flags=ns["new_flags"], join=tuple((t, p) for t, p in ns["join"]), new_user=ns["new_user"]

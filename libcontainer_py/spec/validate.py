@@ -14,8 +14,11 @@ import posixpath
 from libcontainer_py._record import Record
 from libcontainer_py.errors import ConfigError
 from libcontainer_py.spec.caps import KNOWN_CAPABILITIES
-from libcontainer_py.spec.config import Spec
 from libcontainer_py.spec.enums import NamespaceType
+
+TYPE_CHECKING = False  # not `typing`, nor the models (pydantic): the runtime validates fast.Spec objects
+if TYPE_CHECKING:
+    from libcontainer_py.spec.config import Spec
 
 _CAPABILITY_SETS = ("bounding", "effective", "inheritable", "permitted", "ambient")
 _IDMAP_OPTIONS = frozenset({"idmap", "ridmap"})

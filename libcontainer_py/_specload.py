@@ -1,0 +1,104 @@
+"""The spec as the runtime's internals get it: objects of spec/fast.py, loaded without pydantic.
+
+Why: `pyrunc create`, `run` and `exec` are short-lived processes, and importing pydantic alone costs
+80-90 ms on the project's machine, four times a whole `runc run`. The pydantic models stay the one
+definition of the spec and the library's public types; spec/fast.py checks a document against a
+table generated from them and gives objects with the same attributes and values. The internals
+(namespaces, rootfs, cgroups, process setup, hooks, seccomp) only read attributes, so they are
+typed with the models' names; everything reaches them through here, so inside there is one kind of
+object, and what they build (the default device rules, an exec's process) is of that kind too.
+
+pydantic is imported only when the fast path declines: an invalid document (pydantic then raises
+the one-line ConfigError naming the file and the JSON path) or one it cannot vouch for (pydantic
+accepts it, and its dump is rebuilt as fast objects).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from libcontainer_py.errors import ConfigError
+
+TYPE_CHECKING = False  # not `typing`: its import costs ~3 ms of every pyrunc call
+if TYPE_CHECKING:
+    from typing import Any
+
+    from libcontainer_py.spec import LinuxResources, Process, Spec
+
+
+def load_spec(path: str | os.PathLike[str]) -> Spec:
+    """config.json at `path`, validated: the runtime's object, or a ConfigError."""
+    from libcontainer_py.spec import fast
+
+    loaded = fast.load(path)
+    if loaded is None:
+        from libcontainer_py.spec import Spec as SpecModel
+
+        loaded = fast.build(SpecModel.load(path).to_dict())
+    return loaded  # type: ignore[return-value]  # a fast.Spec mirrors the model
+
+
+def as_runtime(obj: Any, model: str = "Spec") -> Any:
+    """A library caller's model (a pydantic Spec, Process, LinuxResources...) as the runtime's object
+    (rebuilt from its dump: a copy); a fast object as it is. The runtime does not modify what it is
+    given: whoever changes the result must copy it first (model_copy)."""
+    from libcontainer_py.spec import fast
+
+    if isinstance(obj, fast.FastModel):
+        return obj
+    return fast.build(obj.to_dict(), model)
+
+
+def parse_process(text: str, source: str) -> Process:
+    """A process.json (exec --process), with errors naming the file and the JSON path."""
+    from libcontainer_py.spec import fast
+
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        line = f" at line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
+        msg = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+        raise ConfigError(f"invalid JSON: {msg}{line}", source=source) from None
+    checked = fast.validate(data, "Process")
+    if checked is None:
+        from pydantic import ValidationError
+
+        from libcontainer_py.spec import Process as ProcessModel
+        from libcontainer_py.spec._base import config_error_from
+
+        try:
+            checked = fast.build(ProcessModel.model_validate(data).to_dict(), "Process")
+        except ValidationError as exc:
+            raise config_error_from(exc, source=source) from None
+    return checked  # type: ignore[return-value]
+
+
+def new(model: str, **fields: Any) -> Any:
+    """A runtime object of `model` ("LinuxResources", "User"...) from snake_case fields."""
+    from libcontainer_py.spec import fast
+
+    return fast.model_class(model)(**fields)
+
+
+def resources(data: LinuxResources | dict[str, Any], source: str | None = None) -> LinuxResources:
+    """linux.resources from a dict (JSON names) or a model, validated, as the runtime's object (a
+    copy). `source` names where the dict came from, in the ConfigError."""
+    from libcontainer_py.spec import fast
+
+    if isinstance(data, dict):
+        checked = fast.validate(data, "LinuxResources")
+        if checked is not None:
+            return checked  # type: ignore[return-value]
+        from pydantic import ValidationError
+
+        from libcontainer_py.spec import LinuxResources as ResourcesModel
+        from libcontainer_py.spec._base import config_error_from
+
+        try:
+            data = ResourcesModel.model_validate(data)
+        except ValidationError as exc:
+            raise config_error_from(exc, source=source) from None
+    if isinstance(data, fast.FastModel):
+        return data.model_copy(deep=True)
+    return fast.build(data.to_dict(), "LinuxResources")  # type: ignore[return-value]

@@ -1,0 +1,68 @@
+"""The CLI's start-up budget: create, start, run, exec, state, events, pause, resume, kill and delete of
+a valid config never import pydantic (80-90 ms here: spec/fast.py and _specload.py validate without
+it), and an invalid config still gets pydantic's one-line error. Observed with PYTHONPROFILEIMPORTTIME,
+which every Python process of the run (pyrunc and its children until execve) honours."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+
+def imported(stderr: str) -> set[str]:
+    """The modules an importtime report on stderr names."""
+    names = set()
+    for line in stderr.splitlines():
+        if line.startswith("import time:") and "|" in line:
+            names.add(line.rsplit("|", 1)[1].strip())
+    return names
+
+
+@pytest.fixture
+def importtime(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTHONPROFILEIMPORTTIME", "1")
+
+
+def test_lifecycle_verbs_never_import_pydantic(rt: Any, importtime: None) -> None:
+    out = rt.run(rt.bundle(["sh", "-c", "echo hello"]))
+    assert out.rc == 0 and out.out == "hello\n", out
+    seen = {"run": imported(out.err)}
+    assert "libcontainer_py.spec.fast" in seen["run"] and "libcontainer_py.init.child" in seen["run"]
+
+    cid = rt.new_id()
+    bundle = rt.bundle(["sleep", "60"])
+    steps = [
+        ("create", ["create", "--bundle", str(bundle), cid]),
+        ("start", ["start", cid]),
+        ("state", ["state", cid]),
+        ("exec", ["exec", cid, "true"]),
+        ("events", ["events", "--stats", cid]),
+        ("pause", ["pause", cid]),
+        ("resume", ["resume", cid]),
+        ("list", ["list"]),
+        ("kill", ["kill", cid, "KILL"]),
+    ]
+    for name, argv in steps:
+        r = rt.pyrunc(*argv)
+        assert r.rc == 0, (name, r)
+        seen[name] = imported(r.err)
+    rt.wait_status(cid, "stopped")
+    r = rt.pyrunc("delete", cid)
+    assert r.rc == 0, r
+    seen["delete"] = imported(r.err)
+    assert all(seen.values()), "no importtime report: PYTHONPROFILEIMPORTTIME not honoured?"
+    for name, modules in seen.items():
+        assert not {m for m in modules if m.split(".")[0] in ("pydantic", "pydantic_core")}, name
+
+
+def test_an_invalid_config_falls_back_to_pydantic_for_its_error(rt: Any, importtime: None) -> None:
+    def edit(config: dict[str, Any]) -> None:
+        config["process"]["user"]["uid"] = "root"
+
+    r = rt.run(rt.bundle(edit=edit))
+    assert r.rc == 1
+    errors = [line for line in r.err.splitlines() if not line.startswith("import time:")]
+    assert len(errors) == 1 and "process.user.uid" in errors[0] and "config.json" in errors[0], errors
+    assert "pydantic" in imported(r.err)
+    assert rt.state_dirs() == []
