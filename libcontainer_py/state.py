@@ -259,7 +259,8 @@ class StateDir:
             os.write(fd, state.to_json().encode())
         finally:
             os.close(fd)
-        os.replace(tmp, self.state_file)
+        if not _exchange(tmp, self.state_file):
+            os.replace(tmp, self.state_file)
 
     def remove(self) -> None:
         """Remove the directory and what is in it (files only: nothing else is ever put there)."""
@@ -275,6 +276,30 @@ class StateDir:
         except OSError as exc:
             if exc.errno != errno.ENOENT:
                 raise
+
+
+_renameat2: Any = None  # libc's renameat2, bound at the first save (False: not available)
+RENAME_EXCHANGE = 2
+AT_FDCWD = -100
+
+
+def _exchange(new: str, path: str) -> bool:
+    """Swap ``new`` in for the existing ``path`` atomically (renameat2 RENAME_EXCHANGE), then drop
+    the old content; False when that cannot be done (no ``path`` yet, no renameat2): the caller
+    renames. Why not rename(2): on ext4 (auto_da_alloc) a rename over an existing file first
+    starts the writeback of the new one, ~0.15 ms per save here; an exchange does not."""
+    global _renameat2
+    if _renameat2 is None:
+        import ctypes  # here: most verbs never save, and ctypes costs ~1 ms to import
+
+        _renameat2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", False)
+        if _renameat2:
+            _renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    if not _renameat2 or _renameat2(AT_FDCWD, os.fsencode(new), AT_FDCWD, os.fsencode(path), RENAME_EXCHANGE):
+        return False
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(new)  # now the previous state
+    return True
 
 
 INIT_COMM = b"pyrunc:[2:INIT]"  # the init's name (PR_SET_NAME) until it execs the program

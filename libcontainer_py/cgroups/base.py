@@ -119,9 +119,16 @@ class Manager(abc.ABC):
 
 
 def read_file(path: str) -> str:
-    """The stripped content of a cgroup file (OSError propagates)."""
-    with open(path, encoding="ascii", errors="replace") as f:
-        return f.read().strip()
+    """The stripped content of a cgroup file (OSError propagates). os.read, not open(): a text
+    file object costs ~4x as much for these few bytes."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        chunks = []
+        while block := os.read(fd, 65536):
+            chunks.append(block)
+    finally:
+        os.close(fd)
+    return b"".join(chunks).decode("ascii", errors="replace").strip()
 
 
 def read_optional(path: str) -> str | None:
@@ -223,6 +230,13 @@ def procs_recursive(top: str) -> list[int]:
 
 def rmdir_tree(top: str, *, field: str = "linux.cgroupsPath") -> None:
     """Remove ``top`` and its sub-cgroups, retrying EBUSY (exiting processes) for a short while."""
+    try:
+        os.rmdir(top)  # the usual case: no sub-cgroup, no process left; then nothing to walk
+        return
+    except FileNotFoundError:
+        return
+    except OSError:
+        pass
     deadline = time.monotonic() + RMDIR_RETRY_SECONDS
     for d in walk_dirs_bottom_up(top):
         delay = 0.005

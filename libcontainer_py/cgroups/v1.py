@@ -159,7 +159,13 @@ class V1Manager(Manager):
     def _create(self) -> None:
         for d in self._unique_dirs():
             try:
-                os.makedirs(d, exist_ok=True)
+                try:
+                    os.mkdir(d)  # the usual case: only the container's own directory is missing
+                except FileExistsError:
+                    if not os.path.isdir(d):
+                        raise
+                except FileNotFoundError:
+                    os.makedirs(d, exist_ok=True)
             except OSError as e:
                 raise CgroupError(f"cannot create cgroup {d}: {e.strerror}", field=CGPATH) from e
         if "cpuset" in self._dirs:
