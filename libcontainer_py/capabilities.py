@@ -33,13 +33,20 @@ def normalize(name: str) -> str:
     return upper if upper.startswith("CAP_") else "CAP_" + upper
 
 
+_last_cap: int | None = None
+
+
 def last_cap() -> int:
-    """The highest capability number this kernel knows."""
-    try:
-        with open("/proc/sys/kernel/cap_last_cap") as f:
-            return int(f.read())
-    except OSError:
-        return len(CAPABILITIES) - 1
+    """The highest capability number this kernel knows (read once per process: the init and
+    exec's child ask three times each, and inherit the runtime's answer)."""
+    global _last_cap
+    if _last_cap is None:
+        try:
+            with open("/proc/sys/kernel/cap_last_cap") as f:
+                _last_cap = int(f.read())
+        except OSError:
+            return len(CAPABILITIES) - 1
+    return _last_cap
 
 
 def to_mask(names: Iterable[str] | None, warn: Callable[[str], None], field: str, top: int) -> int:
@@ -98,3 +105,6 @@ def apply(sets: CapSets) -> None:
     for cap in range(last_cap() + 1):
         if sets.ambient & sets.permitted & sets.inheritable & (1 << cap):
             _sys.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0)
+
+
+last_cap()  # read at import, in the runtime: the children it forks inherit the answer
