@@ -17,11 +17,14 @@ from __future__ import annotations
 import base64
 import ctypes
 import errno as _errno
-import platform
-from typing import Any
+import os
 
 from libcontainer_py._record import Record, field
 from libcontainer_py.errors import SyscallError
+
+TYPE_CHECKING = False  # not `typing`: its import costs ~3 ms of every pyrunc call
+if TYPE_CHECKING:
+    from typing import Any
 
 # <linux/seccomp.h>
 SECCOMP_MODE_FILTER = 2
@@ -61,7 +64,7 @@ _NR_SECCOMP: dict[str, int] = {
     "ppc64": 358,
     "s390x": 348,
 }
-NR_SECCOMP: int | None = _NR_SECCOMP.get(platform.machine())
+NR_SECCOMP: int | None = _NR_SECCOMP.get(os.uname().machine)  # platform.machine(), without importing platform
 
 
 class _SockFprog(ctypes.Structure):

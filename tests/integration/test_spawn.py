@@ -95,13 +95,13 @@ def test_init_config_round_trips(tmp_path: Path) -> None:
     spec = Spec.default()
     cfg = InitConfig(
         spec=spec,
-        bundle=tmp_path,
-        rootfs=tmp_path / "rootfs",
+        bundle=str(tmp_path),
+        rootfs=str(tmp_path / "rootfs"),
         ns=plan([("pid", None), ("network", "/x")]),
         exec_fifo_fd=7,
         preserve_fds=2,
     )
     back = decode(encode(cfg))
     assert back.spec.to_dict() == spec.to_dict()
-    assert back.ns == cfg.ns and back.bundle == tmp_path and back.rootfs == tmp_path / "rootfs"
+    assert back.ns == cfg.ns and back.bundle == str(tmp_path) and back.rootfs == str(tmp_path / "rootfs")
     assert (back.exec_fifo_fd, back.preserve_fds) == (7, 2)
