@@ -15,9 +15,9 @@ accepts it, and its dump is rebuilt as fast objects).
 
 from __future__ import annotations
 
-import json
 import os
 
+from libcontainer_py import _json
 from libcontainer_py.errors import ConfigError
 
 TYPE_CHECKING = False  # not `typing`: its import costs ~3 ms of every pyrunc call
@@ -55,10 +55,11 @@ def parse_process(text: str, source: str) -> Process:
     from libcontainer_py.spec import fast
 
     try:
-        data = json.loads(text)
-    except ValueError as exc:
-        line = f" at line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
-        msg = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+        data = _json.loads(text)
+    except ValueError as exc:  # json.JSONDecodeError, with the position
+        lineno, colno = getattr(exc, "lineno", None), getattr(exc, "colno", None)
+        line = f" at line {lineno} column {colno}" if lineno is not None else ""
+        msg = getattr(exc, "msg", str(exc))
         raise ConfigError(f"invalid JSON: {msg}{line}", source=source) from None
     checked = fast.validate(data, "Process")
     if checked is None:

@@ -45,11 +45,11 @@ startContainer [runtime.md "State"]; :func:`run_hooks_in_container` sets it.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
+from libcontainer_py import _json
 from libcontainer_py.errors import ConfigError, LibcontainerError
 
 TYPE_CHECKING = False  # not `typing`: its import costs ~3 ms of every pyrunc call
@@ -150,7 +150,7 @@ def run_hook(
     timeout = _field(hook, "timeout")
     argv = list(args) if args else [path]  # an absent (or empty) args: argv is [path]
     environ = _environ(env)
-    stdin = json.dumps(dict(state)).encode()
+    stdin = _json.dumps(dict(state)).encode()
     import subprocess  # here: ~3 ms to import, and most containers have no hooks
 
     try:

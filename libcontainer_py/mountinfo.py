@@ -6,16 +6,27 @@ host's cgroup hierarchies (cgroups/paths.py), and by the tests to check what a s
 
 from __future__ import annotations
 
-import re
-
 from libcontainer_py._record import Record
 
-_OCTAL = re.compile(r"\\([0-7]{3})")
+_OCTAL_DIGITS = frozenset("01234567")
 
 
 def _unescape(field: str) -> str:
     # The kernel escapes space, tab, newline and backslash as \ooo in mountinfo's path fields.
-    return _OCTAL.sub(lambda m: chr(int(m.group(1), 8)), field)
+    # By hand, not with a regexp: `re` costs ~5 ms to import here, and most fields have no escape.
+    if "\\" not in field:
+        return field
+    out = []
+    i = 0
+    while i < len(field):
+        code = field[i + 1 : i + 4]
+        if field[i] == "\\" and len(code) == 3 and _OCTAL_DIGITS.issuperset(code):
+            out.append(chr(int(code, 8)))
+            i += 4
+        else:
+            out.append(field[i])
+            i += 1
+    return "".join(out)
 
 
 class MountInfo(Record, frozen=True):

@@ -31,7 +31,6 @@ from __future__ import annotations
 import enum
 import os
 import posixpath
-import re
 
 from libcontainer_py._record import Record, field
 from libcontainer_py.errors import LibcontainerError
@@ -156,7 +155,11 @@ def detect_layout(mountinfo: str = "/proc/self/mountinfo") -> Layout:
     return detect_mounts(mountinfo).layout
 
 
-_SYSTEMD_PATH = re.compile(r"^[^/:]*\.slice:[^/:]*:[^/:]+$")
+def _is_systemd_path(path: str) -> bool:
+    """runc's systemd form ``slice:prefix:name`` (as the regexp ^[^/:]*\\.slice:[^/:]*:[^/:]+$, without
+    importing `re`: ~5 ms here)."""
+    parts = path.split(":")
+    return len(parts) == 3 and not any("/" in p for p in parts) and parts[0].endswith(".slice") and parts[2] != ""
 
 
 def resolve_cgroups_path(cgroups_path: str | None, container_id: str, *, default_parent: str = DEFAULT_PARENT) -> str:
@@ -169,7 +172,7 @@ def resolve_cgroups_path(cgroups_path: str | None, container_id: str, *, default
         if not container_id or "/" in container_id or container_id in (".", ".."):
             raise CgroupError(f"container id {container_id!r} cannot name a cgroup", field=fld)
         inner = posixpath.join(default_parent, container_id)
-    elif _SYSTEMD_PATH.match(cgroups_path):
+    elif _is_systemd_path(cgroups_path):
         raise CgroupError(
             f"{cgroups_path!r} is a systemd slice:prefix:name path; pyrunc has no systemd cgroup driver, "
             "give a cgroupfs path such as /machine/NAME",

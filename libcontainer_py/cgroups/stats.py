@@ -4,8 +4,7 @@ an empty list/map is left out; nested structs are always present)."""
 
 from __future__ import annotations
 
-import json
-
+from libcontainer_py import _json
 from libcontainer_py._record import Record, field
 
 TYPE_CHECKING = False
@@ -168,4 +167,4 @@ class Stats(Record):
 
     def to_runc_json(self, container_id: str) -> str:
         """The line ``runc events --stats ID`` prints (compact JSON, as Go's encoder writes it)."""
-        return json.dumps(self.to_runc_event(container_id), separators=(",", ":"))
+        return _json.dumps(self.to_runc_event(container_id), separators=(",", ":"))

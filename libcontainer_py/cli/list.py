@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
+from libcontainer_py import _json
 from libcontainer_py.cli._context import Context
 
 TYPE_CHECKING = False  # not `typing`: its import costs ~3 ms of every pyrunc call
@@ -27,7 +27,7 @@ def run(args: Namespace, ctx: Context) -> int:
         for st in states:
             print(st["id"])
     elif args.format == "json":
-        sys.stdout.write(json.dumps(states) + "\n")
+        sys.stdout.write(_json.dumps(states) + "\n")
     else:
         rows = [("ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER")]
         rows += [(s["id"], str(s["pid"]), s["status"], s["bundle"], s["created"], s["owner"] or "root") for s in states]

@@ -5,10 +5,10 @@ given options (default `-ef`) and keeps the header and the rows whose PID is in 
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 
+from libcontainer_py import _json
 from libcontainer_py.cli._context import Context, UsageError
 
 TYPE_CHECKING = False  # not `typing`: its import costs ~3 ms of every pyrunc call
@@ -32,7 +32,7 @@ def run(args: Namespace, ctx: Context) -> int:
     if args.format == "json":
         if args.command:
             raise UsageError("ps: options for ps(1) cannot be used with --format json")
-        sys.stdout.write(json.dumps(pids) + "\n")
+        sys.stdout.write(_json.dumps(pids) + "\n")
         return 0
     options = args.command or ["-ef"]
     try:

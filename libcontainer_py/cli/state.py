@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
+from libcontainer_py import _json
 from libcontainer_py.cli._common import add_id
 from libcontainer_py.cli._context import Context
 
@@ -23,5 +23,5 @@ def run(args: Namespace, ctx: Context) -> int:
     from libcontainer_py.container import Container
 
     doc = Container.load(args.container_id, ctx.root).state()
-    sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+    sys.stdout.write(_json.dumps(doc, indent=2) + "\n")
     return 0

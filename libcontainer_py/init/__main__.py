@@ -21,9 +21,9 @@ def main() -> None:
             chunks.append(block)
             offset += len(block)
         os.close(cfg_fd)
-        import json
+        from libcontainer_py import _json
 
-        cfg = decode(json.loads(b"".join(chunks)))
+        cfg = decode(_json.loads(b"".join(chunks).decode()))
         # What a forked child would have inherited already imported: after pivot_root, nothing
         # more can be imported from the host.
         import libcontainer_py.rootfs  # noqa: F401

@@ -13,12 +13,12 @@ costs an interpreter start and the imports (~0.1-0.2 s), which a notebook does n
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import sys
 import threading
 
+from libcontainer_py import _json
 from libcontainer_py.init.child import InitConfig, stage1
 from libcontainer_py.init.setns import ExecConfig, exec_stage1
 from libcontainer_py.namespaces import NamespacePlan
@@ -78,7 +78,7 @@ def _spawn_exec(cfg: AnyConfig, child_sock: socket.socket, stdio: tuple[int | No
     # one datagram on the sync socket can hold.
     cfg_fd = os.memfd_create("pyrunc-init-config", os.MFD_CLOEXEC)
     try:
-        os.write(cfg_fd, json.dumps(encode(cfg)).encode())
+        os.write(cfg_fd, _json.dumps(encode(cfg)).encode())
         keep = [child_sock.fileno(), cfg_fd, *range(3, 3 + cfg.preserve_fds)]
         if isinstance(cfg, InitConfig):
             keep.append(cfg.exec_fifo_fd)

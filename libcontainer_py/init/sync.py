@@ -47,11 +47,11 @@ reaches `create`, never a half-made container.
 
 from __future__ import annotations
 
-import json
 import os
 import select
 import socket
 
+from libcontainer_py import _json
 from libcontainer_py.errors import LibcontainerError
 
 TYPE_CHECKING = False  # not `typing`: its import costs ~3 ms of every pyrunc call
@@ -77,7 +77,7 @@ def socketpair() -> tuple[socket.socket, socket.socket]:
 
 def send(sock: socket.socket, kind: str, *, fds: list[int] | None = None, **fields: Any) -> None:
     """One message; `fds` travel with it as SCM_RIGHTS (the pty master, for one)."""
-    data = json.dumps({"type": kind, **fields}).encode()
+    data = _json.dumps({"type": kind, **fields}).encode()
     if fds:
         socket.send_fds(sock, [data], fds)
     else:
@@ -102,7 +102,7 @@ def recv(sock: socket.socket, timeout: float | None = None) -> dict[str, Any] | 
         for fd in fds:
             os.close(fd)
         return None
-    msg = json.loads(data)
+    msg = _json.loads(data)
     if fds:
         msg["fds"] = fds  # the receiver owns them now
     if not isinstance(msg, dict) or "type" not in msg:

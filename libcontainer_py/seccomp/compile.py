@@ -25,11 +25,11 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
 import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from libcontainer_py import _json
 from libcontainer_py.errors import ConfigError, LibcontainerError
 from libcontainer_py.seccomp import load as _load
 from libcontainer_py.seccomp.load import CompiledFilter
@@ -227,7 +227,7 @@ def compile_filter(
     what keeps a `pyrunc create` with the default profile within 2 ms of one without.
     """
     data = _as_dict(seccomp)
-    key = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    key = _json.dumps(data, sort_keys=True, separators=(",", ":"))
     compiled = _cache_load(cache_dir, key, path) if cache_dir is not None else None
     if compiled is None:
         compiled = _compile_cached(key, path)
@@ -247,7 +247,7 @@ def _default_warn(message: str) -> None:
 
 @functools.lru_cache(maxsize=16)
 def _compile_cached(key: str, path: str) -> CompiledFilter:
-    return _compile(json.loads(key), path)
+    return _compile(_json.loads(key), path)
 
 
 def _cache_file(cache_dir: str | os.PathLike[str], key: str, path: str) -> str:
@@ -265,7 +265,7 @@ def _cache_file(cache_dir: str | os.PathLike[str], key: str, path: str) -> str:
 def _cache_load(cache_dir: str | os.PathLike[str], key: str, path: str) -> CompiledFilter | None:
     try:
         with open(_cache_file(cache_dir, key, path), "rb") as f:
-            data = json.loads(f.read())
+            data = _json.loads(f.read())
         compiled = CompiledFilter.from_dict(data)
         return CompiledFilter(
             program=compiled.program,
@@ -285,7 +285,7 @@ def _cache_store(cache_dir: str | os.PathLike[str], key: str, path: str, compile
     try:
         os.makedirs(cache_dir, mode=0o700, exist_ok=True)
         with open(tmp, "w") as f:
-            json.dump({**compiled.to_dict(), "warnings": list(compiled.warnings)}, f)
+            f.write(_json.dumps({**compiled.to_dict(), "warnings": list(compiled.warnings)}))
         os.replace(tmp, target)  # atomic: a concurrent create reads the old file or the new one
     except OSError:
         # A cache that cannot be written only costs speed.
