@@ -73,6 +73,7 @@ def _check_process(spec: Spec, errors: list[Problem], warnings: list[Problem]) -
         errors.append(Problem("process.args", "must contain at least the program to run"))
     if not posixpath.isabs(proc.cwd):
         errors.append(Problem("process.cwd", f"must be an absolute path (got {proc.cwd!r})"))
+    errors.extend(env_problems(proc.env, "process.env"))
     if proc.rlimits:
         seen: set[str] = set()
         for i, rlimit in enumerate(proc.rlimits):
@@ -90,6 +91,21 @@ def _check_process(spec: Spec, errors: list[Problem], warnings: list[Problem]) -
                     unknown_seen.add(name)
                     path = f"process.capabilities.{set_name}[{i}]"
                     warnings.append(Problem(path, f'unknown capability "{name}" (ignored)'))
+
+
+def env_problems(env: list[str] | None, path: str) -> list[Problem]:
+    """process.env entries execve(2) cannot take, as runc's init refuses them: NAME=VALUE with a
+    non-empty NAME and no NUL byte. Checked before anything runs, not found by the init at execve."""
+    problems = []
+    for i, entry in enumerate(env or ()):
+        name, eq, _ = entry.partition("=")
+        if not eq:
+            problems.append(Problem(f"{path}[{i}]", f"must be NAME=VALUE (got {entry!r}: no '=')"))
+        elif not name:
+            problems.append(Problem(f"{path}[{i}]", f"the variable's name is empty (got {entry!r})"))
+        elif "\0" in entry:
+            problems.append(Problem(f"{path}[{i}]", f"must not contain a NUL byte (got {entry!r})"))
+    return problems
 
 
 def _check_namespaces(spec: Spec, errors: list[Problem]) -> bool:

@@ -88,6 +88,8 @@ def test_exec_failures_exit_255_and_leave_nothing(rt: Any) -> None:
     assert r.rc == 255 and "process.cwd" in r.err, r
     r = rt.pyrunc("exec", "-u", "nobody", cid, "true")
     assert r.rc == 1 and "--user" in r.err, r
+    r = rt.pyrunc("exec", "--env", "NOEQUALS", cid, "true")  # runc's init refuses it too
+    assert r.rc == 255 and "process.env" in r.err and "NAME=VALUE" in r.err and len(r.err.strip().splitlines()) == 1, r
     bad = bundle / "bad.json"
     bad.write_text('{"cwd": "/", "args": [1]}')
     r = rt.pyrunc("exec", "--process", str(bad), cid)

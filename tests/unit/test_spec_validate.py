@@ -211,3 +211,22 @@ def test_validates_python_built_specs_after_mutation() -> None:
     spec.process.cwd = "relative"
     with pytest.raises(ConfigError, match=r"process\.cwd"):
         validate_runtime(spec)
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ("", "must be NAME=VALUE (got '': no '=')"),
+        ("PATH", "must be NAME=VALUE (got 'PATH': no '=')"),
+        ("=x", "the variable's name is empty (got '=x')"),
+        ("A=b\0c", "must not contain a NUL byte (got 'A=b\\x00c')"),
+    ],
+)
+def test_env_entries_execve_cannot_take(entry: str, message: str) -> None:
+    # runc's init refuses them (populateProcessEnvironment); found here, before anything runs.
+    process = copy.deepcopy(BASE["process"])
+    process["env"] = ["HOME=/root", entry]
+    err = _error(_spec(process=process))
+    assert str(err) == f"config.json: process.env[1]: {message}"
+    process["env"] = ["HOME=/root", "EMPTY=", "A=b=c"]
+    validate_runtime(_spec(process=process))
