@@ -23,9 +23,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
-
-from cgroupspy import controllers as cgspy  # type: ignore[import-untyped]
 
 from libcontainer_py.cgroups import convert
 from libcontainer_py.cgroups.base import (
@@ -49,7 +46,10 @@ from libcontainer_py.cgroups.stats import (
 
 # Type-only: importing the spec models (pydantic) costs ~75 ms, which `pyrunc events --stats`,
 # `pause` and `delete` need not pay (they never build a LinuxResources).
+TYPE_CHECKING = False  # not `typing`: its import costs ~3 ms of every pyrunc call
 if TYPE_CHECKING:
+    from typing import Any
+
     from libcontainer_py.spec.resources import LinuxResources
 
 R = "linux.resources"
@@ -64,25 +64,33 @@ class _Node:
 
 
 # file -> (cgroupspy controller class, attribute, value conversion)
-_CGROUPSPY: dict[str, tuple[Any, str, Callable[[str], Any]]] = {
-    "memory.limit_in_bytes": (cgspy.MemoryController, "limit_in_bytes", int),
-    "memory.soft_limit_in_bytes": (cgspy.MemoryController, "soft_limit_in_bytes", int),
-    "memory.memsw.limit_in_bytes": (cgspy.MemoryController, "memsw_limit_in_bytes", int),
-    "memory.swappiness": (cgspy.MemoryController, "swappiness", int),
-    "memory.oom_control": (cgspy.MemoryController, "oom_control", int),
-    "cpu.shares": (cgspy.CpuController, "shares", int),
-    "cpu.cfs_period_us": (cgspy.CpuController, "cfs_period_us", int),
-    "cpu.cfs_quota_us": (cgspy.CpuController, "cfs_quota_us", int),
-    "cpu.rt_period_us": (cgspy.CpuController, "rt_period_us", int),
-    "cpu.rt_runtime_us": (cgspy.CpuController, "rt_runtime_us", int),
-    "cpuset.cpus": (cgspy.CpuSetController, "cpus", convert.parse_cpuset),
-    "cpuset.mems": (cgspy.CpuSetController, "mems", convert.parse_cpuset),
-    "devices.allow": (cgspy.DevicesController, "allow", str),
-    "devices.deny": (cgspy.DevicesController, "deny", str),
-    "blkio.weight": (cgspy.BlkIOController, "weight", int),
-    "blkio.leaf_weight": (cgspy.BlkIOController, "leaf_weight", int),
-    "net_cls.classid": (cgspy.NetClsController, "class_id", int),
+_CGROUPSPY: dict[str, tuple[str, str, Callable[[str], Any]]] = {
+    "memory.limit_in_bytes": ("MemoryController", "limit_in_bytes", int),
+    "memory.soft_limit_in_bytes": ("MemoryController", "soft_limit_in_bytes", int),
+    "memory.memsw.limit_in_bytes": ("MemoryController", "memsw_limit_in_bytes", int),
+    "memory.swappiness": ("MemoryController", "swappiness", int),
+    "memory.oom_control": ("MemoryController", "oom_control", int),
+    "cpu.shares": ("CpuController", "shares", int),
+    "cpu.cfs_period_us": ("CpuController", "cfs_period_us", int),
+    "cpu.cfs_quota_us": ("CpuController", "cfs_quota_us", int),
+    "cpu.rt_period_us": ("CpuController", "rt_period_us", int),
+    "cpu.rt_runtime_us": ("CpuController", "rt_runtime_us", int),
+    "cpuset.cpus": ("CpuSetController", "cpus", convert.parse_cpuset),
+    "cpuset.mems": ("CpuSetController", "mems", convert.parse_cpuset),
+    "devices.allow": ("DevicesController", "allow", str),
+    "devices.deny": ("DevicesController", "deny", str),
+    "blkio.weight": ("BlkIOController", "weight", int),
+    "blkio.leaf_weight": ("BlkIOController", "leaf_weight", int),
+    "net_cls.classid": ("NetClsController", "class_id", int),
 }
+
+
+def _cgspy() -> Any:
+    """cgroupspy's controllers module, imported when a file is first written or stats are read:
+    `pyrunc state`, `kill` and `delete` never need it (~1 ms to import here)."""
+    from cgroupspy import controllers  # type: ignore[import-untyped]
+
+    return controllers
 
 _FREEZER_STATES = ("THAWED", "FREEZING", "FROZEN")
 
@@ -455,9 +463,9 @@ class V1Manager(Manager):
         if spy is None:
             write_file(path, w.value, w.field)
             return
-        cls, attr, conv = spy
+        cls_name, attr, conv = spy
         try:
-            setattr(cls(_Node(d)), attr, conv(w.value))
+            setattr(getattr(_cgspy(), cls_name)(_Node(d)), attr, conv(w.value))
         except OSError as e:
             from libcontainer_py.cgroups.base import _HINTS
 
@@ -524,7 +532,7 @@ class V1Manager(Manager):
     def stats(self) -> Stats:
         s = Stats()
         if "cpuacct" in self._dirs and os.path.isdir(self._dirs["cpuacct"]):
-            acct = self._ctl(cgspy.CpuAcctController, "cpuacct")
+            acct = self._ctl(_cgspy().CpuAcctController, "cpuacct")
             s.cpu.usage.total = _get(acct, "usage", 0) or 0
             s.cpu.usage.percpu = _get(acct, "usage_percpu", []) or []
             # runc reports per-CPU user and system time too (cpuacct.usage_all: "cpu user system" rows)
