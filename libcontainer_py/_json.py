@@ -41,10 +41,13 @@ _scan = _json.make_scanner(_Context())  # type: ignore[arg-type]  # typeshed wan
 
 def loads(text: str | bytes | bytearray) -> Any:
     """json.loads(text). Errors are json.JSONDecodeError (a ValueError), raised by the json package."""
-    if not isinstance(text, str):  # bytes: json detects UTF-16/32 too
-        import json
+    if not isinstance(text, str):
+        raw = bytes(text)
+        if raw[:3] == b"\xef\xbb\xbf" or b"\x00" in raw[:4] or raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+            import json  # a BOM, or UTF-16/32: json.detect_encoding's cases other than plain UTF-8
 
-        return json.loads(text)
+            return json.loads(raw)
+        text = raw.decode("utf-8", "surrogatepass")  # as json.loads decodes UTF-8
     start = 0
     end = len(text)
     while start < end and text[start] in _WHITESPACE:

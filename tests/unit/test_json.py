@@ -60,7 +60,10 @@ def test_what_is_not_plain_json_goes_to_the_json_package() -> None:
 
     odd = {"nan": math.nan, "inf": -math.inf, 1: "int key", "sub": Sub("s")}
     assert _json.dumps(odd, indent=2) == json.dumps(odd, indent=2)
-    assert _json.loads(b'{"a": 1}') == {"a": 1}
+    for raw in (b'{"a": "\xc3\xa9"}', '{"a": 1}'.encode("utf-16"), b'\xef\xbb\xbf{"a": 1}', b"[1, 2]"):
+        assert _json.loads(raw) == json.loads(raw)
+    with pytest.raises(ValueError):
+        _json.loads(b'{"a": "\xff"}')  # invalid UTF-8: json raises UnicodeDecodeError, a ValueError
 
 
 @pytest.mark.parametrize("bad", ["", "   ", "{", '{"a": 1} x', "[1,]", "nul", '"\\x"'])
