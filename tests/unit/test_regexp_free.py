@@ -38,3 +38,40 @@ def test_systemd_path_is_the_regexp(path: str) -> None:
 @given(st.text(min_size=1, max_size=12))
 def test_container_id_characters_are_the_regexp(cid: str) -> None:
     assert _ID_CHARS.issuperset(cid) == bool(_ID_RE.fullmatch(cid))
+
+
+def _table_patterns() -> set[str]:
+    from libcontainer_py.spec._fast_table import TABLE
+
+    found: set[str] = set()
+
+    def walk(node: object) -> None:
+        if isinstance(node, tuple | list):
+            if len(node) == 5 and node[0] == "str" and isinstance(node[2], str):
+                found.add(node[2])
+            for item in node:
+                walk(item)
+        elif isinstance(node, dict):
+            for item in node.values():
+                walk(item)
+
+    walk(TABLE)
+    return found
+
+
+def test_every_pattern_of_the_spec_has_a_regexp_free_check() -> None:
+    from libcontainer_py.spec.fast import SIMPLE_PATTERNS
+
+    assert _table_patterns() and _table_patterns() <= set(SIMPLE_PATTERNS)
+
+
+@settings(max_examples=400, deadline=None)
+@given(data=st.data())
+def test_the_regexp_free_checks_are_the_patterns(data: st.DataObject) -> None:
+    from libcontainer_py.spec.fast import SIMPLE_PATTERNS
+
+    pattern = data.draw(st.sampled_from(sorted(SIMPLE_PATTERNS)))
+    text = data.draw(
+        st.from_regex(pattern) | st.text(alphabet="RLIMT_ABZaz019, -KMGB:\n\u0660", max_size=12) | st.text(max_size=6)
+    )
+    assert bool(SIMPLE_PATTERNS[pattern](text)) == bool(re.search(pattern, text)), (pattern, text)
