@@ -54,7 +54,10 @@ def loads(text: str | bytes | bytearray) -> Any:
         start += 1
     try:
         value, pos = _scan(text, start)
-    except StopIteration:
+    except (StopIteration, ValueError, SystemError):
+        # A syntax error. _json raises json.decoder.JSONDecodeError, which it looks up in sys.modules
+        # only: before the json package is loaded that fails as a SystemError. Either way the json
+        # package parses it again below and raises the real error, with its line and column.
         pos = -1
     else:
         while pos < end and text[pos] in _WHITESPACE:

@@ -75,6 +75,16 @@ def test_invalid_documents_raise_json_errors(bad: str) -> None:
     assert str(got.value) == str(expected.value)
 
 
+def test_invalid_documents_raise_json_errors_without_json_loaded() -> None:
+    code = (
+        "import sys, libcontainer_py._json as j\n"
+        "try:\n    j.loads('{\"a\": }')\n"
+        "except ValueError as e:\n    print(type(e).__name__, e.lineno, e.colno)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["JSONDecodeError", "1", "7"]
+
+
 def test_importing_it_imports_neither_json_nor_re() -> None:
     code = (
         "import sys, libcontainer_py._json as j; j.loads(j.dumps({'a': [1, 2.5]}, indent=2)); "
