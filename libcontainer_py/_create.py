@@ -148,7 +148,9 @@ def prepare(
         manager.plan(resources)  # every value checked against the host before anything exists
     # What the init needs after pivot_root must be imported now: it cannot import from the host then.
     import libcontainer_py.rootfs
-    import libcontainer_py.seccomp.load  # noqa: F401
+
+    if compiled is not None:
+        import libcontainer_py.seccomp.load  # noqa: F401  (compile_filter did; kept explicit)
 
     if "createContainer" in hook_kinds or "startContainer" in hook_kinds:
         import subprocess  # noqa: F401  (the init runs these hooks; hooks.py imports it when used)
