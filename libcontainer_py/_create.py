@@ -150,8 +150,10 @@ def prepare(
     import libcontainer_py.rootfs
 
     if compiled is not None:
-        import libcontainer_py.seccomp.load  # noqa: F401  (compile_filter did; kept explicit)
+        import libcontainer_py.seccomp.load  # (compile_filter did; kept explicit)
 
+    if proc.terminal:
+        import libcontainer_py.tty  # noqa: F401  (init/child.setup_console)
     if "createContainer" in hook_kinds or "startContainer" in hook_kinds:
         import subprocess  # noqa: F401  (the init runs these hooks; hooks.py imports it when used)
 

@@ -89,6 +89,8 @@ def exec_process(
     from libcontainer_py.state import process_start_time
 
     check_process(process)
+    if process.terminal:
+        import libcontainer_py.tty  # noqa: F401  (the child sets up the pty after joining the mount namespace)
     if console_socket and not process.terminal:
         raise ConfigError("a console socket was given but the process has no terminal", path="process.terminal")
     status = container.status

@@ -20,6 +20,7 @@ from __future__ import annotations
 import collections
 import errno
 import os
+import sys
 from collections.abc import Iterable
 
 from libcontainer_py._sys import consts
@@ -80,10 +81,9 @@ def _lib() -> Any:
     """The shim's ``lib``, imported once on first use."""
     global _ffi, _lib_
     if _lib_ is None:
-        import importlib
-
         try:
-            _shim = importlib.import_module("libcontainer_py._sys._shim")
+            __import__("libcontainer_py._sys._shim")  # not importlib: one import less at every start
+            _shim = sys.modules["libcontainer_py._sys._shim"]
         except ImportError as exc:
             raise ShimNotBuiltError(
                 "the C shim libcontainer_py._sys._shim is not built: reinstall with pip install . "

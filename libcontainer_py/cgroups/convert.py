@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 from libcontainer_py.cgroups.paths import CgroupError
 
 # Type-only: importing the spec models (pydantic) costs ~75 ms, which `pyrunc events --stats`,
@@ -31,6 +29,8 @@ def shares_to_weight(shares: int) -> int:
         return 1
     if shares >= MAX_SHARES:
         return 10000
+    import math  # here: only a cpu.shares on a v2 host needs it
+
     lg = math.log2(shares)
     exponent = (lg * lg + 125 * lg) / 612.0 - 7.0 / 34.0
     return math.ceil(10**exponent)

@@ -11,7 +11,7 @@ import errno
 import os
 import socket
 
-from libcontainer_py import _sys, hooks, tty
+from libcontainer_py import _sys, hooks
 from libcontainer_py._faults import checkpoint
 from libcontainer_py._record import Record, field
 from libcontainer_py._sys import consts as c
@@ -258,7 +258,11 @@ def load_seccomp(compiled: Any, sock: socket.socket) -> None:
 def setup_console(process: Any, sock: socket.socket, *, mount_console: bool = True) -> None:
     """A pty from the container's own devpts: the slave becomes our controlling terminal, our
     stdio and /dev/console; the master goes to the runtime (which sends it to --console-socket or
-    relays it)."""
+    relays it). libcontainer_py.tty (with termios) is imported by whoever forks us when the process
+    has a terminal (_create.prepare, _exec.exec_process): after pivot_root or setns there is no
+    importing from the host, and most containers have no terminal."""
+    from libcontainer_py import tty
+
     size = process.console_size
     master, slave, path = tty.open_pty((size.height, size.width) if size else None)
     try:
