@@ -4,13 +4,13 @@ is the InitConfig as JSON."""
 
 from __future__ import annotations
 
+import _socket
 import os
-import socket
 import sys
 
 
 def main() -> None:
-    sock = socket.socket(fileno=int(sys.argv[1]))
+    sock = _socket.socket(fileno=int(sys.argv[1]))
     try:
         from libcontainer_py.init.spawn import decode
 

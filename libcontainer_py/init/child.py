@@ -7,9 +7,9 @@ gone. Each stage names itself (PR_SET_NAME) so `ps` shows where a container hung
 
 from __future__ import annotations
 
+import _socket
 import errno
 import os
-import socket
 
 from libcontainer_py import _sys, hooks
 from libcontainer_py._faults import checkpoint
@@ -47,12 +47,12 @@ class InitConfig(Record):
     hook_state: dict[str, Any] = field(default_factory=dict)  # for createContainer/startContainer
 
 
-def _fail(sock: socket.socket, stage: str, exc: BaseException) -> NoReturn:
+def _fail(sock: _socket.socket, stage: str, exc: BaseException) -> NoReturn:
     child_fail(sock, stage, exc)
     os._exit(1)
 
 
-def stage1(cfg: InitConfig, sock: socket.socket) -> NoReturn:
+def stage1(cfg: InitConfig, sock: _socket.socket) -> NoReturn:
     """Enter the namespaces, then fork the init so that it is born in the new pid namespace."""
     stage = "namespaces"
     try:
@@ -128,11 +128,14 @@ def _loopback_up() -> None:
     import struct
 
     siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+    s = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)
+    try:
         ifreq = struct.pack("16sH14x", b"lo", 0)
-        flags = struct.unpack("16sH14x", fcntl.ioctl(s, siocgifflags, ifreq))[1]
+        flags = struct.unpack("16sH14x", fcntl.ioctl(s.fileno(), siocgifflags, ifreq))[1]
         if not flags & iff_up:
-            fcntl.ioctl(s, siocsifflags, struct.pack("16sH14x", b"lo", flags | iff_up))
+            fcntl.ioctl(s.fileno(), siocsifflags, struct.pack("16sH14x", b"lo", flags | iff_up))
+    finally:
+        s.close()
 
 
 def _write_time_offsets(spec: Any) -> None:
@@ -152,7 +155,7 @@ def _write_time_offsets(spec: Any) -> None:
         raise ConfigError(f"cannot write time offsets: {exc.strerror}", path="linux.timeOffsets") from None
 
 
-def stage2(cfg: InitConfig, sock: socket.socket) -> NoReturn:
+def stage2(cfg: InitConfig, sock: _socket.socket) -> NoReturn:
     """The container's init: set up the root filesystem and the process, wait for start, exec."""
     from libcontainer_py import rootfs
 
@@ -232,7 +235,7 @@ def stage2(cfg: InitConfig, sock: socket.socket) -> NoReturn:
         os._exit(127 if isinstance(exc, FileNotFoundError) else 126)
 
 
-def _creation_hooks(cfg: InitConfig, sock: socket.socket) -> None:
+def _creation_hooks(cfg: InitConfig, sock: _socket.socket) -> None:
     """Mounts made, pivot_root not yet (runtime.md steps 3-5): the parent runs prestart and
     createRuntime in the runtime namespace, then we run createContainer in the container's."""
     by_kind = hooks.hooks_by_kind(cfg.spec.hooks)
@@ -243,7 +246,7 @@ def _creation_hooks(cfg: InitConfig, sock: socket.socket) -> None:
         hooks.run_hooks_in_container("createContainer", by_kind["createContainer"], cfg.hook_state)
 
 
-def load_seccomp(compiled: Any, sock: socket.socket) -> None:
+def load_seccomp(compiled: Any, sock: _socket.socket) -> None:
     """Install the filter; with SCMP_ACT_NOTIFY hand the listener fd to the parent and wait until
     it reached linux.seccomp.listenerPath (a notified syscall would wait forever otherwise)."""
     fd = compiled.load()
@@ -255,7 +258,7 @@ def load_seccomp(compiled: Any, sock: socket.socket) -> None:
         expect(sock, "seccomp-fd-done")
 
 
-def setup_console(process: Any, sock: socket.socket, *, mount_console: bool = True) -> None:
+def setup_console(process: Any, sock: _socket.socket, *, mount_console: bool = True) -> None:
     """A pty from the container's own devpts: the slave becomes our controlling terminal, our
     stdio and /dev/console; the master goes to the runtime (which sends it to --console-socket or
     relays it). libcontainer_py.tty (with termios) is imported by whoever forks us when the process

@@ -23,8 +23,8 @@ replaces the interpreter. The window is kept short: everything is imported and d
 
 from __future__ import annotations
 
+import _socket
 import os
-import socket
 
 from libcontainer_py import _sys
 from libcontainer_py._faults import checkpoint
@@ -51,12 +51,12 @@ class ExecConfig(Record):
     cgroup_paths: dict[str, str] = field(default_factory=dict)
 
 
-def _fail(sock: socket.socket, stage: str, exc: BaseException) -> NoReturn:
+def _fail(sock: _socket.socket, stage: str, exc: BaseException) -> NoReturn:
     child_fail(sock, stage, exc)
     os._exit(1)
 
 
-def exec_stage1(cfg: ExecConfig, sock: socket.socket) -> NoReturn:
+def exec_stage1(cfg: ExecConfig, sock: _socket.socket) -> NoReturn:
     stage = "namespaces"
     try:
         _sys.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
@@ -98,7 +98,7 @@ def exec_stage1(cfg: ExecConfig, sock: socket.socket) -> NoReturn:
         _fail(sock, stage, exc)
 
 
-def exec_stage2(cfg: ExecConfig, sock: socket.socket) -> NoReturn:
+def exec_stage2(cfg: ExecConfig, sock: _socket.socket) -> NoReturn:
     stage = ps.Stage("exec")
     try:
         _sys.prctl_set_name("pyrunc:[2:EXEC]")

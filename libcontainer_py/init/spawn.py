@@ -13,8 +13,8 @@ costs an interpreter start and the imports (~0.1-0.2 s), which a notebook does n
 
 from __future__ import annotations
 
+import _socket
 import os
-import socket
 import sys
 
 from libcontainer_py import _json
@@ -45,9 +45,9 @@ def choose(mode: str) -> str:
 def spawn(
     mode: str,
     cfg: AnyConfig,
-    child_sock: socket.socket,
+    child_sock: _socket.socket,
     stdio: tuple[int | None, ...],
-    close_in_child: socket.socket | None = None,
+    close_in_child: _socket.socket | None = None,
 ) -> int:
     """Start stage 1 of the init; return its pid (a child of this process). `stdio` are the fds
     that become the container's 0, 1, 2 (None: this process's own)."""
@@ -57,7 +57,7 @@ def spawn(
 
 
 def _spawn_fork(
-    cfg: AnyConfig, child_sock: socket.socket, stdio: tuple[int | None, ...], close_in_child: socket.socket | None
+    cfg: AnyConfig, child_sock: _socket.socket, stdio: tuple[int | None, ...], close_in_child: _socket.socket | None
 ) -> int:
     pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the child
@@ -75,7 +75,7 @@ def _spawn_fork(
     return pid
 
 
-def _spawn_exec(cfg: AnyConfig, child_sock: socket.socket, stdio: tuple[int | None, ...]) -> int:
+def _spawn_exec(cfg: AnyConfig, child_sock: _socket.socket, stdio: tuple[int | None, ...]) -> int:
     # The config travels in a memfd: a config.json with a large seccomp profile may exceed what
     # one datagram on the sync socket can hold.
     cfg_fd = os.memfd_create("pyrunc-init-config", os.MFD_CLOEXEC)
