@@ -24,6 +24,7 @@ import errno
 import json
 import os
 import shutil
+import signal
 import socket
 import sys
 import tempfile
@@ -70,9 +71,11 @@ def make_handler(deny: str, container: str, fd: int) -> Handler:
     return handler
 
 
-def agent(sock_path: str, deny: str, once: bool = False) -> None:
+def agent(sock_path: str, deny: str, once: bool = False, ready: threading.Event | None = None) -> None:
     with NotifyListener(sock_path) as listener:
         print(f"listening on {sock_path}; denying mkdir {deny}", flush=True)
+        if ready is not None:
+            ready.set()  # listening now: a connect before this point would be refused
         while True:
             cps = listener.accept()
             name = cps.state.get("id", "?")
@@ -106,7 +109,9 @@ def demo() -> int:
     compiled = compile_filter(profile)
     # The agent thread starts after the fork: a child forked while another thread runs inherits
     # whatever lock that thread held (an import lock, say) and can hang on it forever.
-    t = threading.Thread(target=agent, args=(sock_path, deny, True))
+    ready = threading.Event()
+    # A daemon: if the demo fails, the process still ends (the agent would wait for a connection).
+    t = threading.Thread(target=agent, args=(sock_path, deny, True, ready), daemon=True)
     parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     r, w = os.pipe()
     pid = os.fork()
@@ -129,11 +134,17 @@ def demo() -> int:
     os.close(w)
     t.start()
     _, fds, _, _ = socket.recv_fds(parent_sock, 16, 1)  # the runtime's part
-    while not os.path.exists(sock_path):
-        threading.Event().wait(0.01)
     state = {"ociVersion": "1.3.0", "id": "demo", "status": "creating", "pid": pid, "bundle": work}
-    send_listener_fd(sock_path, fds[0], state, compiled.listener_metadata)
-    os.close(fds[0])
+    try:
+        if not ready.wait(10):
+            raise TimeoutError("the agent did not start listening")
+        send_listener_fd(sock_path, fds[0], state, compiled.listener_metadata)
+    except BaseException:
+        os.kill(pid, signal.SIGKILL)  # it waits for "go": end it rather than leave it behind
+        os.waitpid(pid, 0)
+        raise
+    finally:
+        os.close(fds[0])
     parent_sock.send(b"go")
     with os.fdopen(r) as f:
         results = json.loads(f.read())
