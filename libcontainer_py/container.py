@@ -551,19 +551,10 @@ def subreaper() -> Iterator[None]:
             _sys.prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
 
 
-_libc_prctl: Any = None
-
-
 def _is_subreaper() -> bool:
-    # PR_GET_CHILD_SUBREAPER writes through a pointer, which the shim's prctl() cannot pass.
-    import ctypes
+    from libcontainer_py import _sys
 
-    global _libc_prctl
-    if _libc_prctl is None:  # dlopen once, not per create (~0.1 ms)
-        _libc_prctl = ctypes.CDLL(None, use_errno=True).prctl
-    value = ctypes.c_int(0)
-    _libc_prctl(PR_SET_CHILD_SUBREAPER + 1, ctypes.byref(value), 0, 0, 0)
-    return bool(value.value)
+    return _sys.prctl_get_child_subreaper()
 
 
 def _write_pid_file(path: str, pid: int) -> None:

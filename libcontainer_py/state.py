@@ -278,24 +278,18 @@ class StateDir:
                 raise
 
 
-_renameat2: Any = None  # libc's renameat2, bound at the first save (False: not available)
-RENAME_EXCHANGE = 2
-AT_FDCWD = -100
-
-
 def _exchange(new: str, path: str) -> bool:
     """Swap ``new`` in for the existing ``path`` atomically (renameat2 RENAME_EXCHANGE), then drop
     the old content; False when that cannot be done (no ``path`` yet, no renameat2): the caller
     renames. Why not rename(2): on ext4 (auto_da_alloc) a rename over an existing file first
     starts the writeback of the new one, ~0.15 ms per save here; an exchange does not."""
-    global _renameat2
-    if _renameat2 is None:
-        import ctypes  # here: most verbs never save, and ctypes costs ~1 ms to import
+    if not os.path.exists(path):  # the first save: nothing to swap with (and no error to format)
+        return False
+    from libcontainer_py import _sys  # here: most verbs never save
 
-        _renameat2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", False)
-        if _renameat2:
-            _renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
-    if not _renameat2 or _renameat2(AT_FDCWD, os.fsencode(new), AT_FDCWD, os.fsencode(path), RENAME_EXCHANGE):
+    try:
+        _sys.renameat2(_sys.consts.AT_FDCWD, new, _sys.consts.AT_FDCWD, path, _sys.consts.RENAME_EXCHANGE)
+    except OSError:  # no `path` yet (ENOENT), or a filesystem without exchange (EINVAL)
         return False
     with contextlib.suppress(FileNotFoundError):
         os.unlink(new)  # now the previous state

@@ -318,6 +318,42 @@ def prctl_get_name() -> str:
     return bytes(_ffi.string(buf)).decode(errors="replace")
 
 
+def prctl_get_child_subreaper() -> bool:
+    """PR_GET_CHILD_SUBREAPER (the kernel writes an int through the pointer)."""
+    lib = _lib()
+    value = _ffi.new("int *")
+    result = lib.lc_prctl(consts.PR_GET_CHILD_SUBREAPER, int(_ffi.cast("uintptr_t", value)), 0, 0, 0)
+    if result < 0:
+        _fail(-result, "prctl_get_child_subreaper")
+    return bool(value[0])
+
+
+def fstatfs_type(fd: int) -> int:
+    """fstatfs(2)'s f_type: the magic number of the filesystem ``fd`` is on (an O_PATH fd will do)."""
+    lib = _lib()
+    out = _ffi.new("long *")
+    err = lib.lc_fstatfs_type(fd, out)
+    if err:
+        _fail(err, "fstatfs_type", fd)
+    return int(out[0]) & 0xFFFFFFFF
+
+
+def close_range(first: int, last: int = 0xFFFFFFFF, flags: int = 0) -> None:
+    """close_range(2) (Linux 5.9; CLOSE_RANGE_CLOEXEC 5.11): close, or mark close-on-exec, every fd
+    from ``first`` to ``last`` in one call, whatever /proc shows (a container's image controls its /proc)."""
+    err = _lib().lc_close_range(first, last, flags)
+    if err:
+        _fail(err, "close_range", first, last, flags)
+
+
+def renameat2(olddirfd: int, oldpath: StrOrBytesPath, newdirfd: int, newpath: StrOrBytesPath, flags: int = 0) -> None:
+    """renameat2(2): ``flags`` RENAME_EXCHANGE swaps the two paths atomically, RENAME_NOREPLACE refuses
+    to replace."""
+    err = _lib().lc_renameat2(olddirfd, _path(oldpath), newdirfd, _path(newpath), flags)
+    if err:
+        _fail(err, "renameat2", olddirfd, oldpath, newdirfd, newpath, flags)
+
+
 if TYPE_CHECKING:
 
     class CapSets(NamedTuple):
@@ -484,6 +520,20 @@ class Syscalls:
 
     def prctl_get_name(self) -> str:
         return prctl_get_name()
+
+    def prctl_get_child_subreaper(self) -> bool:
+        return prctl_get_child_subreaper()
+
+    def fstatfs_type(self, fd: int) -> int:
+        return fstatfs_type(fd)
+
+    def close_range(self, first: int, last: int = 0xFFFFFFFF, flags: int = 0) -> None:
+        close_range(first, last, flags)
+
+    def renameat2(
+        self, olddirfd: int, oldpath: StrOrBytesPath, newdirfd: int, newpath: StrOrBytesPath, flags: int = 0
+    ) -> None:
+        renameat2(olddirfd, oldpath, newdirfd, newpath, flags)
 
     def capget(self, pid: int = 0) -> CapSets:
         return capget(pid)

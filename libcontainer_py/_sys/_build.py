@@ -47,6 +47,9 @@ long lc_ioprio_get(int which, int who);
 int lc_set_mempolicy(int mode, const unsigned long *nodemask, unsigned long maxnode);
 int lc_sched_setattr(int pid, uint32_t policy, uint64_t flags, int32_t nice, uint32_t priority,
                      uint64_t runtime, uint64_t deadline, uint64_t period);
+int lc_fstatfs_type(int fd, long *type);
+int lc_close_range(unsigned int first, unsigned int last, unsigned int flags);
+int lc_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags);
 """
 
 C_SOURCE = r"""
@@ -63,6 +66,7 @@ C_SOURCE = r"""
 #include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/vfs.h>
 
 /* Syscalls added after the unified numbering (Linux 5.1+) have the same number on x86_64 and aarch64
    (and every other architecture but alpha), so one fallback serves both when libc headers are old. */
@@ -186,6 +190,21 @@ static int lc_sched_setattr(int pid, uint32_t policy, uint64_t flags, int32_t ni
     struct lc_sched_attr attr = { sizeof attr, policy, flags, nice, priority, runtime, deadline, period };
     return LC_ERR(syscall(SYS_sched_setattr, pid, &attr, 0));
 }
+
+static int lc_fstatfs_type(int fd, long *type)
+{
+    struct statfs st;
+    if (fstatfs(fd, &st) < 0)
+        return errno;
+    *type = (long)st.f_type;
+    return 0;
+}
+
+static int lc_close_range(unsigned int first, unsigned int last, unsigned int flags)
+{ return LC_ERR(syscall(SYS_close_range, first, last, flags)); }
+
+static int lc_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags)
+{ return LC_ERR(syscall(SYS_renameat2, olddirfd, oldpath, newdirfd, newpath, flags)); }
 """
 
 ffibuilder = cffi.FFI()

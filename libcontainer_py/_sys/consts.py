@@ -123,6 +123,13 @@ PR_CAP_AMBIENT_LOWER = 3
 PR_CAP_AMBIENT_CLEAR_ALL = 4
 TASK_COMM_LEN = 16  # PR_SET_NAME keeps at most 15 bytes plus the NUL
 
+# --- close_range(2), renameat2(2), fstatfs(2) ------------------------------------------------------
+CLOSE_RANGE_UNSHARE = 1 << 1
+CLOSE_RANGE_CLOEXEC = 1 << 2
+RENAME_NOREPLACE = 1 << 0
+RENAME_EXCHANGE = 1 << 1
+PROC_SUPER_MAGIC = 0x9FA0
+
 # --- personality(2) -----------------------------------------------------------------------------------
 PER_LINUX = 0x0000
 PER_LINUX32 = 0x0008

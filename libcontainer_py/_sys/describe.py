@@ -195,6 +195,24 @@ def prctl_get_name() -> str:
     return "prctl PR_GET_NAME"
 
 
+def prctl_get_child_subreaper() -> str:
+    return "prctl PR_GET_CHILD_SUBREAPER"
+
+
+def fstatfs_type(fd: int) -> str:
+    return f"fstatfs {fd_str(fd)}"
+
+
+def close_range(first: int, last: int, flags: int) -> str:
+    names = flag_names(flags, _table("CLOSE_RANGE_"))
+    return f"close_range {first}..{last} (flags={names})"
+
+
+def renameat2(olddirfd: int, oldpath: StrOrBytesPath, newdirfd: int, newpath: StrOrBytesPath, flags: int) -> str:
+    names = flag_names(flags, _table("RENAME_"))
+    return f"renameat2 {at_str(olddirfd, oldpath)} to {at_str(newdirfd, newpath)} (flags={names})"
+
+
 def capget(pid: int) -> str:
     return f"capget of pid {pid}" if pid else "capget of this process"
 

@@ -74,6 +74,8 @@ class RecordingSyscalls(Syscalls):
         self.comm = "python3"
         self.ioprio = 0
         self.prctl_results: dict[int, int] = {}  # option -> what prctl(option, ...) returns
+        self.child_subreaper = False
+        self.fs_type = consts.PROC_SUPER_MAGIC  # what fstatfs_type() answers
 
     # --- scripting and inspection ---------------------------------------------------------------------
 
@@ -212,6 +214,25 @@ class RecordingSyscalls(Syscalls):
     def prctl_get_name(self) -> str:
         self._record("prctl_get_name", _d.prctl_get_name)
         return self.comm
+
+    def prctl_get_child_subreaper(self) -> bool:
+        self._record("prctl_get_child_subreaper", _d.prctl_get_child_subreaper)
+        return self.child_subreaper
+
+    def fstatfs_type(self, fd: int) -> int:
+        self._record("fstatfs_type", _d.fstatfs_type, fd=fd)
+        return self.fs_type
+
+    def close_range(self, first: int, last: int = 0xFFFFFFFF, flags: int = 0) -> None:
+        self._record("close_range", _d.close_range, first=first, last=last, flags=flags)
+
+    def renameat2(
+        self, olddirfd: int, oldpath: StrOrBytesPath, newdirfd: int, newpath: StrOrBytesPath, flags: int = 0
+    ) -> None:
+        self._record(
+            "renameat2", _d.renameat2, olddirfd=olddirfd, oldpath=oldpath, newdirfd=newdirfd, newpath=newpath,
+            flags=flags,
+        )  # fmt: skip
 
     def capget(self, pid: int = 0) -> CapSets:
         self._record("capget", _d.capget, pid=pid)

@@ -7,7 +7,6 @@ value asked and the limit (runc says only "error setting rlimit type 7").
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import resource
 from collections.abc import Callable, Sequence
@@ -175,14 +174,14 @@ def _which(name: str, path: str) -> str | None:
     return None
 
 
-# close_range(2) (Linux 5.11, glibc 2.34): one syscall marks every fd of a range close-on-exec,
-# whatever /proc says. Bound at import (the init cannot load anything after pivot_root); None when
-# the libc lacks it.
-CLOSE_RANGE_CLOEXEC = 1 << 2
-_close_range = getattr(ctypes.CDLL(None, use_errno=True), "close_range", None)
-if _close_range is not None:
-    _close_range.argtypes = [ctypes.c_uint, ctypes.c_uint, ctypes.c_int]
-    _close_range.restype = ctypes.c_int
+def _close_range(first: int, flags: int) -> bool:
+    """close_range(2) from ``first`` on (Linux 5.9, CLOEXEC 5.11): one syscall, whatever /proc says.
+    False when the kernel lacks it: the caller falls back to closing one fd at a time."""
+    try:
+        _sys.close_range(first, 0xFFFFFFFF, flags)
+    except OSError:
+        return False
+    return True
 
 
 def close_fds_from(first: int, keep: Sequence[int] = ()) -> None:
@@ -192,7 +191,7 @@ def close_fds_from(first: int, keep: Sequence[int] = ()) -> None:
     controls (a fake /proc/self/fd listing would hide fds from a sweep that reads it)."""
     import fcntl
 
-    if _close_range is not None and not keep and _close_range(first, 0xFFFFFFFF, CLOSE_RANGE_CLOEXEC) == 0:
+    if not keep and _close_range(first, _sys.consts.CLOSE_RANGE_CLOEXEC):
         fds: list[int] = []
     else:
         try:
@@ -222,7 +221,7 @@ def close_inherited_fds(keep: Sequence[int]) -> None:
         if fd > low:
             os.closerange(low, fd)
         low = fd + 1
-    if _close_range is not None and _close_range(low, 0xFFFFFFFF, 0) == 0:
+    if _close_range(low, 0):
         return
     os.closerange(low, max(low, os.sysconf("SC_OPEN_MAX")))
 

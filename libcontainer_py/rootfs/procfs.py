@@ -18,13 +18,11 @@ So here:
      another process;
   4. the opened file is checked with fstatfs again, for the same reason as 1.
 
-fstatfs is called through ctypes (the _sys shim does not wrap it); the only code that does is
-:func:`fs_type`. Everything is bound at import time: the init imports this before pivot_root.
+fstatfs is the _sys shim's (fstatfs_type), loaded before pivot_root like the rest of the seam.
 """
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import os
 import stat
@@ -33,30 +31,14 @@ from libcontainer_py import _sys
 from libcontainer_py._sys import consts as c
 from libcontainer_py.errors import SyscallError
 
-PROC_SUPER_MAGIC = 0x9FA0
+PROC_SUPER_MAGIC = c.PROC_SUPER_MAGIC
 PROC_RESOLVE = c.RESOLVE_BENEATH | c.RESOLVE_NO_SYMLINKS | c.RESOLVE_NO_MAGICLINKS | c.RESOLVE_NO_XDEV
 DEV_NULL_RDEV = os.makedev(1, 3)
 
 
-class _Statfs(ctypes.Structure):
-    # struct statfs on 64-bit Linux: f_type is the first field, a long (__fsword_t). Only it is read;
-    # the buffer is made generously larger than the real struct (120 bytes on x86_64 and arm64).
-    _fields_ = [("f_type", ctypes.c_long), ("_rest", ctypes.c_char * 256)]
-
-
-_libc = ctypes.CDLL(None, use_errno=True)
-_fstatfs = _libc.fstatfs
-_fstatfs.argtypes = [ctypes.c_int, ctypes.POINTER(_Statfs)]
-_fstatfs.restype = ctypes.c_int
-
-
 def fs_type(fd: int) -> int:
     """fstatfs(fd).f_type: the filesystem's magic number (works on O_PATH fds)."""
-    buf = _Statfs()
-    if _fstatfs(fd, ctypes.byref(buf)) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, os.strerror(err))
-    return int(buf.f_type) & 0xFFFFFFFF
+    return _sys.fstatfs_type(fd)
 
 
 class ProcfsError(OSError):

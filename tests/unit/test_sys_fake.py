@@ -64,6 +64,16 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "ioprio_set": {"which": c.IOPRIO_WHO_PROCESS, "who": 0, "ioprio": c.ioprio_value(c.IOPRIO_CLASS_BE, 4)},
     "ioprio_get": {"which": c.IOPRIO_WHO_PROCESS, "who": 0},
     "set_mempolicy": {"mode": c.MPOL_BIND, "nodes": (0, 1)},
+    "prctl_get_child_subreaper": {},
+    "fstatfs_type": {"fd": 3},
+    "close_range": {"first": 3, "last": 0xFFFFFFFF, "flags": c.CLOSE_RANGE_CLOEXEC},
+    "renameat2": {
+        "olddirfd": c.AT_FDCWD,
+        "oldpath": "/run/x.tmp",
+        "newdirfd": c.AT_FDCWD,
+        "newpath": "/run/x",
+        "flags": c.RENAME_EXCHANGE,
+    },
     "sched_setattr": {
         "pid": 0,
         "policy": c.SCHED_BATCH,
