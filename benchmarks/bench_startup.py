@@ -4,7 +4,8 @@
 
 - `pyrunc --version`                         (target: < 30 ms)
 - `import libcontainer_py`
-- import + load + validate spec-example.json  (target: < 100 ms)
+- import + load + validate spec-example.json  (target: < 100 ms), with the runtime's loader
+  (spec.fast, what create/run/exec use) and with the pydantic models
 - `pyrunc spec` into a temp dir
 Reports the median and the minimum over n runs, in ms.
 """
@@ -46,7 +47,18 @@ def main() -> None:
         ("import libcontainer_py", [py, "-c", "import libcontainer_py"]),
         ("import libcontainer_py.spec", [py, "-c", "import libcontainer_py.spec"]),
         (
-            "import + load + validate spec-example.json",
+            "import + load + validate, runtime (spec.fast)",
+            [
+                py,
+                "-c",
+                "import sys; import libcontainer_py; from libcontainer_py._specload import load_spec; "
+                "from libcontainer_py.spec.validate import validate_runtime; "
+                "validate_runtime(load_spec(sys.argv[1]))",
+                str(EXAMPLE),
+            ],
+        ),
+        (
+            "import + load + validate, pydantic models",
             [
                 py,
                 "-c",
