@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import signal
+
 from libcontainer_py.cli._context import Context
 
 TYPE_CHECKING = False  # not `typing`: its import costs ~3 ms of every pyrunc call
 if TYPE_CHECKING:
     from libcontainer_py.cli._parser import Namespace, VerbParser
+
+
+# What a foreground run or exec passes on to the container's process (as runc does).
+FORWARDED = (
+    signal.SIGINT,
+    signal.SIGTERM,
+    signal.SIGHUP,
+    signal.SIGQUIT,
+    signal.SIGUSR1,
+    signal.SIGUSR2,
+    signal.SIGWINCH,
+)
 
 
 def add_id(parser: VerbParser) -> None:

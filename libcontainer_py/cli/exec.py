@@ -146,7 +146,7 @@ def run(args: Namespace, ctx: Context) -> int:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signum)
 
-    from libcontainer_py.cli.run import FORWARDED
+    from libcontainer_py.cli._common import FORWARDED
 
     for sig in FORWARDED:
         signal.signal(sig, forward)

@@ -10,7 +10,7 @@ import contextlib
 import os
 import signal
 
-from libcontainer_py.cli._common import add_create_flags, create_container
+from libcontainer_py.cli._common import FORWARDED, add_create_flags, create_container
 from libcontainer_py.cli._context import Context
 
 TYPE_CHECKING = False  # not `typing`: its import costs ~3 ms of every pyrunc call
@@ -18,17 +18,6 @@ if TYPE_CHECKING:
     from libcontainer_py.cli._parser import Namespace, VerbParser
 
 HELP = "create and run a container"
-
-FORWARDED = (
-    signal.SIGINT,
-    signal.SIGTERM,
-    signal.SIGHUP,
-    signal.SIGQUIT,
-    signal.SIGUSR1,
-    signal.SIGUSR2,
-    signal.SIGWINCH,
-)
-
 
 def configure(parser: VerbParser) -> None:
     parser.add_argument("--detach", "-d", action="store_true", help="detach from the container's process")

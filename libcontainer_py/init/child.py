@@ -11,7 +11,7 @@ import _socket
 import errno
 import os
 
-from libcontainer_py import _sys, hooks
+from libcontainer_py import _sys, hooks, procfs
 from libcontainer_py._faults import checkpoint
 from libcontainer_py._record import Record, field
 from libcontainer_py._sys import consts as c
@@ -21,7 +21,6 @@ from libcontainer_py.errors import ConfigError, LibcontainerError
 from libcontainer_py.init import process_setup as ps
 from libcontainer_py.init.sync import child_fail, expect, send
 from libcontainer_py.namespaces import NAMESPACES, NamespacePlan, open_namespace
-from libcontainer_py.rootfs import procfs
 
 TYPE_CHECKING = False  # not `typing`: its import costs ~3 ms of every pyrunc call
 if TYPE_CHECKING:
@@ -297,7 +296,7 @@ def _write_sysctls(sysctl: dict[str, str] | None) -> None:
     for key, value in (sysctl or {}).items():
         if "/" in key or any(part in ("", "..") for part in key.split(".")):
             raise ConfigError(f"invalid sysctl name {key!r}", path=f"linux.sysctl.{key}")
-        # CVE-2025-52881: through a verified procfs, no symlink, no mount crossing (rootfs/procfs.py):
+        # CVE-2025-52881: through a verified procfs, no symlink, no mount crossing (libcontainer_py/procfs.py):
         # a bind mount or symlink in the container's /proc cannot redirect the write to another file.
         try:
             procfs.write_proc_file("sys/" + key.replace(".", "/"), value)

@@ -11,9 +11,8 @@ import os
 import resource
 from collections.abc import Callable, Sequence
 
-from libcontainer_py import _sys, capabilities  # at import: after pivot_root nothing can be imported
+from libcontainer_py import _sys, capabilities, procfs  # at import: after pivot_root nothing can be imported
 from libcontainer_py.errors import ConfigError
-from libcontainer_py.rootfs import procfs
 
 TYPE_CHECKING = False  # not `typing`: its import costs ~3 ms of every pyrunc call
 if TYPE_CHECKING:
@@ -66,7 +65,7 @@ def _nr_open() -> int | None:
 def write_oom_score_adj(value: int | None) -> None:
     if value is None:
         return
-    # CVE-2025-52881: through a verified procfs (rootfs/procfs.py), never a symlink or an overmount.
+    # CVE-2025-52881: through a verified procfs (libcontainer_py/procfs.py), never a symlink or an overmount.
     try:
         procfs.write_proc_file("self/oom_score_adj", str(value))
     except OSError as exc:

@@ -10,10 +10,10 @@ import errno
 import os
 from collections.abc import Sequence
 
-from libcontainer_py import _sys
+from libcontainer_py import _sys, procfs
 from libcontainer_py._sys import consts as c
 from libcontainer_py.errors import SyscallError
-from libcontainer_py.rootfs import paths, procfs
+from libcontainer_py.rootfs import paths
 from libcontainer_py.rootfs.errors import MountError, PathError, strerror
 from libcontainer_py.rootfs.mounts import remount_bind
 
