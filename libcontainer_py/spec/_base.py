@@ -39,6 +39,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from libcontainer_py.errors import ConfigError
+from libcontainer_py.spec._keyorder import ordered
 
 # --- the schema's scalar types (defs.json) -------------------------------------------------------
 
@@ -107,18 +108,7 @@ class OCIModel(BaseModel):
         data = handler(self)
         if not isinstance(data, dict):  # pragma: no cover - models always serialize to a dict
             return data
-        declared = _declared_keys(type(self))
-        out: dict[str, Any] = {}
-        if self._key_order:
-            for key in self._key_order:
-                if key in data:
-                    value = data.pop(key)
-                    if value is not None or key not in declared:
-                        out[key] = value
-        for key, value in data.items():
-            if value is not None or key not in declared:
-                out[key] = value
-        return out
+        return ordered(data, self._key_order, _declared_keys(type(self)))
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-ready dict: spec names, only the fields that were set, enums as strings."""

@@ -48,6 +48,7 @@ from enum import Enum
 from libcontainer_py.errors import ConfigError
 from libcontainer_py.spec import enums as _enums
 from libcontainer_py.spec._fast_table import TABLE
+from libcontainer_py.spec._keyorder import ordered
 
 TYPE_CHECKING = False  # not `typing`: importing it costs milliseconds this module is meant to save
 if TYPE_CHECKING:
@@ -509,18 +510,7 @@ class FastModel:
         if self._extra:
             for key, value in self._extra.items():
                 data[key] = _dump(value)
-        declared = self._declared
-        out: dict[str, Any] = {}
-        if self._key_order:
-            for key in self._key_order:
-                if key in data:
-                    value = data.pop(key)
-                    if value is not None or key not in declared:
-                        out[key] = value
-        for key, value in data.items():
-            if value is not None or key not in declared:
-                out[key] = value
-        return out
+        return ordered(data, self._key_order, self._declared)
 
     def to_json(self, indent: int | None = 4) -> str:
         """The spec's JSON text (as ``Document.to_json``)."""
