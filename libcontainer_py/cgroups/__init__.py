@@ -16,9 +16,9 @@ Later (state, pause, events, delete)::
 from __future__ import annotations
 
 import os
+import sys
 
 from libcontainer_py.cgroups.base import Manager, Write
-from libcontainer_py.cgroups.none import NoneManager
 from libcontainer_py.cgroups.paths import (
     DEFAULT_PARENT,
     CgroupError,
@@ -34,6 +34,7 @@ from libcontainer_py.cgroups.paths import (
 
 TYPE_CHECKING = False  # not `typing`: its import costs ~3 ms of every pyrunc call
 if TYPE_CHECKING:
+    from libcontainer_py.cgroups.none import NoneManager
     from libcontainer_py.cgroups.stats import Stats
     from libcontainer_py.cgroups.v1 import V1Manager
     from libcontainer_py.cgroups.v2 import V2Manager
@@ -42,16 +43,16 @@ if TYPE_CHECKING:
 # The drivers are imported when a manager of their kind is made: a host uses one of them, and
 # every pyrunc verb that looks at a container's status goes through here (v2 brings the BPF
 # assembler; v1 brings cgroupspy).
-_LAZY = {"Stats": "stats", "V1Manager": "v1", "V2Manager": "v2"}
+_LAZY = {"Stats": "stats", "V1Manager": "v1", "V2Manager": "v2", "NoneManager": "none"}
 
 
 def __getattr__(name: str) -> object:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'libcontainer_py.cgroups' has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(f"libcontainer_py.cgroups.{module}"), name)
+    full = f"libcontainer_py.cgroups.{module}"
+    __import__(full)  # not importlib: one import less
+    return getattr(sys.modules[full], name)
 
 
 __all__ = [
@@ -88,6 +89,8 @@ def new_manager(
     driver when ``enabled`` is False or no cgroup filesystem is mounted. Creates nothing yet."""
     mounts = mounts if mounts is not None else detect_mounts()
     if not enabled or mounts.layout is Layout.NONE:
+        from libcontainer_py.cgroups.none import NoneManager
+
         return NoneManager()
     inner = resolve_cgroups_path(cgroups_path, container_id, default_parent=default_parent)
     if mounts.layout in (Layout.V1, Layout.HYBRID):
@@ -109,6 +112,8 @@ def manager_for_spec(spec: Spec, container_id: str, *, mounts: Mounts | None = N
 def load_manager(paths: dict[str, str], *, mounts: Mounts | None = None) -> Manager:
     """Rebuild a manager from what ``paths()`` returned (runc's ``cgroup_paths`` in state.json)."""
     if not paths:
+        from libcontainer_py.cgroups.none import NoneManager
+
         return NoneManager(strict=False)
     if "" in paths:
         from libcontainer_py.cgroups.v2 import V2Manager

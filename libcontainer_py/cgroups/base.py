@@ -10,7 +10,6 @@ import time
 
 from libcontainer_py._record import Record
 from libcontainer_py.cgroups.paths import CgroupError, Layout
-from libcontainer_py.cgroups.stats import Stats
 
 TYPE_CHECKING = False  # not `typing`: its import costs ~3 ms of every pyrunc call
 # Type-only: importing the spec models (pydantic) costs ~75 ms, which `pyrunc events --stats`,
@@ -18,6 +17,7 @@ TYPE_CHECKING = False  # not `typing`: its import costs ~3 ms of every pyrunc ca
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from libcontainer_py.cgroups.stats import Stats
     from libcontainer_py.spec.resources import LinuxResources
 
 #: How long destroy() retries rmdir on EBUSY (processes that were just killed are still exiting).

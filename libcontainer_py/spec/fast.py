@@ -46,7 +46,6 @@ import os
 from enum import Enum
 
 from libcontainer_py.errors import ConfigError
-from libcontainer_py.spec import enums as _enums
 from libcontainer_py.spec._fast_table import TABLE
 from libcontainer_py.spec._keyorder import ordered
 
@@ -323,12 +322,32 @@ _SCALARS: dict[str, Callable[[tuple[Any, ...]], Check]] = {
 }
 
 
+def _enum_class(name: str) -> type[Enum]:
+    """The enum class of spec/enums.py named ``name``, its module imported on first use: most configs
+    need two of the fourteen (the others, seccomp's above all, cost ~1 ms to create here)."""
+    from libcontainer_py.spec import _enums_core
+
+    cls = getattr(_enums_core, name, None)
+    if cls is None:
+        from libcontainer_py.spec import _enums_more
+
+        cls = getattr(_enums_more, name)
+    assert isinstance(cls, type) and issubclass(cls, Enum)
+    return cls
+
+
 def _compile_enum(desc: tuple[Any, ...], check: bool) -> Check:
     _, name, strict = desc
-    cls = getattr(_enums, name)
-    members: dict[str, Enum] = dict(cls._value2member_map_)  # value -> member, without iterating the enum
+    # Resolved when the first value arrives, not when the model's checks are made: validating a Spec
+    # makes the checks of every section, and most sections are absent.
+    cls: type[Enum] | None = None
+    members: dict[str, Enum] = {}  # value -> member, without iterating the enum
 
     def check_enum(value: Any) -> Any:
+        nonlocal cls
+        if cls is None:
+            cls = _enum_class(name)
+            members.update(cls._value2member_map_)
         if type(value) is str and not strict:
             member = members.get(value)
             if member is not None:
@@ -675,7 +694,7 @@ def _compile_model(reg: _Registry, cls: type[FastModel], check: bool) -> Check:
             else:
                 template[field] = default[1]
         elif default[0] == "enum":
-            template[field] = getattr(_enums, default[1])(default[2])
+            template[field] = _enum_class(default[1])(default[2])
         else:
             factories.append((field, list if default[1] == "list" else dict))
     required_names = frozenset(required)

@@ -13,8 +13,8 @@ import posixpath
 
 from libcontainer_py._record import Record
 from libcontainer_py.errors import ConfigError
+from libcontainer_py.spec._enums_core import NamespaceType  # not spec.enums: it makes all fourteen
 from libcontainer_py.spec.caps import KNOWN_CAPABILITIES
-from libcontainer_py.spec.enums import NamespaceType
 
 TYPE_CHECKING = False  # not `typing`, nor the models (pydantic): the runtime validates fast.Spec objects
 if TYPE_CHECKING:
