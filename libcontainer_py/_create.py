@@ -81,7 +81,7 @@ def prepare(
     else:
         spec = as_runtime(spec)  # from here on, the runtime's objects only (_specload.py)
     source = config_path
-    for message in validate_runtime(spec):
+    for message in validate_runtime(spec, source=source):
         warn(message)
     proc = spec.process
     if proc is None:

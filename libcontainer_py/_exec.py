@@ -57,9 +57,9 @@ def namespaces_to_join(pid: int) -> tuple[tuple[str, str], ...]:
 
 
 def check_process(process: Any, source: str = "process") -> None:
-    from libcontainer_py.spec.validate import env_problems
+    from libcontainer_py.spec.validate import exec_problems
 
-    for problem in env_problems(process.env, f"{source}.env"):
+    for problem in exec_problems(process, source):
         raise ConfigError(problem.message, path=problem.path)
     if not process.args:
         raise ConfigError("must not be empty: give the command to run", path=f"{source}.args")

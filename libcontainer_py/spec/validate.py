@@ -19,6 +19,7 @@ from libcontainer_py.spec.caps import KNOWN_CAPABILITIES
 TYPE_CHECKING = False  # not `typing`, nor the models (pydantic): the runtime validates fast.Spec objects
 if TYPE_CHECKING:
     from libcontainer_py.spec.config import Spec
+    from libcontainer_py.spec.process import Process
 
 _CAPABILITY_SETS = ("bounding", "effective", "inheritable", "permitted", "ambient")
 _IDMAP_OPTIONS = frozenset({"idmap", "ridmap"})
@@ -73,7 +74,7 @@ def _check_process(spec: Spec, errors: list[Problem], warnings: list[Problem]) -
         errors.append(Problem("process.args", "must contain at least the program to run"))
     if not posixpath.isabs(proc.cwd):
         errors.append(Problem("process.cwd", f"must be an absolute path (got {proc.cwd!r})"))
-    errors.extend(env_problems(proc.env, "process.env"))
+    errors.extend(exec_problems(proc, "process"))
     if proc.rlimits:
         seen: set[str] = set()
         for i, rlimit in enumerate(proc.rlimits):
@@ -93,18 +94,25 @@ def _check_process(spec: Spec, errors: list[Problem], warnings: list[Problem]) -
                     warnings.append(Problem(path, f'unknown capability "{name}" (ignored)'))
 
 
-def env_problems(env: list[str] | None, path: str) -> list[Problem]:
-    """process.env entries execve(2) cannot take, as runc's init refuses them: NAME=VALUE with a
-    non-empty NAME and no NUL byte. Checked before anything runs, not found by the init at execve."""
+def exec_problems(process: Process, path: str) -> list[Problem]:
+    """What execve(2) or chdir(2) cannot take in a process, found before anything runs rather than by
+    the init after start: a NUL byte in args or cwd, and env entries runc's init refuses (NAME=VALUE
+    with a non-empty NAME and no NUL byte)."""
     problems = []
-    for i, entry in enumerate(env or ()):
+    for i, arg in enumerate(process.args or ()):
+        if "\0" in arg:
+            problems.append(Problem(f"{path}.args[{i}]", f"must not contain a NUL byte (got {arg!r})"))
+    if "\0" in (process.cwd or ""):
+        problems.append(Problem(f"{path}.cwd", f"must not contain a NUL byte (got {process.cwd!r})"))
+    path_env = f"{path}.env"
+    for i, entry in enumerate(process.env or ()):
         name, eq, _ = entry.partition("=")
         if not eq:
-            problems.append(Problem(f"{path}[{i}]", f"must be NAME=VALUE (got {entry!r}: no '=')"))
+            problems.append(Problem(f"{path_env}[{i}]", f"must be NAME=VALUE (got {entry!r}: no '=')"))
         elif not name:
-            problems.append(Problem(f"{path}[{i}]", f"the variable's name is empty (got {entry!r})"))
+            problems.append(Problem(f"{path_env}[{i}]", f"the variable's name is empty (got {entry!r})"))
         elif "\0" in entry:
-            problems.append(Problem(f"{path}[{i}]", f"must not contain a NUL byte (got {entry!r})"))
+            problems.append(Problem(f"{path_env}[{i}]", f"must not contain a NUL byte (got {entry!r})"))
     return problems
 
 

@@ -230,3 +230,15 @@ def test_env_entries_execve_cannot_take(entry: str, message: str) -> None:
     assert str(err) == f"config.json: process.env[1]: {message}"
     process["env"] = ["HOME=/root", "EMPTY=", "A=b=c"]
     validate_runtime(_spec(process=process))
+
+
+def test_nul_bytes_in_args_or_cwd_are_refused_before_anything_runs() -> None:
+    process = copy.deepcopy(BASE["process"])
+    process["args"] = ["echo", "a\0b"]
+    assert (
+        str(_error(_spec(process=process)))
+        == "config.json: process.args[1]: must not contain a NUL byte (got 'a\\x00b')"
+    )
+    process = copy.deepcopy(BASE["process"])
+    process["cwd"] = "/tmp\0x"
+    assert "process.cwd: must not contain a NUL byte" in str(_error(_spec(process=process)))
