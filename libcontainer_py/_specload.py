@@ -52,8 +52,6 @@ def as_runtime(obj: Any, model: str = "Spec") -> Any:
 
 def parse_process(text: str, source: str) -> Process:
     """A process.json (exec --process), with errors naming the file and the JSON path."""
-    from libcontainer_py.spec import fast
-
     try:
         data = _json.loads(text)
     except ValueError as exc:  # json.JSONDecodeError, with the position
@@ -61,18 +59,26 @@ def parse_process(text: str, source: str) -> Process:
         line = f" at line {lineno} column {colno}" if lineno is not None else ""
         msg = getattr(exc, "msg", str(exc))
         raise ConfigError(f"invalid JSON: {msg}{line}", source=source) from None
-    checked = fast.validate(data, "Process")
-    if checked is None:
-        from pydantic import ValidationError
+    return _validated(data, "Process", source)  # type: ignore[no-any-return]
 
-        from libcontainer_py.spec import Process as ProcessModel
-        from libcontainer_py.spec._base import config_error_from
 
-        try:
-            checked = fast.build(ProcessModel.model_validate(data).to_dict(), "Process")
-        except ValidationError as exc:
-            raise config_error_from(exc, source=source) from None
-    return checked  # type: ignore[return-value]
+def _validated(data: Any, model: str, source: str | None) -> Any:
+    """``data`` as a runtime object of ``model``: checked by spec.fast, or by pydantic when fast
+    declines (then its one-line ConfigError, naming ``source`` and the JSON path)."""
+    from libcontainer_py.spec import fast
+
+    checked = fast.validate(data, model)
+    if checked is not None:
+        return checked
+    from pydantic import ValidationError
+
+    import libcontainer_py.spec as models
+    from libcontainer_py.spec._base import config_error_from
+
+    try:
+        return fast.build(getattr(models, model).model_validate(data).to_dict(), model)
+    except ValidationError as exc:
+        raise config_error_from(exc, source=source) from None
 
 
 def new(model: str, **fields: Any) -> Any:
@@ -88,18 +94,7 @@ def resources(data: LinuxResources | dict[str, Any], source: str | None = None) 
     from libcontainer_py.spec import fast
 
     if isinstance(data, dict):
-        checked = fast.validate(data, "LinuxResources")
-        if checked is not None:
-            return checked  # type: ignore[return-value]
-        from pydantic import ValidationError
-
-        from libcontainer_py.spec import LinuxResources as ResourcesModel
-        from libcontainer_py.spec._base import config_error_from
-
-        try:
-            data = ResourcesModel.model_validate(data)
-        except ValidationError as exc:
-            raise config_error_from(exc, source=source) from None
+        return _validated(data, "LinuxResources", source)  # type: ignore[no-any-return]
     if isinstance(data, fast.FastModel):
         return data.model_copy(deep=True)
     return fast.build(data.to_dict(), "LinuxResources")  # type: ignore[return-value]

@@ -388,14 +388,18 @@ def _compile_list(reg: _Registry, desc: tuple[Any, ...], check: bool) -> Check:
     def check_list(value: Any) -> Any:
         if type(value) is not list and (strict or type(value) is not tuple):
             raise _mismatch(desc, value)
-        out = items(value)
-        if min_length is not None and len(out) < min_length:
-            raise _Invalid(f"must have at least {min_length} item(s) (got {_short(value)})")
-        if max_length is not None and len(out) > max_length:
-            raise _Invalid(f"must have at most {max_length} item(s) (got {_short(value)})")
-        return out
+        return _check_length(items(value), value, min_length, max_length)
 
     return check_list
+
+
+def _check_length(out: Any, value: Any, min_length: int | None, max_length: int | None) -> Any:
+    """A list's or dict's min_length/max_length, checked on the converted ``out``."""
+    if min_length is not None and len(out) < min_length:
+        raise _Invalid(f"must have at least {min_length} item(s) (got {_short(value)})")
+    if max_length is not None and len(out) > max_length:
+        raise _Invalid(f"must have at most {max_length} item(s) (got {_short(value)})")
+    return out
 
 
 def _compile_dict(reg: _Registry, desc: tuple[Any, ...], check: bool) -> Check:
@@ -418,12 +422,7 @@ def _compile_dict(reg: _Registry, desc: tuple[Any, ...], check: bool) -> Check:
     def check_dict(value: Any) -> Any:
         if type(value) is not dict:
             raise _mismatch(desc, value)
-        out = items(value)
-        if min_length is not None and len(out) < min_length:
-            raise _Invalid(f"must have at least {min_length} item(s) (got {_short(value)})")
-        if max_length is not None and len(out) > max_length:
-            raise _Invalid(f"must have at most {max_length} item(s) (got {_short(value)})")
-        return out
+        return _check_length(items(value), value, min_length, max_length)
 
     return check_dict
 
