@@ -241,6 +241,7 @@ def create(
     from libcontainer_py.container import _host_id, _reap, _write_pid_file, subreaper
     from libcontainer_py.init import child as init_child
     from libcontainer_py.init import sync
+    from libcontainer_py.init.spawn import is_single
     from libcontainer_py.init.spawn import spawn as spawn_init
 
     state_dir = container._dir
@@ -271,13 +272,18 @@ def create(
             hook_state=hook_state(state, "creating"),
         )
         parent_sock, child_sock = sync.socketpair()
-        with subreaper():
+        single = is_single(spawn, cfg)
+        # Without stage 1 (init/child.py single_stage) the child is the init and ours to wait for.
+        with contextlib.nullcontext() if single else subreaper():
             stage1 = spawn_init(spawn, cfg, child_sock, stdio, close_in_child=parent_sock)
             pids.append(stage1)
             child_sock.close()
             child_sock = None
             checkpoint("create:stage1-spawned")
-            _converse(container, p, parent_sock, stage1, pids, console_socket, warn)
+            if single:
+                state.pid = stage1
+                state.pid_start = process_start_time(stage1) or 0  # saved with the cgroup's paths
+            _converse(container, p, parent_sock, stage1, pids, console_socket, warn, single=single)
         checkpoint("create:before-created")
         state.stage = "created"
         state_dir.save(state)
@@ -313,6 +319,8 @@ def _converse(
     pids: list[int],
     console_socket: str | None,
     warn: Callable[[str], None],
+    *,
+    single: bool = False,
 ) -> None:
     from libcontainer_py import hooks
     from libcontainer_py.container import _reap, _reap_exited, _write_id_maps
@@ -320,8 +328,9 @@ def _converse(
 
     state = container._state
     ready = False
-    # The cgroup is made while stage 1 starts up (it asks for it with "cgroup" once it has entered
-    # or created its user namespace): creating it, the state save and the limits take ~1-2 ms.
+    # The cgroup is made while the child starts up (it asks for it with "cgroup" once it has
+    # entered or created its namespaces but the cgroup one): creating it, the state save and the
+    # limits take ~1-3 ms, the child's start about as long.
     join = _make_cgroup(container, p)
     while True:
         msg = sync.recv(sock, CREATE_TIMEOUT)
@@ -349,6 +358,10 @@ def _converse(
             finally:
                 for fd in join_fds:
                     os.close(fd)
+            if single:
+                # The init itself asked: it is in its namespaces (state.pid was saved with the cgroup).
+                checkpoint("create:init-pid")
+                _move_net_devices(p, stage1)
         elif kind == "pid":
             pid = int(msg["pid"])
             pids.append(pid)
@@ -356,12 +369,7 @@ def _converse(
             state.pid_start = process_start_time(pid) or 0
             container._dir.save(state)  # from now on delete --force can find it
             checkpoint("create:init-pid")
-            if p.spec.linux and p.spec.linux.net_devices:
-                # The init is in its new network namespace: move the host's interfaces in, renamed,
-                # with their addresses (spec 1.3 linux.netDevices).
-                from libcontainer_py.network import move_net_devices
-
-                move_net_devices(p.spec.linux.net_devices, pid)
+            _move_net_devices(p, pid)
         elif kind == "hooks":
             # The init has made its mounts and waits before pivot_root (runtime.md steps 3-4).
             doc = hook_state(state, "creating")
@@ -384,7 +392,7 @@ def _converse(
             sync.send(sock, "run")
         else:
             raise sync.ProtocolError(f"unexpected message {kind!r} from container init")
-    if state.pid:
+    if state.pid and not single:
         # Stage 1 exits right after it sent the pid; collected here rather than at "pid", where it
         # was still tearing down its copy of our memory and a reap had to poll (~1-2 ms).
         _reap_exited(stage1)
@@ -394,6 +402,15 @@ def _converse(
     if process_start_time(state.pid) != state.pid_start:
         status = _reap(state.pid, 0.5)
         raise sync.InitError(f"container init exited during create (wait status {status})")
+
+
+def _move_net_devices(p: Prepared, pid: int) -> None:
+    if p.spec.linux and p.spec.linux.net_devices:
+        # The init is in its new network namespace: move the host's interfaces in, renamed,
+        # with their addresses (spec 1.3 linux.netDevices).
+        from libcontainer_py.network import move_net_devices
+
+        move_net_devices(p.spec.linux.net_devices, pid)
 
 
 def _make_cgroup(container: Container, p: Prepared) -> list[str]:

@@ -18,7 +18,7 @@ import os
 import sys
 
 from libcontainer_py import _json
-from libcontainer_py.init.child import InitConfig, stage1
+from libcontainer_py.init.child import InitConfig, single_init, single_stage, stage1
 from libcontainer_py.init.setns import ExecConfig, exec_stage1
 from libcontainer_py.namespaces import NamespacePlan
 
@@ -56,10 +56,20 @@ def spawn(
     return _spawn_exec(cfg, child_sock, stdio)
 
 
+def is_single(mode: str, cfg: AnyConfig) -> bool:
+    """Whether `spawn` starts the container's init itself, as its own child (child.single_stage):
+    then the pid spawn returns is the init's, and no "pid" message follows."""
+    return isinstance(cfg, InitConfig) and choose(mode) == "fork" and single_stage(cfg.ns)
+
+
 def _spawn_fork(
     cfg: AnyConfig, child_sock: _socket.socket, stdio: tuple[int | None, ...], close_in_child: _socket.socket | None
 ) -> int:
-    pid = os.fork()
+    single = isinstance(cfg, InitConfig) and single_stage(cfg.ns)
+    if single and isinstance(cfg, InitConfig) and cfg.ns.new_pid:
+        pid = _fork_into_new_pidns()
+    else:
+        pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the child
         try:
             if close_in_child is not None:
@@ -71,7 +81,37 @@ def _spawn_fork(
             os._exit(1)
         if isinstance(cfg, ExecConfig):
             exec_stage1(cfg, child_sock)
+        if single:
+            single_init(cfg, child_sock)
         stage1(cfg, child_sock)
+    return pid
+
+
+def _fork_into_new_pidns() -> int:
+    """os.fork(), the child born as pid 1 of a new pid namespace.
+
+    unshare(CLONE_NEWPID) moves only this thread's pid_for_children, never the caller itself; it is
+    set back to our own pid namespace (/proc/self/ns/pid is the one we live in) as soon as fork
+    returns, on every path, so nothing else this process forks later lands in the container's.
+    Nobody but the child is ever in the new namespace before it has closed our fds and made itself
+    non-dumpable, so its birth there opens no window that stage 1's fork had not."""
+    from libcontainer_py import _sys
+    from libcontainer_py._sys import consts as c
+
+    own = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+    pid = -1
+    try:
+        _sys.unshare(c.CLONE_NEWPID)
+        try:
+            pid = os.fork()
+        finally:
+            if pid != 0:
+                _sys.setns(own, c.CLONE_NEWPID)
+    finally:
+        if pid != 0:
+            os.close(own)
+    if pid == 0:  # pragma: no cover - the child: our copy of the fd goes with close_inherited_fds
+        os.close(own)
     return pid
 
 

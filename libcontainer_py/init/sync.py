@@ -15,11 +15,13 @@ reaches `create`, never a half-made container.
       | write uid_map, gid_map        |
       |----------- userns-done ------>|
       |                               | setresuid/gid(0)
+      |                               | unshare(other new namespaces but cgroup),
+      |                               | time offsets, lo up
       |<---------- cgroup ------------|
       | [v2: move stage-1 in]         |
       |--- cgroup-done [+ SCM_RIGHTS: |
       |  each v1 `tasks` file] ------>| [v1: join it, writing "0" to each]
-      |                               | unshare(other new namespaces), time offsets, lo up
+      |                               | unshare(CLONE_NEWCGROUP)
       |                               | fork ---------------------------->|
       |<---------- pid {pid} ---------|                                    |
       | [move linux.netDevices in]    | _exit(0)                           |
@@ -43,6 +45,12 @@ reaches `create`, never a half-made container.
       | waitpid(stage-1), save state "created", return                     | open exec.fifo: blocks
     start: open exec.fifo for reading, read 1 byte ------------------------>| startContainer hooks,
       poststart hooks                                                        execve(args)
+
+Without a user namespace (new or joined), a joined pid namespace or a time namespace (child.py
+single_stage), there is no stage 1: the parent unshares CLONE_NEWPID for its children only, forks
+the init straight into the new pid namespace (spawn.py), and sets its pid_for_children back. The
+init does stage 1's part itself (non-dumpable, fds closed, setns, unshare, "cgroup") and goes on
+as stage 2; the parent knows its pid from the fork, so no "pid" message comes.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ that the next runtime run executes the attacker's code as host root. The same ac
 /proc/PID/mem and /proc/PID/environ (the runtime's environment: host secrets) and go through
 /proc/PID/fd/N to whatever the runtime has open.
 
-The init is made non-dumpable before it joins or creates anything (init/child.py stage1); the
+The init is made non-dumpable before it joins or creates anything (init/child.py _enter); the
 kernel then refuses every such access to a process of the container, whatever its capabilities in
 its namespaces. (exec's own window has its test in test_exec.py.)
 """

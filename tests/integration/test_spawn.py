@@ -105,3 +105,38 @@ def test_init_config_round_trips(tmp_path: Path) -> None:
     assert back.spec.to_dict() == spec.to_dict()
     assert back.ns == cfg.ns and back.bundle == str(tmp_path) and back.rootfs == str(tmp_path / "rootfs")
     assert (back.exec_fifo_fd, back.preserve_fds) == (7, 2)
+
+
+def _status(pid: int, key: str) -> str:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return line.split(":", 1)[1].strip()
+    raise AssertionError(f"no {key} in /proc/{pid}/status")
+
+
+@pytest.mark.parametrize("userns", [False, True])
+def test_single_stage_init_is_our_child_in_its_pid_namespace(scratch: Path, userns: bool) -> None:
+    """Without a user namespace the init is forked straight into its new pid namespace (no stage
+    1, child.single_stage): it is our own child, pid 1 there, and our pid_for_children is back to
+    our own namespace afterwards. With one, stage 1 forks it: it is our child only as the orphan
+    we reap as subreaper, and still pid 1 of its namespace."""
+    bundle = lc.make_busybox_bundle(scratch / "b", args=["true"])
+    builder = SpecBuilder.load(bundle).args("sleep", "30")
+    if userns:
+        builder = builder.uid_mapping(host_id=100000, container_id=0, size=65536).gid_mapping(
+            host_id=100000, container_id=0, size=65536
+        )
+    own = os.stat("/proc/self/ns/pid").st_ino
+    c = Container.create(f"single-{userns}", bundle, spec=builder.build(), root=str(scratch / "state"), spawn="fork")
+    try:
+        assert os.stat("/proc/self/ns/pid_for_children").st_ino == own
+        assert os.stat("/proc/self/ns/pid").st_ino == own
+        assert os.stat(f"/proc/{c.pid}/ns/pid").st_ino != own
+        assert _status(c.pid, "NSpid").split() == [str(c.pid), "1"]
+        assert _status(c.pid, "PPid") == str(os.getpid())
+        assert Path(f"/proc/{c.pid}/comm").read_text().strip() == "pyrunc:[2:INIT]"
+        # (non-dumpable from its first instruction: test_escape_runtime_binary.py)
+        c.start()
+    finally:
+        c.delete(force=True)
+    assert os.stat("/proc/self/ns/pid_for_children").st_ino == own
