@@ -6,7 +6,7 @@ Importing the package is cheap: the public names are loaded on first use (PEP 56
 
 from __future__ import annotations
 
-from libcontainer_py._version import SPEC_VERSION, __version__
+import sys
 
 # `typing` is not imported at run time: it costs milliseconds that `pyrunc --version` does not have.
 TYPE_CHECKING = False
@@ -14,13 +14,17 @@ if TYPE_CHECKING:
     from typing import Any
 
     from libcontainer_py._run import CompletedContainer, ContainerFailed, run
+    from libcontainer_py._version import SPEC_VERSION, __version__
     from libcontainer_py.bundle import make_busybox_bundle
     from libcontainer_py.container import Container
     from libcontainer_py.errors import BundleError, ConfigError, LibcontainerError, SyscallError
     from libcontainer_py.spec import Spec
     from libcontainer_py.state import Status
 
+# Even the version: every pyrunc call imports this package, few need it (each module ~0.15 ms).
 _LAZY = {
+    "__version__": "libcontainer_py._version",
+    "SPEC_VERSION": "libcontainer_py._version",
     "run": "libcontainer_py._run",
     "CompletedContainer": "libcontainer_py._run",
     "ContainerFailed": "libcontainer_py._run",
@@ -39,9 +43,8 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'libcontainer_py' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
+    __import__(module)  # not importlib.import_module: importing importlib is one more module
+    value = getattr(sys.modules[module], name)
     globals()[name] = value
     return value
 

@@ -22,7 +22,6 @@ import signal
 import time
 
 from libcontainer_py._faults import checkpoint
-from libcontainer_py._version import SPEC_VERSION
 from libcontainer_py.errors import ConfigError, LibcontainerError
 from libcontainer_py.state import (
     ContainerState,
@@ -146,20 +145,13 @@ class Container:
 
     def state(self) -> dict[str, Any]:
         """The OCI state (state-schema.json) plus runc's `rootfs`, `created` and `owner`."""
-        status = self.status
-        doc: dict[str, Any] = {
-            "ociVersion": self._state.oci_version or SPEC_VERSION,
-            "id": self.id,
-            "status": status.value,
-            "pid": self.pid if status not in (Status.STOPPED,) else 0,
-            "bundle": self.bundle,
-            "rootfs": self._state.rootfs,
-            "created": self._state.created,
-            "owner": self._state.owner,
-        }
-        if self._state.annotations:
-            doc["annotations"] = dict(self._state.annotations)
-        return doc
+        from libcontainer_py._status import oci_state  # shared with `pyrunc state`'s fast path
+
+        s = self._state
+        return oci_state(
+            oci_version=s.oci_version, container_id=s.id, status=self.status.value, pid=s.pid, bundle=s.bundle,
+            rootfs=s.rootfs, created=s.created, owner=s.owner, annotations=s.annotations,
+        )  # fmt: skip
 
     def __repr__(self) -> str:
         return f"<Container {self.id!r} {self.status.value} pid={self.pid} bundle={self.bundle!r}>"

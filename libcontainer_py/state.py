@@ -27,18 +27,17 @@ import time
 
 from libcontainer_py import _json
 from libcontainer_py._record import Record, as_dict, field
+
+# The status logic and the id rule live in _status.py (no enum, no Record), where the read-only
+# verbs use them without importing this module.
+from libcontainer_py._status import EXEC_FIFO, INIT_COMM, STATE_FILE, live_status, process_start_time
+from libcontainer_py._status import ID_CHARS as _ID_CHARS
 from libcontainer_py.errors import LibcontainerError
 
 TYPE_CHECKING = False  # not `typing`: its import costs ~3 ms of every pyrunc call
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from typing import Any
-
-STATE_FILE = "state.json"
-EXEC_FIFO = "exec.fifo"
-# runc's ^[\w+\-.]+$ with Go's ASCII \w ([0-9A-Za-z_]): a non-ASCII letter would let ids through
-# that runc and its callers refuse. A set, not a regexp: `re` costs ~6 ms to import here.
-_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+-.")
 
 
 class ContainerNotFound(LibcontainerError):
@@ -94,24 +93,6 @@ def validate_id(container_id: str) -> str:
     if len(container_id) > 1024:
         raise LibcontainerError(f"invalid container id: longer than 1024 characters ({len(container_id)})")
     return container_id
-
-
-def process_start_time(pid: int) -> int | None:
-    """Field 22 of /proc/PID/stat (starttime in clock ticks), or None when the pid is gone.
-    Together with the pid it names one process for the life of the boot."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read()
-    except OSError:
-        return None
-    # comm (field 2) may hold spaces and parentheses: split after the last ')'.
-    rest = data[data.rfind(b")") + 2 :].split()
-    try:
-        if rest[0] == b"Z" or rest[0] == b"X":  # a zombie has exited: the container is stopped
-            return None
-        return int(rest[19])
-    except (IndexError, ValueError):
-        return None
 
 
 class ContainerState(Record):
@@ -296,44 +277,13 @@ def _exchange(new: str, path: str) -> bool:
     return True
 
 
-INIT_COMM = b"pyrunc:[2:INIT]"  # the init's name (PR_SET_NAME) until it execs the program
-
-
 def status_of(state: ContainerState, state_dir: StateDir) -> Status:
     if state.stage == "creating":
         # create did not finish: it is still at work (it holds the directory's lock), or it was
         # killed mid-way: then the container never came to be, whatever of it is left (an init
         # process, a cgroup) is debris for delete to remove.
         return Status.CREATING if state_dir.creator_alive() else Status.STOPPED
-    if not state.pid or process_start_time(state.pid) != state.pid_start:
-        return Status.STOPPED
-    if os.path.exists(state_dir.exec_fifo) and _comm(state.pid) == INIT_COMM:
-        # Created: the init waits on the fifo. A fifo left by a `start` killed after it released
-        # the init is not enough: the init has exec'd the program by then (its name changed).
-        return Status.CREATED
-    if _frozen(state):
-        return Status.PAUSED
-    return Status.RUNNING
-
-
-def _comm(pid: int) -> bytes | None:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read()
-    except OSError:
-        return None
-    return data[data.find(b"(") + 1 : data.rfind(b")")]
-
-
-def _frozen(state: ContainerState) -> bool:
-    if not state.cgroup_paths:
-        return False
-    from libcontainer_py import cgroups
-
-    try:
-        return cgroups.load_manager(state.cgroup_paths).is_frozen()
-    except (LibcontainerError, OSError):
-        return False
+    return Status(live_status(state.pid, state.pid_start, state_dir.path, state.cgroup_paths))
 
 
 def list_ids(root: str) -> list[str]:
@@ -342,3 +292,21 @@ def list_ids(root: str) -> list[str]:
     except FileNotFoundError:
         return []
     return [n for n in names if os.path.isfile(os.path.join(root, n, STATE_FILE))]
+
+
+__all__ = [
+    "EXEC_FIFO",
+    "INIT_COMM",
+    "STATE_FILE",
+    "ContainerExists",
+    "ContainerNotFound",
+    "ContainerState",
+    "InvalidState",
+    "StateDir",
+    "Status",
+    "list_ids",
+    "now_rfc3339",
+    "process_start_time",
+    "status_of",
+    "validate_id",
+]

@@ -18,32 +18,49 @@ from __future__ import annotations
 import os
 import sys
 
-from libcontainer_py.cgroups.base import Manager, Write
-from libcontainer_py.cgroups.paths import (
-    DEFAULT_PARENT,
-    CgroupError,
-    CgroupMount,
-    Layout,
-    Mounts,
-    detect_layout,
-    detect_mounts,
-    host_path,
-    mounts_from_mountinfo,
-    resolve_cgroups_path,
-)
-
 TYPE_CHECKING = False  # not `typing`: its import costs ~3 ms of every pyrunc call
 if TYPE_CHECKING:
+    from libcontainer_py.cgroups.base import Manager, Write
     from libcontainer_py.cgroups.none import NoneManager
+    from libcontainer_py.cgroups.paths import (
+        DEFAULT_PARENT,
+        CgroupError,
+        CgroupMount,
+        Layout,
+        Mounts,
+        detect_layout,
+        detect_mounts,
+        host_path,
+        mounts_from_mountinfo,
+        resolve_cgroups_path,
+    )
     from libcontainer_py.cgroups.stats import Stats
     from libcontainer_py.cgroups.v1 import V1Manager
     from libcontainer_py.cgroups.v2 import V2Manager
     from libcontainer_py.spec.config import Spec
 
-# The drivers are imported when a manager of their kind is made: a host uses one of them, and
-# every pyrunc verb that looks at a container's status goes through here (v2 brings the BPF
-# assembler; v1 brings cgroupspy).
-_LAZY = {"Stats": "stats", "V1Manager": "v1", "V2Manager": "v2", "NoneManager": "none"}
+# Every name is imported on first use, the drivers when a manager of their kind is made: a host
+# uses one of them, and every pyrunc verb that looks at a container's status goes through here (v2
+# brings the BPF assembler; v1 brings cgroupspy). `pyrunc events --stats` imports only _read and
+# stats of this package (base brings abc, paths the Layout enum).
+_LAZY = {
+    "Manager": "base",
+    "Write": "base",
+    "DEFAULT_PARENT": "paths",
+    "CgroupError": "paths",
+    "CgroupMount": "paths",
+    "Layout": "paths",
+    "Mounts": "paths",
+    "detect_layout": "paths",
+    "detect_mounts": "paths",
+    "host_path": "paths",
+    "mounts_from_mountinfo": "paths",
+    "resolve_cgroups_path": "paths",
+    "Stats": "stats",
+    "V1Manager": "v1",
+    "V2Manager": "v2",
+    "NoneManager": "none",
+}
 
 
 def __getattr__(name: str) -> object:
@@ -52,7 +69,9 @@ def __getattr__(name: str) -> object:
         raise AttributeError(f"module 'libcontainer_py.cgroups' has no attribute {name!r}")
     full = f"libcontainer_py.cgroups.{module}"
     __import__(full)  # not importlib: one import less
-    return getattr(sys.modules[full], name)
+    value = getattr(sys.modules[full], name)
+    globals()[name] = value
+    return value
 
 
 __all__ = [
@@ -69,6 +88,7 @@ __all__ = [
     "Write",
     "detect_layout",
     "detect_mounts",
+    "host_path",
     "load_manager",
     "manager_for_spec",
     "mounts_from_mountinfo",
@@ -82,17 +102,20 @@ def new_manager(
     cgroups_path: str | None = None,
     *,
     mounts: Mounts | None = None,
-    default_parent: str = DEFAULT_PARENT,
+    default_parent: str | None = None,
     enabled: bool = True,
 ) -> Manager:
     """The manager for a new container: v1 on v1 and hybrid hosts, v2 on unified hosts, the none
     driver when ``enabled`` is False or no cgroup filesystem is mounted. Creates nothing yet."""
+    from libcontainer_py.cgroups.paths import DEFAULT_PARENT, Layout, detect_mounts, host_path, resolve_cgroups_path
+
     mounts = mounts if mounts is not None else detect_mounts()
     if not enabled or mounts.layout is Layout.NONE:
         from libcontainer_py.cgroups.none import NoneManager
 
         return NoneManager()
-    inner = resolve_cgroups_path(cgroups_path, container_id, default_parent=default_parent)
+    parent = DEFAULT_PARENT if default_parent is None else default_parent
+    inner = resolve_cgroups_path(cgroups_path, container_id, default_parent=parent)
     if mounts.layout in (Layout.V1, Layout.HYBRID):
         from libcontainer_py.cgroups.v1 import V1Manager
 
@@ -115,6 +138,8 @@ def load_manager(paths: dict[str, str], *, mounts: Mounts | None = None) -> Mana
         from libcontainer_py.cgroups.none import NoneManager
 
         return NoneManager(strict=False)
+    from libcontainer_py.cgroups.paths import detect_mounts
+
     if "" in paths:
         from libcontainer_py.cgroups.v2 import V2Manager
 

@@ -9,6 +9,10 @@ import os
 import time
 
 from libcontainer_py._record import Record
+
+# The read helpers live in _read.py (which events --stats imports without this module); the
+# drivers take them from here as before.
+from libcontainer_py.cgroups._read import read_file, read_int, read_keyed, read_optional
 from libcontainer_py.cgroups.paths import CgroupError, Layout
 
 TYPE_CHECKING = False  # not `typing`: its import costs ~3 ms of every pyrunc call
@@ -117,55 +121,6 @@ class Manager(abc.ABC):
 
 # --- file helpers ------------------------------------------------------------------------------------
 
-
-def read_file(path: str) -> str:
-    """The stripped content of a cgroup file (OSError propagates). os.read, not open(): a text
-    file object costs ~4x as much for these few bytes."""
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        chunks = []
-        while block := os.read(fd, 65536):
-            chunks.append(block)
-    finally:
-        os.close(fd)
-    return b"".join(chunks).decode("ascii", errors="replace").strip()
-
-
-def read_optional(path: str) -> str | None:
-    """The content of a cgroup file, or None when it does not exist or cannot be read."""
-    try:
-        return read_file(path)
-    except OSError:
-        return None
-
-
-def read_int(path: str, default: int = 0) -> int:
-    """An integer file; ``max`` and a missing file give ``default``."""
-    text = read_optional(path)
-    if text is None or text in ("", "max"):
-        return default
-    try:
-        return int(text.split()[0])
-    except ValueError:
-        return default
-
-
-def read_keyed(path: str) -> dict[str, int]:
-    """A flat-keyed file (``key value`` per line: memory.stat, cpu.stat, memory.events)."""
-    out: dict[str, int] = {}
-    text = read_optional(path)
-    if not text:
-        return out
-    for line in text.splitlines():
-        parts = line.split()
-        if len(parts) == 2:
-            try:
-                out[parts[0]] = int(parts[1])
-            except ValueError:
-                continue
-    return out
-
-
 _HINTS = {
     errno.EBUSY: "the kernel refused it as busy (a limit below current usage, or a cgroup with processes)",
     errno.EINVAL: "the kernel rejected the value",
@@ -254,3 +209,20 @@ def rmdir_tree(top: str, *, field: str = "linux.cgroupsPath") -> None:
                 left = procs_recursive(d)
                 why = f"processes {left} are still in it" if left else (e.strerror or str(e))
                 raise CgroupError(f"cannot remove cgroup {d}: {why}", field=field) from e
+
+
+__all__ = [
+    "FREEZE_TIMEOUT_SECONDS",
+    "RMDIR_RETRY_SECONDS",
+    "Manager",
+    "Write",
+    "join_self",
+    "procs_recursive",
+    "read_file",
+    "read_int",
+    "read_keyed",
+    "read_optional",
+    "rmdir_tree",
+    "walk_dirs_bottom_up",
+    "write_file",
+]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+# Here before they were needed by the stats reader (_read.py, which must not import this module).
+from libcontainer_py.cgroups._read import host_hugepage_sizes as host_hugepage_sizes
+from libcontainer_py.cgroups._read import kernel_page_size_name as kernel_page_size_name
 from libcontainer_py.cgroups.paths import CgroupError
 
 # Type-only: importing the spec models (pydantic) costs ~75 ms, which `pyrunc events --stats`,
@@ -150,31 +153,6 @@ def page_size_bytes(page_size: str) -> int:
     if not m:
         raise ValueError(f"{page_size!r} is not a size like 2MB")
     return int(m.group(1)) * {"K": 1024, "M": 1024**2, "G": 1024**3}[m.group(2)]
-
-
-def kernel_page_size_name(size_bytes: int) -> str:
-    """The name the hugetlb controller gives a page size (mm/hugetlb_cgroup.c mem_fmt)."""
-    if size_bytes >= 1024**3:
-        return f"{size_bytes // 1024**3}GB"
-    if size_bytes >= 1024**2:
-        return f"{size_bytes // 1024**2}MB"
-    return f"{size_bytes // 1024}KB"
-
-
-def host_hugepage_sizes(sysfs: str = "/sys/kernel/mm/hugepages") -> list[str]:
-    """The host's huge page sizes as the hugetlb controller names them (["2MB", "1GB"])."""
-    import os
-
-    sizes: list[int] = []
-    try:
-        names = os.listdir(sysfs)
-    except OSError:
-        return []
-    for n in names:  # "hugepages-2048kB" (by hand: stats read this, and `re` costs ~5 ms to import)
-        kib = n.removeprefix("hugepages-").removesuffix("kB")
-        if n.startswith("hugepages-") and n.endswith("kB") and kib.isascii() and kib.isdigit():
-            sizes.append(int(kib) * 1024)
-    return [kernel_page_size_name(s) for s in sorted(sizes)]
 
 
 # --- devices ------------------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """The cgroup v1 driver (pure v1 and hybrid hosts): one directory per mounted hierarchy.
 
-cgroupspy's controller classes do the reads and writes of the files they model (memory, cpu,
-cpuacct, cpuset, devices, blkio weights, net_cls). We build them on the one directory we manage
-(``_Node``) instead of cgroupspy's ``trees.Tree``, which walks every cgroup of the host when it loads.
+cgroupspy's controller classes do the writes of the files they model (memory, cpu, cpuset, devices,
+blkio weights, net_cls). We build them on the one directory we manage (``_Node``) instead of
+cgroupspy's ``trees.Tree``, which walks every cgroup of the host when it loads. The stats are read by
+_read.py, which parses cpuacct's files as cgroupspy does without importing it (events --stats).
 Files cgroupspy does not model, or models wrongly, are written directly:
 
 * pids.*, freezer.state, hugetlb.*, rdma.max, cpu.cfs_burst_us, cpu.idle, memory.kmem.tcp.*: not modelled;
@@ -24,7 +25,7 @@ import os
 import time
 from collections.abc import Callable
 
-from libcontainer_py.cgroups import convert
+from libcontainer_py.cgroups import _read, convert
 from libcontainer_py.cgroups.base import (
     FREEZE_TIMEOUT_SECONDS,
     Manager,
@@ -37,12 +38,6 @@ from libcontainer_py.cgroups.base import (
     write_file,
 )
 from libcontainer_py.cgroups.paths import CgroupError, Layout, Mounts
-from libcontainer_py.cgroups.stats import (
-    BlkioEntry,
-    HugetlbStats,
-    MemoryEntry,
-    Stats,
-)
 
 # Type-only: importing the spec models (pydantic) costs ~75 ms, which `pyrunc events --stats`,
 # `pause` and `delete` need not pay (they never build a LinuxResources).
@@ -50,6 +45,7 @@ TYPE_CHECKING = False  # not `typing`: its import costs ~3 ms of every pyrunc ca
 if TYPE_CHECKING:
     from typing import Any
 
+    from libcontainer_py.cgroups.stats import Stats
     from libcontainer_py.spec.resources import LinuxResources
 
 R = "linux.resources"
@@ -86,8 +82,8 @@ _CGROUPSPY: dict[str, tuple[str, str, Callable[[str], Any]]] = {
 
 
 def _cgspy() -> Any:
-    """cgroupspy's controllers module, imported when a file is first written or stats are read:
-    `pyrunc state`, `kill` and `delete` never need it (~1 ms to import here)."""
+    """cgroupspy's controllers module, imported when a file it models is first written: `pyrunc
+    state`, `events`, `kill` and `delete` never need it (~1 ms to import here)."""
     from cgroupspy import controllers  # type: ignore[import-untyped]
 
     return controllers
@@ -139,9 +135,6 @@ class V1Manager(Manager):
                 field=field,
             )
         return d
-
-    def _ctl(self, cls: Any, controller: str) -> Any:
-        return cls(_Node(self._dirs[controller]))
 
     # --- create / join ----------------------------------------------------------------------------
 
@@ -530,54 +523,7 @@ class V1Manager(Manager):
         return read_keyed(os.path.join(d, "memory.oom_control")).get("oom_kill", 0)
 
     def stats(self) -> Stats:
-        s = Stats()
-        if "cpuacct" in self._dirs and os.path.isdir(self._dirs["cpuacct"]):
-            acct = self._ctl(_cgspy().CpuAcctController, "cpuacct")
-            s.cpu.usage.total = _get(acct, "usage", 0) or 0
-            s.cpu.usage.percpu = _get(acct, "usage_percpu", []) or []
-            # runc reports per-CPU user and system time too (cpuacct.usage_all: "cpu user system" rows)
-            usage_all = read_optional(os.path.join(self._dirs["cpuacct"], "cpuacct.usage_all")) or ""
-            for line in usage_all.splitlines()[1:]:
-                parts = line.split()
-                if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit():
-                    s.cpu.usage.percpu_user.append(int(parts[1]))
-                    s.cpu.usage.percpu_kernel.append(int(parts[2]))
-            ticks = _get(acct, "acct_stat", {}) or {}
-            hz = os.sysconf("SC_CLK_TCK")
-            s.cpu.usage.user = ticks.get("user", 0) * 1_000_000_000 // hz
-            s.cpu.usage.kernel = ticks.get("system", 0) * 1_000_000_000 // hz
-        if "cpu" in self._dirs:
-            st = read_keyed(os.path.join(self._dirs["cpu"], "cpu.stat"))
-            s.cpu.throttling.periods = st.get("nr_periods", 0)
-            s.cpu.throttling.throttled_periods = st.get("nr_throttled", 0)
-            s.cpu.throttling.throttled_time = st.get("throttled_time", 0)
-        if "memory" in self._dirs and os.path.isdir(self._dirs["memory"]):
-            d = self._dirs["memory"]
-            raw = read_keyed(os.path.join(d, "memory.stat"))
-            s.memory.raw = raw
-            s.memory.cache = raw.get("total_cache", raw.get("cache", 0))
-            for entry, prefix in ((s.memory.usage, "memory"), (s.memory.swap, "memory.memsw"),
-                                  (s.memory.kernel, "memory.kmem"), (s.memory.kernel_tcp, "memory.kmem.tcp")):
-                _memory_entry(entry, d, prefix)
-            s.oom_kill = read_keyed(os.path.join(d, "memory.oom_control")).get("oom_kill", 0)
-        if "pids" in self._dirs:
-            d = self._dirs["pids"]
-            s.pids.current = read_int(os.path.join(d, "pids.current"))
-            s.pids.limit = read_int(os.path.join(d, "pids.max"))
-        if "blkio" in self._dirs:
-            d = self._dirs["blkio"]
-            s.blkio.io_service_bytes_recursive = _blkio_entries(
-                os.path.join(d, "blkio.throttle.io_service_bytes_recursive"))
-            s.blkio.io_serviced_recursive = _blkio_entries(os.path.join(d, "blkio.throttle.io_serviced_recursive"))
-        if "hugetlb" in self._dirs:
-            d = self._dirs["hugetlb"]
-            for size in convert.host_hugepage_sizes():
-                s.hugetlb[size] = HugetlbStats(
-                    usage=read_int(os.path.join(d, f"hugetlb.{size}.usage_in_bytes")),
-                    max=read_int(os.path.join(d, f"hugetlb.{size}.max_usage_in_bytes")),
-                    failcnt=read_int(os.path.join(d, f"hugetlb.{size}.failcnt")),
-                )
-        return s
+        return _read.stats_v1(self._dirs)
 
     # --- removal ----------------------------------------------------------------------------------
 
@@ -604,33 +550,3 @@ def _check_cfs(quota: int | None, period: int | None, burst: int | None, f: str)
                           field=f"{f}.quota")
     if burst and quota is not None and quota > 0 and burst > quota:
         raise CgroupError(f"{burst} is larger than quota {quota}", field=f"{f}.burst")
-
-
-def _get(ctl: Any, attr: str, default: Any) -> Any:
-    try:
-        return getattr(ctl, attr)
-    except (OSError, ValueError):
-        return default
-
-
-def _memory_entry(entry: MemoryEntry, d: str, prefix: str) -> None:
-    usage = "usage_in_bytes"
-    entry.usage = read_int(os.path.join(d, f"{prefix}.{usage}"))
-    entry.max = read_int(os.path.join(d, f"{prefix}.max_usage_in_bytes"))
-    entry.failcnt = read_int(os.path.join(d, f"{prefix}.failcnt"))
-    entry.limit = read_int(os.path.join(d, f"{prefix}.limit_in_bytes"))
-
-
-def _blkio_entries(path: str) -> list[BlkioEntry]:
-    """``8:0 Read 4096`` lines (the ``Total`` line is dropped, as runc does)."""
-    out: list[BlkioEntry] = []
-    for line in (read_optional(path) or "").splitlines():
-        parts = line.split()
-        if len(parts) != 3 or ":" not in parts[0]:
-            continue
-        major, _, minor = parts[0].partition(":")
-        try:
-            out.append(BlkioEntry(int(major), int(minor), parts[1], int(parts[2])))
-        except ValueError:
-            continue
-    return out

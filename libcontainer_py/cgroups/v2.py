@@ -16,7 +16,7 @@ import os
 import time
 from typing import TYPE_CHECKING
 
-from libcontainer_py.cgroups import bpf, convert
+from libcontainer_py.cgroups import _read, bpf, convert
 from libcontainer_py.cgroups.base import (
     FREEZE_TIMEOUT_SECONDS,
     Manager,
@@ -29,7 +29,7 @@ from libcontainer_py.cgroups.base import (
     write_file,
 )
 from libcontainer_py.cgroups.paths import CgroupError, Layout
-from libcontainer_py.cgroups.stats import UNLIMITED, BlkioEntry, HugetlbStats, Stats
+from libcontainer_py.cgroups.stats import Stats
 
 # Type-only: importing the spec models (pydantic) costs ~75 ms, which `pyrunc events --stats`,
 # `pause` and `delete` need not pay (they never build a LinuxResources).
@@ -127,10 +127,7 @@ class V2Manager(Manager):
     def _controllers(self) -> set[str]:
         """Controllers usable in the container's cgroup (its cgroup.controllers; before it exists, the
         parent's subtree_control, which is what it will get)."""
-        text = read_optional(self._file("cgroup.controllers"))
-        if text is None:
-            text = read_optional(os.path.join(os.path.dirname(self._dir), "cgroup.subtree_control"))
-        return set((text or "").split())
+        return _read.v2_controllers(self._dir)
 
     def _need(self, controller: str, field: str) -> None:
         if controller not in self._controllers():
@@ -395,53 +392,7 @@ class V2Manager(Manager):
         return read_keyed(self._file("memory.events")).get("oom_kill", 0)
 
     def stats(self) -> Stats:
-        s = Stats()
-        cpu = read_keyed(self._file("cpu.stat"))
-        s.cpu.usage.total = cpu.get("usage_usec", 0) * 1000
-        s.cpu.usage.user = cpu.get("user_usec", 0) * 1000
-        s.cpu.usage.kernel = cpu.get("system_usec", 0) * 1000
-        s.cpu.throttling.periods = cpu.get("nr_periods", 0)
-        s.cpu.throttling.throttled_periods = cpu.get("nr_throttled", 0)
-        s.cpu.throttling.throttled_time = cpu.get("throttled_usec", 0) * 1000
-        if os.path.exists(self._file("memory.current")):
-            raw = read_keyed(self._file("memory.stat"))
-            s.memory.raw = raw
-            s.memory.cache = raw.get("file", 0)
-            events = read_keyed(self._file("memory.events"))
-            u = s.memory.usage
-            u.usage = read_int(self._file("memory.current"))
-            u.limit = read_int(self._file("memory.max"), default=UNLIMITED)
-            u.max = read_int(self._file("memory.peak"))
-            u.failcnt = events.get("max", 0)
-            sw = s.memory.swap
-            # v1 reports memory+swap: add memory to swap-only v2 values, as runc does.
-            sw.usage = read_int(self._file("memory.swap.current")) + u.usage
-            swap_max = read_int(self._file("memory.swap.max"), default=UNLIMITED)
-            sw.limit = UNLIMITED if swap_max == UNLIMITED or u.limit == UNLIMITED else swap_max + u.limit
-            sw.failcnt = read_keyed(self._file("memory.swap.events")).get("max", 0)
-            s.oom_kill = events.get("oom_kill", 0)
-        s.pids.current = read_int(self._file("pids.current"))
-        s.pids.limit = read_int(self._file("pids.max"))
-        for line in (read_optional(self._file("io.stat")) or "").splitlines():
-            parts = line.split()
-            if not parts or ":" not in parts[0]:
-                continue
-            major, _, minor = parts[0].partition(":")
-            kv = dict(p.split("=", 1) for p in parts[1:] if "=" in p)
-            for key, op, target in (("rbytes", "Read", s.blkio.io_service_bytes_recursive),
-                                    ("wbytes", "Write", s.blkio.io_service_bytes_recursive),
-                                    ("rios", "Read", s.blkio.io_serviced_recursive),
-                                    ("wios", "Write", s.blkio.io_serviced_recursive)):
-                if key in kv:
-                    target.append(BlkioEntry(int(major), int(minor), op, int(kv[key])))
-        if "hugetlb" in self._controllers():
-            for size in convert.host_hugepage_sizes():
-                if os.path.exists(self._file(f"hugetlb.{size}.current")):
-                    s.hugetlb[size] = HugetlbStats(
-                        usage=read_int(self._file(f"hugetlb.{size}.current")),
-                        failcnt=read_keyed(self._file(f"hugetlb.{size}.events")).get("max", 0),
-                    )
-        return s
+        return _read.stats_v2(self._dir)
 
     def destroy(self) -> None:
         rmdir_tree(self._dir)

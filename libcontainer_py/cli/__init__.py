@@ -129,11 +129,19 @@ def _main(argv: list[str]) -> int:
 
 
 def _run_verb(verb: str, verb_args: list[str], ctx: Context) -> int:
-    from libcontainer_py.cli._parser import VerbParser
-
     name = f"libcontainer_py.cli.{VERBS[verb][0]}"
     __import__(name)  # not importlib.import_module: importing importlib is one more module
     module = sys.modules[name]
+    # A verb may answer its most common form itself, before the parser and the library are
+    # imported (state ID, events --stats ID: cli/state.py, cli/events.py); None means "not this
+    # form": the full path below then answers, with its errors.
+    fast = getattr(module, "fast", None)
+    if fast is not None:
+        status: int | None = fast(verb_args, ctx)
+        if status is not None:
+            return status
+    from libcontainer_py.cli._parser import VerbParser
+
     parser = VerbParser(prog=f"pyrunc {verb}", description=VERBS[verb][1])
     module.configure(parser)
     args = parser.parse_verb_args(verb_args)

@@ -371,3 +371,42 @@ def test_destroy(tree: tuple[Mounts, Path]) -> None:
     m.destroy()
     assert not m.exists()
     m.destroy()  # idempotent
+
+
+@pytest.mark.parametrize(
+    ("usage", "percpu", "stat"),
+    [
+        ("3\n", "1 2 \n", "user 5\nsystem 7\n"),
+        ("-1\n", "", ""),
+        ("", "1 x", "user 5\nsystem\n"),
+        ("12abc", "4", "user 5 6\n"),
+        (None, None, None),
+    ],
+)
+def test_cpuacct_read_as_cgroupspy_reads_it(
+    tmp_path: Path, usage: str | None, percpu: str | None, stat: str | None
+) -> None:
+    """The stats reader (cgroups/_read.py) parses cpuacct's files without cgroupspy: the same
+    numbers as its CpuAcctController (missing or unparsable: the default), so events --stats is."""
+    from cgroupspy import controllers  # type: ignore[import-untyped]
+
+    from libcontainer_py.cgroups import _read
+    from libcontainer_py.cgroups.v1 import _Node
+
+    for name, text in (("cpuacct.usage", usage), ("cpuacct.usage_percpu", percpu), ("cpuacct.stat", stat)):
+        if text is not None:
+            (tmp_path / name).write_text(text)
+    acct = controllers.CpuAcctController(_Node(str(tmp_path)))
+
+    def get(attr: str, default: object) -> object:
+        try:
+            return getattr(acct, attr)
+        except (OSError, ValueError):
+            return default
+
+    hz = os.sysconf("SC_CLK_TCK")
+    ticks: dict[str, int] = get("acct_stat", {}) or {}  # type: ignore[assignment]
+    usage_ = _read.stats_v1({"cpuacct": str(tmp_path)}).cpu.usage
+    assert usage_.total == (get("usage", 0) or 0)
+    assert usage_.percpu == (get("usage_percpu", []) or [])
+    assert (usage_.user, usage_.kernel) == (ticks.get("user", 0) * 10**9 // hz, ticks.get("system", 0) * 10**9 // hz)

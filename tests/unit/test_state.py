@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from libcontainer_py import _status
 from libcontainer_py import state as state_mod
 from libcontainer_py.errors import LibcontainerError
 from libcontainer_py.state import (
@@ -163,7 +164,7 @@ def test_status_derivation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     # a fifo is not enough: the init must still be waiting on it (named pyrunc:[2:INIT]); a fifo
     # left by a start killed after it released the init names a running container
     assert status_of(st, d) is Status.RUNNING
-    monkeypatch.setattr(state_mod, "_comm", lambda pid: state_mod.INIT_COMM)
+    monkeypatch.setattr(_status, "comm", lambda pid: state_mod.INIT_COMM)
     assert status_of(st, d) is Status.CREATED
     st.pid_start = (start or 0) + 1  # the pid now names another process: reused
     assert status_of(st, d) is Status.STOPPED
@@ -190,3 +191,50 @@ def test_now_rfc3339() -> None:
     stamp = now_rfc3339()
     assert len(stamp) == len("2026-01-02T03:04:05.123456789Z") and stamp.endswith("Z")
     assert time.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S")
+
+
+def test_read_state_takes_only_a_finished_well_formed_state(tmp_path: Path) -> None:
+    """_status.read_state (the fast path of `pyrunc state` and `events --stats`) gives the fields
+    with ContainerState's defaults, and None for whatever the library must answer itself."""
+    d = StateDir(str(tmp_path), "s")
+    d.create()
+    assert _status.read_state(str(tmp_path), "s") is None  # no state.json yet
+    assert _status.read_state(str(tmp_path), "nope") is None
+    assert _status.read_state(str(tmp_path), "../s") is None  # an invalid id
+    st = ContainerState(id="s", bundle="/b", rootfs="/r", pid=7, stage="created", annotations={"a": "b"})
+    d.save(st)
+    got = _status.read_state(str(tmp_path), "s")
+    assert got is not None and got["dir"] == d.path
+    for name in ("id", "bundle", "rootfs", "pid", "pid_start", "created", "owner", "oci_version", "annotations",
+                 "cgroup_paths"):
+        assert got[name] == getattr(st, name), name
+    for change in ({"stage": "creating"}, {"pid": "7"}, {"cgroup_paths": []}, {"id": None}):
+        data = json.loads(Path(d.state_file).read_text())
+        data.update(change)
+        Path(d.state_file).write_text(json.dumps(data))
+        assert _status.read_state(str(tmp_path), "s") is None, change
+    data = json.loads(Path(d.state_file).read_text())
+    del data["bundle"]
+    Path(d.state_file).write_text(json.dumps(data))
+    assert _status.read_state(str(tmp_path), "s") is None
+    Path(d.state_file).write_text("{not json")
+    assert _status.read_state(str(tmp_path), "s") is None
+
+
+def test_cgroup_frozen_is_what_the_drivers_say(tmp_path: Path) -> None:
+    from libcontainer_py.cgroups import load_manager
+
+    fz = tmp_path / "freezer"
+    fz.mkdir()
+    v2 = tmp_path / "v2"
+    v2.mkdir()
+    for paths, file, values in (({"freezer": str(fz), "memory": str(tmp_path)}, fz / "freezer.state",
+                                 ("THAWED", "FREEZING", "FROZEN", "")),
+                                ({"": str(v2) + "/"}, v2 / "cgroup.freeze", ("0", "1", ""))):
+        for value in values:
+            file.write_text(value + "\n")
+            assert _status.cgroup_frozen(paths) == load_manager(paths).is_frozen(), (paths, value)
+        file.unlink()
+        assert _status.cgroup_frozen(paths) is False
+    assert _status.cgroup_frozen({}) is False
+    assert _status.cgroup_frozen({"memory": str(tmp_path)}) is False
