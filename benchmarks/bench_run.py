@@ -58,6 +58,26 @@ def main() -> None:
         results["library run() in-process"] = measure(
             lambda: lc.run(bundle, spec=spec, root=str(root)).check_returncode(), n
         )
+        # The same call from a process that never imported pydantic (run(bundle) loads config.json
+        # with spec.fast): the container's fork and execve cost grows with the caller's memory, and
+        # the pydantic models double this process's (15 -> 31 MB resident here).
+        worker = (
+            "import sys, time, libcontainer_py as lc\n"
+            "out = []\n"
+            "for _ in range(int(sys.argv[3])):\n"
+            "    t0 = time.perf_counter()\n"
+            "    lc.run(sys.argv[1], root=sys.argv[2]).check_returncode()\n"
+            "    out.append((time.perf_counter() - t0) * 1000)\n"
+            "assert 'pydantic' not in sys.modules\n"
+            "print(' '.join(map(str, out)))\n"
+        )
+        lean = subprocess.run(
+            [sys.executable, "-c", worker, str(bundle), str(root), str(n + 3)],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        results["library run(), no pydantic"] = [float(x) for x in lean.stdout.split()][3:]
         results["pyrunc run"] = measure(lambda: sh([pyrunc, "--root", str(root), "run", f"p{next(counter)}"]), n)
         if shutil.which("runc"):
             results["runc run"] = measure(
@@ -91,7 +111,9 @@ def main() -> None:
         for k, v in results.items():
             print(f"{k:<30} {med[k]:>10.1f} {min(v):>8.1f}")
         if "crun run (minus unshare+sh)" in med:
-            print(f"ratio library/crun: {med['library run() in-process'] / med['crun run (minus unshare+sh)']:.2f}")
+            crun_med = med["crun run (minus unshare+sh)"]
+            print(f"ratio library/crun: {med['library run() in-process'] / crun_med:.2f}")
+            print(f"ratio library (no pydantic)/crun: {med['library run(), no pydantic'] / crun_med:.2f}")
         if "runc run" in med:
             print(f"ratio pyrunc/runc:  {med['pyrunc run'] / med['runc run']:.2f}")
     finally:
