@@ -27,7 +27,10 @@ CHECKPOINTS = frozenset({
     # JOINS a pid namespace: as pid 1 of a new one it cannot stop itself (the kernel drops SIGSTOP
     # sent to a namespace's init from inside it), and the checkpoint does nothing.
     "init:started",
-    "exec:joined",  # exec's stage 2, in the container's namespaces, before its setup and execve
+    # exec's one child, just born in the container's pid namespace: the caller's fds still open,
+    # no namespace joined (init/setns.py spawn_one; not reached with the two stages, spawn "exec")
+    "exec:born",
+    "exec:joined",  # exec's child (or stage 2), in the container's namespaces, before its setup and execve
     # start, exec, delete (container.py, _exec.py)
     "start:fifo-opened",  # start opened the exec fifo: the init is released, start has not read yet
     "start:before-poststart",  # the program runs; the poststart hooks have not

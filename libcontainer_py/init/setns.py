@@ -1,30 +1,49 @@
 """The children of `exec`: join a running container's namespaces and run one more process in it.
 
+One child (a caller with one thread, spawn "fork": `pyrunc exec`, `Container.exec()`):
+
+    parent (exec)                                  child "pyrunc:[EXEC]"
+      | signals blocked, gc off, non-dumpable
+      | setns(the container's pid ns, CLONE_NEWPID)
+      | fork ------------------------------------->| born in the container's pid namespace,
+      | setns(back), dumpable, gc, signal mask      | non-dumpable; close the caller's fds,
+      |   as they were                              | the caller's signal mask back
+      |                                             | join the cgroup (v1: "0" to each `tasks`)
+      |                                             | setns(user), setresuid/gid(0)
+      |                                             | setns(the others, mount last)
+      |                                             | rlimits, no_new_privs, capabilities,
+      |<-------------------------------- error -----| user, cwd, look up the program
+      |<-------------------------------- EOF -------| execve (the socket is close-on-exec)
+      | exit status of the process (unless --detach)
+
+Two stages (a caller with threads, spawn "exec": stage 1 is a fresh interpreter, see spawn.py):
+
     parent (exec)                 stage-1 "pyrunc:[1:EXEC]"            stage-2 "pyrunc:[2:EXEC]"
-      | spawn ---------------------->| non-dumpable
-      |                              | join the cgroup (v1: "0" to each `tasks`)
-      |                              | setns(user), setresuid/gid(0)
+      | spawn ---------------------->| non-dumpable, close inherited fds
+      |                              | join the cgroup, setns(user), setresuid/gid(0)
       |                              | setns(the others, mount last)
       |                              | fork ------------------------------>| (born in the pid namespace)
       |<----------- pid {pid} -------|                                      |
-      |                              | _exit(0)                             | rlimits, no_new_privs,
-      |                                                                     | capabilities, user, cwd,
-      |<----------------------------------------------------- error ------| look up the program
-      |<----------------------------------------------------- EOF --------| execve (the socket is
-      | waitpid(stage-1)                                                    | close-on-exec)
-      | exit status of the process (unless --detach)
+      |                              | _exit(0)                             | as the one child above,
+      |<----------------------------------------------------- error ------| from "rlimits"
+      |<----------------------------------------------------- EOF --------|
+      | waitpid(stage-1)
 
-CVE-2019-5736: until execve, stage 2 is this Python interpreter running inside the container's pid
-and mount namespaces, visible in its /proc. It is made non-dumpable before it joins anything, so a
-process in the container can neither ptrace it nor open /proc/PID/exe (the host's interpreter) or
-/proc/PID/mem; the flag passes to stage 2 with the fork and ends at execve, where the program
-replaces the interpreter. The window is kept short: everything is imported and decided before.
+CVE-2019-5736 / CVE-2024-21626: until execve, the child is this Python interpreter inside the
+container's pid namespace, visible in its /proc, and (the one child) holding the caller's fds until
+its first steps. It is non-dumpable from birth (the parent clears the flag across the fork; a
+fork copies it), so a process in the container can neither ptrace it nor open /proc/PID/exe (the
+host's interpreter), /proc/PID/fd/N (the caller's files), cwd, root, mem or environ: the kernel
+asks for CAP_SYS_PTRACE in the host's user namespace, whose mm this is. The flag ends at execve,
+where the program replaces the interpreter. test_escape_fds.py attacks the child at its birth.
 """
 
 from __future__ import annotations
 
 import _socket
+import gc
 import os
+import signal
 
 from libcontainer_py import _sys
 from libcontainer_py._faults import checkpoint
@@ -39,7 +58,9 @@ TYPE_CHECKING = False  # not `typing`: its import costs ~3 ms of every pyrunc ca
 if TYPE_CHECKING:
     from typing import Any, NoReturn
 
+PR_GET_DUMPABLE = 3
 PR_SET_DUMPABLE = 4
+_ALL_SIGNALS = signal.valid_signals()
 
 
 class ExecConfig(Record):
@@ -49,11 +70,149 @@ class ExecConfig(Record):
     container_id: str = ""
     seccomp: Any = None  # the container's compiled filter: exec'd processes get it too (as runc)
     cgroup_paths: dict[str, str] = field(default_factory=dict)
+    # The v1 `tasks` files to write "0" to (the manager's join_files(), listed by the parent so the
+    # child does not load the cgroup modules); empty: cgroup_paths' manager adds the pid (v2).
+    cgroup_join: tuple[str, ...] = ()
 
 
 def _fail(sock: _socket.socket, stage: str, exc: BaseException) -> NoReturn:
     child_fail(sock, stage, exc)
     os._exit(1)
+
+
+def spawn_one(
+    cfg: ExecConfig, sock: _socket.socket, stdio: tuple[int | None, ...], close_in_child: _socket.socket
+) -> int | None:
+    """fork() the one child of exec, born in the container's pid namespace (if it has its own);
+    returns its pid, or None when this caller cannot have it (the two stages then: spawn.py).
+
+    Why one fork: a fork of the caller (~30 MB of Python) and the copy-on-write faults of the child
+    that runs Python in it are what an exec costs; the second stage was there only to be born in the
+    pid namespace, which setns(CLONE_NEWPID) gives the parent's next child without moving the
+    parent (it changes this thread's pid_for_children, nothing else).
+
+    Around the fork, the caller's state is changed and restored on every path: pid_for_children
+    (back to the one it was, /proc/self/ns/pid_for_children), the dumpable flag (0 across the fork,
+    so that the child is non-dumpable from birth: PR_GET_DUMPABLE 2, which prctl cannot set back,
+    takes the two stages), the signal mask (all blocked: no Python signal handler of the caller may
+    run, and fork, while its next children would be born in the container) and the collector (off:
+    a collection could run the caller's finalizers there; the child keeps it off, which also spares
+    it the faults of a collection over the copied heap). While it is non-dumpable the caller can
+    neither be ptraced by a non-root debugger nor dump core: for ~0.1 ms. What still runs in the
+    window is os.fork's own at-fork handlers (the caller's os.register_at_fork ones included)."""
+    dumpable = _sys.prctl(PR_GET_DUMPABLE)
+    if dumpable not in (0, 1):
+        return None
+    pidns = next((path for t, path in cfg.join if t == "pid"), None)
+    own = target = -1
+    if pidns is not None:
+        try:  # a pid_for_children without a process yet (unshare without fork) cannot be opened
+            own = os.open("/proc/self/ns/pid_for_children", os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return None
+        try:
+            target = open_namespace("pid", pidns)
+        except BaseException:
+            os.close(own)
+            raise
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, _ALL_SIGNALS)
+    collecting = gc.isenabled()
+    gc.disable()
+    pid = -1
+    try:
+        if dumpable:
+            _sys.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+        try:
+            if target >= 0:
+                _sys.setns(target, c.CLONE_NEWPID)
+            try:
+                pid = os.fork()
+            finally:
+                if pid != 0 and target >= 0:
+                    _sys.setns(own, c.CLONE_NEWPID)
+        finally:
+            if pid != 0 and dumpable:
+                _sys.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
+    except BaseException:
+        if pid > 0:  # the restore failed: the child must not run on
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        raise
+    finally:
+        if pid != 0:
+            if collecting:
+                gc.enable()
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+            for fd in (own, target):
+                if fd >= 0:
+                    os.close(fd)
+    if pid == 0:  # pragma: no cover - the child
+        _one_child(cfg, sock, stdio, close_in_child, mask)
+    return pid
+
+
+def _one_child(
+    cfg: ExecConfig,
+    sock: _socket.socket,
+    stdio: tuple[int | None, ...],
+    close_in_child: _socket.socket,
+    mask: set[int | signal.Signals],
+) -> NoReturn:
+    stage = ps.Stage("namespaces")
+    try:
+        # Stopped here, the child is at its most exposed: in the container's pid namespace with
+        # every fd of the caller (test_escape_fds.py).
+        checkpoint("exec:born")
+        close_in_child.close()
+        for target, fd in enumerate(stdio):
+            if fd is not None and fd != target:
+                os.dup2(fd, target)
+        # CVE-2024-21626: no fd of the caller's but the socket and --preserve-fds enters the container.
+        ps.close_inherited_fds([sock.fileno(), *range(3, 3 + cfg.preserve_fds)])
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # the program gets the caller's mask
+        _sys.prctl_set_name("pyrunc:[EXEC]")
+        _join_cgroup(cfg)
+        # The fds are opened after the caller's are closed (a sweep would take them too); the pid
+        # namespace is joined already: we were born in it.
+        fds = [(t, os.open(p, os.O_RDONLY | os.O_CLOEXEC)) for t, p in cfg.join if t != "pid"]
+        _join_namespaces(fds)
+        _setup_and_exec(cfg, sock, stage)
+    except BaseException as exc:
+        _fail(sock, stage.name, exc)
+
+
+def _join_cgroup(cfg: ExecConfig) -> None:
+    """Join the container's cgroup from the host side, before any namespace: the exec'd program
+    never runs outside the limits (and a forked child would inherit it)."""
+    if cfg.cgroup_join:
+        from libcontainer_py.cgroups.base import join_self
+
+        for path in cfg.cgroup_join:  # v1: we move ourselves in (no global lock: cgroups/base.py join_self)
+            cg_fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+            try:
+                join_self(cg_fd, path)
+            finally:
+                os.close(cg_fd)
+    elif cfg.cgroup_paths:
+        from libcontainer_py import cgroups
+
+        # by pid: the kernel reads it in the writer's pid namespace, whichever ours is by now
+        cgroups.load_manager(cfg.cgroup_paths).add_process(os.getpid())
+
+
+def _join_namespaces(fds: list[tuple[str, int]]) -> None:
+    """setns into each (type, fd): the user namespace first (it gives the capabilities to join the
+    others), the mount namespace last (the paths of the others are the host's)."""
+    for ns_type, fd in fds:
+        if ns_type == "user":
+            _sys.setns(fd, c.CLONE_NEWUSER)
+            os.setresgid(0, 0, 0)
+            os.setresuid(0, 0, 0)
+    for ns_type, fd in fds:
+        if ns_type != "user":
+            # the type named: the kernel refuses an fd that is not that kind of namespace
+            _sys.setns(fd, NAMESPACES[ns_type][0])
+        os.close(fd)
 
 
 def exec_stage1(cfg: ExecConfig, sock: _socket.socket) -> NoReturn:
@@ -63,32 +222,8 @@ def exec_stage1(cfg: ExecConfig, sock: _socket.socket) -> NoReturn:
         # CVE-2024-21626: no fd of the caller's but the socket and --preserve-fds enters the container.
         ps.close_inherited_fds([sock.fileno(), *range(3, 3 + cfg.preserve_fds)])
         _sys.prctl_set_name("pyrunc:[1:EXEC]")
-        if cfg.cgroup_paths:
-            # Join the container's cgroup from the host side, before any namespace: the process
-            # forked next inherits it, so the exec'd program never runs outside the limits.
-            from libcontainer_py import cgroups
-            from libcontainer_py.cgroups.base import join_self
-
-            manager = cgroups.load_manager(cfg.cgroup_paths)
-            join = manager.join_files()
-            for path in join:  # v1: we move ourselves in (no global lock: cgroups/base.py join_self)
-                cg_fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
-                try:
-                    join_self(cg_fd, path)
-                finally:
-                    os.close(cg_fd)
-            if not join:
-                manager.add_process(os.getpid())
-        fds = [(t, open_namespace(t, p)) for t, p in cfg.join]
-        for ns_type, fd in fds:
-            if ns_type == "user":
-                _sys.setns(fd, c.CLONE_NEWUSER)
-                os.setresgid(0, 0, 0)
-                os.setresuid(0, 0, 0)
-        for ns_type, fd in fds:
-            if ns_type != "user":
-                _sys.setns(fd, NAMESPACES[ns_type][0])
-            os.close(fd)
+        _join_cgroup(cfg)
+        _join_namespaces([(t, open_namespace(t, p)) for t, p in cfg.join])
         pid = os.fork()
         if pid == 0:
             exec_stage2(cfg, sock)
@@ -102,18 +237,24 @@ def exec_stage2(cfg: ExecConfig, sock: _socket.socket) -> NoReturn:
     stage = ps.Stage("exec")
     try:
         _sys.prctl_set_name("pyrunc:[2:EXEC]")
-        checkpoint("exec:joined")
-        if cfg.process.terminal:
-            stage.name = "console"
-            # /dev/console stays the init's; this pty is the exec'd process's own.
-            setup_console(cfg.process, sock, mount_console=False)
-        path, args, env = ps.finalize_process(
-            cfg.process,
-            stage,
-            seccomp_load=(lambda: load_seccomp(cfg.seccomp, sock)) if cfg.seccomp is not None else None,
-        )
-        ps.close_fds_from(3 + cfg.preserve_fds)
-        # The sync socket is close-on-exec: the parent sees EOF when execve has succeeded.
-        os.execve(path, args, env)
+        _setup_and_exec(cfg, sock, stage)
     except BaseException as exc:
         _fail(sock, stage.name, exc)
+
+
+def _setup_and_exec(cfg: ExecConfig, sock: _socket.socket, stage: ps.Stage) -> NoReturn:
+    """In the container's namespaces: the process's own setup, then execve."""
+    stage.name = "exec"
+    checkpoint("exec:joined")
+    if cfg.process.terminal:
+        stage.name = "console"
+        # /dev/console stays the init's; this pty is the exec'd process's own.
+        setup_console(cfg.process, sock, mount_console=False)
+    path, args, env = ps.finalize_process(
+        cfg.process,
+        stage,
+        seccomp_load=(lambda: load_seccomp(cfg.seccomp, sock)) if cfg.seccomp is not None else None,
+    )
+    ps.close_fds_from(3 + cfg.preserve_fds)
+    # The sync socket is close-on-exec: the parent sees EOF when execve has succeeded.
+    os.execve(path, args, env)

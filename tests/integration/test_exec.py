@@ -139,7 +139,7 @@ def test_library_exec_in_user_namespace(rt: Any, mode: str) -> None:
 
 
 def test_the_joining_interpreter_is_out_of_the_containers_reach(rt: Any) -> None:
-    """CVE-2019-5736: while exec's stage 2 is still the host's Python interpreter inside the
+    """CVE-2019-5736: while exec's child is still the host's Python interpreter inside the
     container's namespaces, root of the container's user namespace, with every capability there,
     can neither open its /proc/PID/exe (the host interpreter), nor read its memory or environment.
 
@@ -175,10 +175,10 @@ def test_the_joining_interpreter_is_out_of_the_containers_reach(rt: Any) -> None
                     fields = f.read().rpartition(")")[2].split()
                 with open(f"/proc/{pid}/comm") as f:
                     comm = f.read().strip()
-                if fields[0] == "T" and comm == "pyrunc:[2:EXEC]":
+                if fields[0] == "T" and comm == "pyrunc:[EXEC]":
                     stopped = pid
             time.sleep(0.02)
-        assert stopped is not None, "exec's stage 2 never reached the checkpoint"
+        assert stopped is not None, "exec's child never reached the checkpoint"
         # its pid as the container sees it
         with open(f"/proc/{stopped}/status") as f:
             nspid = next(line.split()[-1] for line in f if line.startswith("NSpid:"))

@@ -41,6 +41,7 @@ CASES: dict[str, tuple[str, set[str]]] = {
     # released, the init either ran the program or died of the broken pipe: never "created"
     "start:fifo-opened": ("start", {"running", "stopped"}),
     "start:before-poststart": ("start", {"running"}),
+    "exec:born": ("exec", {"running"}),
     "exec:joined": ("exec", {"running"}),
     "exec:pid-known": ("exec", {"running"}),
     "delete:killed": ("delete", {"stopped"}),
