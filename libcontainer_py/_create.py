@@ -13,9 +13,9 @@ Any failure kills what was started, destroys the cgroup and removes the state: n
 
 from __future__ import annotations
 
+import _signal  # type: ignore[import-not-found]  # (no stub) not signal (container.py)
 import contextlib
 import os
-import signal
 
 from libcontainer_py._faults import checkpoint
 from libcontainer_py._record import Record, field
@@ -295,7 +295,7 @@ def create(
             container.console = None
         for pid in reversed(pids):
             with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
+                os.kill(pid, _signal.SIGKILL)
         for pid in reversed(pids):
             _reap(pid)
         if p.cgroup_owned:

@@ -6,9 +6,9 @@ SIGUSR1/2 and SIGWINCH are forwarded to the container's init while it runs.
 
 from __future__ import annotations
 
+import _signal  # type: ignore[import-not-found]  # (no stub) not signal (cli/_common.py)
 import contextlib
 import os
-import signal
 
 from libcontainer_py.cli._common import FORWARDED, add_create_flags, create_container
 from libcontainer_py.cli._context import Context
@@ -58,12 +58,12 @@ def run(args: Namespace, ctx: Context) -> int:
             if not args.keep:
                 container.delete(force=True)
     for sig in FORWARDED:
-        signal.signal(sig, forward)
+        _signal.signal(sig, forward)
     try:
         status = container.wait()
     finally:
         for sig in FORWARDED:
-            signal.signal(sig, signal.SIG_DFL)
+            _signal.signal(sig, _signal.SIG_DFL)
         if not args.keep:
             container.delete(force=True)
     return status
