@@ -1,18 +1,23 @@
 """Reading a container's cgroups: the file helpers, the v1 and v2 stats, and the frozen check.
 
-Everything here imports only `os` and the Stats records (cgroups/stats.py): `pyrunc events --stats`
-reads a container's stats through this module alone, without the drivers (v1.py, v2.py: the
-manager ABC, the layout enum, mountinfo, cgroupspy), which V1Manager.stats and V2Manager.stats
-delegate to. cgroupspy stays the v1 driver's writer; its three cpuacct reads are done here the way
-its IntegerFile, IntegerListFile and DictFile parse them (a file it cannot read or parse gives the
-default), so the numbers are the same.
+Everything here imports only `os` (and, to read stats, the Stats records of cgroups/stats.py):
+`pyrunc events --stats` reads a container's stats through this module alone, without the drivers
+(v1.py, v2.py: the manager ABC, the layout enum, mountinfo, cgroupspy), which V1Manager.stats and
+V2Manager.stats delegate to. cgroupspy stays the v1 driver's writer; its three cpuacct reads are
+done here the way its IntegerFile, IntegerListFile and DictFile parse them (a file it cannot read
+or parse gives the default), so the numbers are the same.
 """
 
 from __future__ import annotations
 
 import os
 
-from libcontainer_py.cgroups.stats import UNLIMITED, BlkioEntry, HugetlbStats, MemoryEntry, Stats
+TYPE_CHECKING = False  # not `typing` (~3 ms)
+if TYPE_CHECKING:
+    from libcontainer_py.cgroups.stats import BlkioEntry, MemoryEntry, Stats
+
+# The Stats records (cgroups/stats.py, ~0.4 ms of class building) are imported by the stats readers
+# only: create, run and exec import this module for the file helpers and read no stats.
 
 # --- file helpers ------------------------------------------------------------------------------------
 
@@ -98,6 +103,8 @@ def stats(paths: dict[str, str]) -> Stats:
     """The stats of the cgroup that state.json's ``cgroup_paths`` names (what load_manager(paths)
     .stats() gives): ``{"": dir}`` is v2, ``{controller: dir}`` v1, ``{}`` no cgroup (zeros)."""
     if not paths:
+        from libcontainer_py.cgroups.stats import Stats
+
         return Stats()
     if "" in paths:
         return stats_v2(paths[""])
@@ -105,6 +112,8 @@ def stats(paths: dict[str, str]) -> Stats:
 
 
 def stats_v1(dirs: dict[str, str]) -> Stats:
+    from libcontainer_py.cgroups.stats import HugetlbStats, Stats
+
     s = Stats()
     acct = dirs.get("cpuacct")
     if acct is not None and os.path.isdir(acct):
@@ -189,6 +198,8 @@ def _memory_entry(entry: MemoryEntry, d: str, prefix: str) -> None:
 
 def _blkio_entries(path: str) -> list[BlkioEntry]:
     """``8:0 Read 4096`` lines (the ``Total`` line is dropped, as runc does)."""
+    from libcontainer_py.cgroups.stats import BlkioEntry
+
     out: list[BlkioEntry] = []
     for line in (read_optional(path) or "").splitlines():
         parts = line.split()
@@ -212,6 +223,8 @@ def v2_controllers(directory: str) -> set[str]:
 
 
 def stats_v2(directory: str) -> Stats:
+    from libcontainer_py.cgroups.stats import UNLIMITED, BlkioEntry, HugetlbStats, Stats
+
     directory = directory.rstrip("/")
 
     def file(name: str) -> str:
