@@ -65,7 +65,7 @@ def prepare(
     detach: bool,
     warn: Callable[[str], None],
 ) -> Prepared:
-    from libcontainer_py import cgroups, hooks
+    from libcontainer_py import cgroups
     from libcontainer_py._specload import as_runtime, load_spec
     from libcontainer_py.namespaces import check_join_owners, check_sysctls, open_namespace, plan
     from libcontainer_py.spec.validate import validate_runtime
@@ -133,8 +133,12 @@ def prepare(
             path="linux.netDevices",
             source=source,
         )
-    hooks.validate_hooks(spec.hooks)
-    hook_kinds = hooks.hooks_by_kind(spec.hooks)
+    hook_kinds: dict[str, list[Any]] = {}
+    if spec.hooks is not None:  # hooks.py (with signal's enums) only for a config that has some
+        from libcontainer_py import hooks
+
+        hooks.validate_hooks(spec.hooks)
+        hook_kinds = hooks.hooks_by_kind(spec.hooks)
     compiled = None
     if linux and linux.seccomp:
         from libcontainer_py.seccomp import compile_filter, validate_seccomp
@@ -146,16 +150,9 @@ def prepare(
     resources = effective_resources(spec)
     if resources is not None:
         manager.plan(resources)  # every value checked against the host before anything exists
-    # What the init needs after pivot_root must be imported now: it cannot import from the host then.
-    import libcontainer_py.rootfs
+    from libcontainer_py.init.child import preload
 
-    if compiled is not None:
-        import libcontainer_py.seccomp.load  # (compile_filter did; kept explicit)
-
-    if proc.terminal:
-        import libcontainer_py.tty  # noqa: F401  (init/child.setup_console)
-    if "createContainer" in hook_kinds or "startContainer" in hook_kinds:
-        import subprocess  # noqa: F401  (the init runs these hooks; hooks.py imports it when used)
+    preload(spec, hook_kinds)
 
     return Prepared(
         container_id=container_id,
@@ -322,7 +319,6 @@ def _converse(
     *,
     single: bool = False,
 ) -> None:
-    from libcontainer_py import hooks
     from libcontainer_py.container import _reap, _reap_exited, _write_id_maps
     from libcontainer_py.init import sync
 
@@ -372,6 +368,8 @@ def _converse(
             _move_net_devices(p, pid)
         elif kind == "hooks":
             # The init has made its mounts and waits before pivot_root (runtime.md steps 3-4).
+            from libcontainer_py import hooks
+
             doc = hook_state(state, "creating")
             hooks.run_hooks("prestart", p.hooks.get("prestart"), doc, cwd=p.bundle)
             hooks.run_hooks("createRuntime", p.hooks.get("createRuntime"), doc, cwd=p.bundle)

@@ -24,9 +24,16 @@ def main() -> None:
         from libcontainer_py import _json
 
         cfg = decode(_json.loads(b"".join(chunks).decode()))
-        # What a forked child would have inherited already imported: after pivot_root, nothing
-        # more can be imported from the host.
-        import libcontainer_py.rootfs  # noqa: F401
+        # What a forked child would have inherited already imported: after pivot_root (or setns
+        # of a mount namespace), nothing more can be imported from the host.
+        from libcontainer_py.init.child import InitConfig, preload
+
+        if isinstance(cfg, InitConfig):
+            from libcontainer_py.hooks import hooks_by_kind
+
+            preload(cfg.spec, hooks_by_kind(cfg.spec.hooks))
+        elif cfg.process.terminal:
+            import libcontainer_py.tty  # noqa: F401  (exec -t: the pty is made after the joins)
     except BaseException as exc:  # report to the parent, never a traceback
         from libcontainer_py.init.sync import child_fail
 

@@ -12,7 +12,7 @@ import errno
 import os
 import sys
 
-from libcontainer_py import _sys, hooks, procfs
+from libcontainer_py import _sys, procfs
 from libcontainer_py._faults import checkpoint
 from libcontainer_py._record import Record, field
 from libcontainer_py._sys import consts as c
@@ -46,6 +46,25 @@ class InitConfig(Record):
     no_new_keyring: bool = False
     seccomp: Any = None  # libcontainer_py.seccomp.CompiledFilter, compiled by the parent
     hook_state: dict[str, Any] = field(default_factory=dict)  # for createContainer/startContainer
+
+
+def preload(spec: Any, hook_kinds: dict[str, list[Any]]) -> None:
+    """Import what the init needs after pivot_root (or after joining a mount namespace), where
+    nothing can be imported from the host any more: by create before the fork (the child inherits
+    the modules), and by a fresh interpreter's init (spawn.py's exec mode) before stage 1. Only
+    what the config uses: most containers have no terminal, seccomp filter or hooks that run in
+    the container. `hook_kinds` is hooks.hooks_by_kind(spec.hooks)."""
+    import libcontainer_py.rootfs  # (stage2: prepare_rootfs, finalize_rootfs)
+
+    linux = spec.linux
+    if linux is not None and linux.seccomp is not None:
+        import libcontainer_py.seccomp.load  # (load_seccomp: CompiledFilter.load)
+    if spec.process is not None and spec.process.terminal:
+        import libcontainer_py.tty  # (setup_console)
+    if hook_kinds:
+        import libcontainer_py.hooks  # noqa: F401  (_creation_hooks, stage2's startContainer)
+    if "createContainer" in hook_kinds or "startContainer" in hook_kinds:
+        import subprocess  # noqa: F401  (the init runs these hooks; hooks.py imports it when used)
 
 
 def _fail(sock: _socket.socket, stage: str, exc: BaseException) -> NoReturn:
@@ -269,10 +288,13 @@ def stage2(cfg: InitConfig, sock: _socket.socket) -> NoReturn:
         os.write(wfd, b"0")
         os.close(wfd)
         os.close(fifo_fd)
-        start_hooks = hooks.hooks_by_kind(spec.hooks).get("startContainer")
-        if start_hooks:  # in the container, after start, just before the program (runtime.md step 7)
-            stage = "startContainer hooks"
-            hooks.run_hooks_in_container("startContainer", start_hooks, {**cfg.hook_state, "status": "created"})
+        if spec.hooks is not None:
+            from libcontainer_py import hooks  # (preload)
+
+            start_hooks = hooks.hooks_by_kind(spec.hooks).get("startContainer")
+            if start_hooks:  # in the container, after start, just before the program (runtime.md step 7)
+                stage = "startContainer hooks"
+                hooks.run_hooks_in_container("startContainer", start_hooks, {**cfg.hook_state, "status": "created"})
         ps.close_fds_from(3 + cfg.preserve_fds)
         os.execve(exe, args, env)
     except BaseException as exc:
@@ -286,6 +308,10 @@ def stage2(cfg: InitConfig, sock: _socket.socket) -> NoReturn:
 def _creation_hooks(cfg: InitConfig, sock: _socket.socket) -> None:
     """Mounts made, pivot_root not yet (runtime.md steps 3-5): the parent runs prestart and
     createRuntime in the runtime namespace, then we run createContainer in the container's."""
+    if cfg.spec.hooks is None:
+        return
+    from libcontainer_py import hooks  # (preload)
+
     by_kind = hooks.hooks_by_kind(cfg.spec.hooks)
     if by_kind.get("prestart") or by_kind.get("createRuntime"):
         send(sock, "hooks")

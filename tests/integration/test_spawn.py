@@ -140,3 +140,44 @@ def test_single_stage_init_is_our_child_in_its_pid_namespace(scratch: Path, user
     finally:
         c.delete(force=True)
     assert os.stat("/proc/self/ns/pid_for_children").st_ino == own
+
+
+def test_a_fresh_interpreter_init_gets_a_terminal_and_runs_in_container_hooks(scratch: Path) -> None:
+    """The fresh interpreter (a threaded caller's init) imports before stage 1 what the config
+    needs after pivot_root, as create does before a fork (child.preload): it used to fail at the
+    console with "cannot import name 'tty'"."""
+    bundle = lc.make_busybox_bundle(scratch / "b", args=["true"])
+    spec = (
+        SpecBuilder.load(bundle)
+        .args("sh", "-c", "tty; cat /dev/shm/hooked")
+        .terminal(True)
+        .hook("startContainer", "/bin/sh", ["sh", "-c", "echo start-hook-ran > /dev/shm/hooked"])
+        .build()
+    )
+    c = Container.create("exec-tty", bundle, spec=spec, root=str(scratch / "state"), spawn="exec")
+    try:
+        assert c.console is not None
+        c.start()
+        status = c.wait(timeout=30)
+        out = b""
+        while chunk := _read_some(c.console):
+            out += chunk
+        assert status == 0, out
+    finally:
+        if c.console is not None:
+            os.close(c.console)
+        c.delete(force=True)
+    tty, hook = out.split()
+    assert tty.startswith(b"/dev/pts/") and hook == b"start-hook-ran", out
+
+
+def _read_some(fd: int) -> bytes:
+    import select
+
+    ready, _, _ = select.select([fd], [], [], 1.0)
+    if not ready:
+        return b""
+    try:
+        return os.read(fd, 4096)
+    except OSError:  # EIO: the pty's last slave is closed
+        return b""
