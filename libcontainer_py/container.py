@@ -300,9 +300,12 @@ class Container:
                     raise
 
     def _hooks(self) -> dict[str, builtins.list[Any]]:
+        doc = self._state.extra.get("hooks")
+        if not doc:
+            return {}  # hooks.py (and signal's enums with it) only for a container that has some
         from libcontainer_py.hooks import hooks_by_kind
 
-        return hooks_by_kind(self._state.extra.get("hooks"))
+        return hooks_by_kind(doc)
 
     def _cgroups(self) -> Any:
         """The container's cgroup manager (the do-nothing one when it has no cgroup)."""

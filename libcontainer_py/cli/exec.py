@@ -4,9 +4,9 @@ process could not be started (as runc)."""
 
 from __future__ import annotations
 
+import _signal  # type: ignore[import-not-found]  # (no stub) not signal (cli/_common.py)
 import contextlib
 import os
-import signal
 
 from libcontainer_py.cli._context import Context, UsageError
 
@@ -149,9 +149,9 @@ def run(args: Namespace, ctx: Context) -> int:
     from libcontainer_py.cli._common import FORWARDED
 
     for sig in FORWARDED:
-        signal.signal(sig, forward)
+        _signal.signal(sig, forward)
     try:
         return wait_exit(pid)
     finally:
         for sig in FORWARDED:
-            signal.signal(sig, signal.SIG_DFL)
+            _signal.signal(sig, _signal.SIG_DFL)

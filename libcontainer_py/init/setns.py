@@ -44,7 +44,6 @@ import _signal  # type: ignore[import-not-found]  # (no stub) see _ALL_SIGNALS
 import _socket
 import gc
 import os
-import signal
 
 from libcontainer_py import _sys
 from libcontainer_py._faults import checkpoint
@@ -118,7 +117,7 @@ def spawn_one(
         except BaseException:
             os.close(own)
             raise
-    mask = _signal.pthread_sigmask(signal.SIG_BLOCK, _ALL_SIGNALS)
+    mask = _signal.pthread_sigmask(_signal.SIG_BLOCK, _ALL_SIGNALS)
     collecting = gc.isenabled()
     gc.disable()
     pid = -1
@@ -138,14 +137,14 @@ def spawn_one(
                 _sys.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
     except BaseException:
         if pid > 0:  # the restore failed: the child must not run on
-            os.kill(pid, signal.SIGKILL)
+            os.kill(pid, _signal.SIGKILL)
             os.waitpid(pid, 0)
         raise
     finally:
         if pid != 0:
             if collecting:
                 gc.enable()
-            _signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+            _signal.pthread_sigmask(_signal.SIG_SETMASK, mask)
             for fd in (own, target):
                 if fd >= 0:
                     os.close(fd)
@@ -172,7 +171,7 @@ def _one_child(
                 os.dup2(fd, target)
         # CVE-2024-21626: no fd of the caller's but the socket and --preserve-fds enters the container.
         ps.close_inherited_fds([sock.fileno(), *range(3, 3 + cfg.preserve_fds)])
-        _signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # the program gets the caller's mask
+        _signal.pthread_sigmask(_signal.SIG_SETMASK, mask)  # the program gets the caller's mask
         _sys.prctl_set_name("pyrunc:[EXEC]")
         _join_cgroup(cfg)
         # The fds are opened after the caller's are closed (a sweep would take them too); the pid

@@ -54,6 +54,11 @@ def test_lifecycle_verbs_never_import_pydantic(rt: Any, importtime: None) -> Non
     assert all(seen.values()), "no importtime report: PYTHONPROFILEIMPORTTIME not honoured?"
     for name, modules in seen.items():
         assert not {m for m in modules if m.split(".")[0] in ("pydantic", "pydantic_core")}, name
+    # Nor what a config without hooks, terminal or seccomp filter, and no stats, do not need:
+    # signal's IntEnums (_signal's numbers do), hooks.py, tty.py, the Stats records.
+    for name in ("run", "create", "start", "exec", "delete"):
+        extra = seen[name] & {"signal", "libcontainer_py.hooks", "libcontainer_py.tty", "libcontainer_py.cgroups.stats"}
+        assert not extra, (name, sorted(extra))
 
 
 def test_an_invalid_config_falls_back_to_pydantic_for_its_error(rt: Any, importtime: None) -> None:
