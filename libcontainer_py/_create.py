@@ -238,7 +238,7 @@ def create(
     from libcontainer_py.container import _host_id, _reap, _write_pid_file, subreaper
     from libcontainer_py.init import child as init_child
     from libcontainer_py.init import sync
-    from libcontainer_py.init.spawn import is_single
+    from libcontainer_py.init.spawn import fork_single, is_single
     from libcontainer_py.init.spawn import spawn as spawn_init
 
     state_dir = container._dir
@@ -269,10 +269,12 @@ def create(
             hook_state=hook_state(state, "creating"),
         )
         parent_sock, child_sock = sync.socketpair()
-        single = is_single(spawn, cfg)
         # Without stage 1 (init/child.py single_stage) the child is the init and ours to wait for.
+        stage1 = fork_single(cfg, child_sock, stdio, parent_sock) if is_single(spawn, cfg) else None
+        single = stage1 is not None
         with contextlib.nullcontext() if single else subreaper():
-            stage1 = spawn_init(spawn, cfg, child_sock, stdio, close_in_child=parent_sock)
+            if stage1 is None:
+                stage1 = spawn_init(spawn, cfg, child_sock, stdio, close_in_child=parent_sock)
             pids.append(stage1)
             child_sock.close()
             child_sock = None

@@ -40,9 +40,7 @@ where the program replaces the interpreter. test_escape_fds.py attacks the child
 
 from __future__ import annotations
 
-import _signal  # type: ignore[import-not-found]  # (no stub) see _ALL_SIGNALS
 import _socket
-import gc
 import os
 
 from libcontainer_py import _sys
@@ -51,6 +49,7 @@ from libcontainer_py._record import Record, field
 from libcontainer_py._sys import consts as c
 from libcontainer_py.init import process_setup as ps
 from libcontainer_py.init.child import load_seccomp, setup_console
+from libcontainer_py.init.pidfork import fork_in_pidns, restore_mask
 from libcontainer_py.init.sync import child_fail, send
 from libcontainer_py.namespaces import NAMESPACES, open_namespace
 
@@ -58,11 +57,7 @@ TYPE_CHECKING = False  # not `typing`: its import costs ~3 ms of every pyrunc ca
 if TYPE_CHECKING:
     from typing import Any, NoReturn
 
-PR_GET_DUMPABLE = 3
 PR_SET_DUMPABLE = 4
-# _signal's pthread_sigmask, not signal's: that one turns every signal of the old mask into an
-# enum member, and restoring after the fork returns all of them (~65): ~0.1 ms in the child.
-_ALL_SIGNALS = _signal.valid_signals()
 
 
 class ExecConfig(Record):
@@ -93,61 +88,16 @@ def spawn_one(
     pid namespace, which setns(CLONE_NEWPID) gives the parent's next child without moving the
     parent (it changes this thread's pid_for_children, nothing else).
 
-    Around the fork, the caller's state is changed and restored on every path: pid_for_children
-    (back to the one it was, /proc/self/ns/pid_for_children), the dumpable flag (0 across the fork,
-    so that the child is non-dumpable from birth: PR_GET_DUMPABLE 2, which prctl cannot set back,
-    takes the two stages), the signal mask (all blocked: no Python signal handler of the caller may
-    run, and fork, while its next children would be born in the container) and the collector (off:
-    a collection could run the caller's finalizers there; the child keeps it off, which also spares
-    it the faults of a collection over the copied heap). While it is non-dumpable the caller can
-    neither be ptraced by a non-root debugger nor dump core: for ~0.1 ms. What still runs in the
-    window is os.fork's own at-fork handlers (the caller's os.register_at_fork ones included)."""
-    dumpable = _sys.prctl(PR_GET_DUMPABLE)
-    if dumpable not in (0, 1):
-        return None
+    Around the fork (pidfork.py), the caller's state is changed and restored on every path:
+    pid_for_children, the signal mask, the collector, and the dumpable flag (0 across the fork, so
+    that the child is non-dumpable from birth: PR_GET_DUMPABLE 2, which prctl cannot set back,
+    takes the two stages). While it is non-dumpable the caller can neither be ptraced by a non-root
+    debugger nor dump core: for ~0.1 ms."""
     pidns = next((path for t, path in cfg.join if t == "pid"), None)
-    own = target = -1
-    if pidns is not None:
-        try:  # a pid_for_children without a process yet (unshare without fork) cannot be opened
-            own = os.open("/proc/self/ns/pid_for_children", os.O_RDONLY | os.O_CLOEXEC)
-        except OSError:
-            return None
-        try:
-            target = open_namespace("pid", pidns)
-        except BaseException:
-            os.close(own)
-            raise
-    mask = _signal.pthread_sigmask(_signal.SIG_BLOCK, _ALL_SIGNALS)
-    collecting = gc.isenabled()
-    gc.disable()
-    pid = -1
-    try:
-        if dumpable:
-            _sys.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
-        try:
-            if target >= 0:
-                _sys.setns(target, c.CLONE_NEWPID)
-            try:
-                pid = os.fork()
-            finally:
-                if pid != 0 and target >= 0:
-                    _sys.setns(own, c.CLONE_NEWPID)
-        finally:
-            if pid != 0 and dumpable:
-                _sys.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
-    except BaseException:
-        if pid > 0:  # the restore failed: the child must not run on
-            os.kill(pid, _signal.SIGKILL)
-            os.waitpid(pid, 0)
-        raise
-    finally:
-        if pid != 0:
-            if collecting:
-                gc.enable()
-            _signal.pthread_sigmask(_signal.SIG_SETMASK, mask)
-            for fd in (own, target):
-                if fd >= 0:
-                    os.close(fd)
+    forked = fork_in_pidns(pidns, nondumpable=True)
+    if forked is None:
+        return None
+    pid, mask = forked
     if pid == 0:  # pragma: no cover - the child
         _one_child(cfg, sock, stdio, close_in_child, mask)
     return pid
@@ -171,7 +121,7 @@ def _one_child(
                 os.dup2(fd, target)
         # CVE-2024-21626: no fd of the caller's but the socket and --preserve-fds enters the container.
         ps.close_inherited_fds([sock.fileno(), *range(3, 3 + cfg.preserve_fds)])
-        _signal.pthread_sigmask(_signal.SIG_SETMASK, mask)  # the program gets the caller's mask
+        restore_mask(mask)  # the program gets the caller's mask
         _sys.prctl_set_name("pyrunc:[EXEC]")
         _join_cgroup(cfg)
         # The fds are opened after the caller's are closed (a sweep would take them too); the pid

@@ -57,62 +57,62 @@ def spawn(
 
 
 def is_single(mode: str, cfg: AnyConfig) -> bool:
-    """Whether `spawn` starts the container's init itself, as its own child (child.single_stage):
-    then the pid spawn returns is the init's, and no "pid" message follows."""
+    """Whether create may start the container's init itself, as its own child (fork_single)."""
     return isinstance(cfg, InitConfig) and choose(mode) == "fork" and single_stage(cfg.ns)
+
+
+def fork_single(
+    cfg: InitConfig, child_sock: _socket.socket, stdio: tuple[int | None, ...], close_in_child: _socket.socket
+) -> int | None:
+    """Fork the init itself (child.single_stage; a caller with one thread): its pid, or None when
+    this caller's pid_for_children could not be put back (pidfork.py; nothing was forked: take
+    stage 1 then). No "pid" message follows: the parent knows it."""
+    mask = None
+    if cfg.ns.new_pid:
+        # Born as pid 1 of its new pid namespace (pidfork.py). Nobody else is ever in that namespace
+        # before the init has closed our fds and made itself non-dumpable (child._enter), so its
+        # birth there opens no window that stage 1's fork had not.
+        from libcontainer_py.init.pidfork import NEW, fork_in_pidns
+
+        forked = fork_in_pidns(NEW)
+        if forked is None:
+            return None
+        pid, mask = forked
+    else:
+        pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        _child_start(stdio, close_in_child, mask)
+        single_init(cfg, child_sock)
+    return pid
 
 
 def _spawn_fork(
     cfg: AnyConfig, child_sock: _socket.socket, stdio: tuple[int | None, ...], close_in_child: _socket.socket | None
 ) -> int:
-    single = isinstance(cfg, InitConfig) and single_stage(cfg.ns)
-    if single and isinstance(cfg, InitConfig) and cfg.ns.new_pid:
-        pid = _fork_into_new_pidns()
-    else:
-        pid = os.fork()
+    pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the child
-        try:
-            if close_in_child is not None:
-                close_in_child.close()
-            for target, fd in enumerate(stdio):
-                if fd is not None and fd != target:
-                    os.dup2(fd, target)
-        except BaseException:  # never return into the caller's code
-            os._exit(1)
+        _child_start(stdio, close_in_child, None)
         if isinstance(cfg, ExecConfig):
             exec_stage1(cfg, child_sock)
-        if single:
-            single_init(cfg, child_sock)
         stage1(cfg, child_sock)
     return pid
 
 
-def _fork_into_new_pidns() -> int:
-    """os.fork(), the child born as pid 1 of a new pid namespace.
-
-    unshare(CLONE_NEWPID) moves only this thread's pid_for_children, never the caller itself; it is
-    set back to our own pid namespace (/proc/self/ns/pid is the one we live in) as soon as fork
-    returns, on every path, so nothing else this process forks later lands in the container's.
-    Nobody but the child is ever in the new namespace before it has closed our fds and made itself
-    non-dumpable, so its birth there opens no window that stage 1's fork had not."""
-    from libcontainer_py import _sys
-    from libcontainer_py._sys import consts as c
-
-    own = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
-    pid = -1
+def _child_start(stdio: tuple[int | None, ...], close_in_child: _socket.socket | None, mask: Any) -> None:
+    """In a forked child, first: the parent's end of the socket closed, stdio in place, the caller's
+    signal mask back (pidfork.py blocked every signal across the fork)."""
     try:
-        _sys.unshare(c.CLONE_NEWPID)
-        try:
-            pid = os.fork()
-        finally:
-            if pid != 0:
-                _sys.setns(own, c.CLONE_NEWPID)
-    finally:
-        if pid != 0:
-            os.close(own)
-    if pid == 0:  # pragma: no cover - the child: our copy of the fd goes with close_inherited_fds
-        os.close(own)
-    return pid
+        if close_in_child is not None:
+            close_in_child.close()
+        for target, fd in enumerate(stdio):
+            if fd is not None and fd != target:
+                os.dup2(fd, target)
+        if mask is not None:
+            from libcontainer_py.init.pidfork import restore_mask
+
+            restore_mask(mask)
+    except BaseException:  # never return into the caller's code
+        os._exit(1)
 
 
 def _spawn_exec(cfg: AnyConfig, child_sock: _socket.socket, stdio: tuple[int | None, ...]) -> int:

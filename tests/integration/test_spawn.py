@@ -181,3 +181,54 @@ def _read_some(fd: int) -> bytes:
         return os.read(fd, 4096)
     except OSError:  # EIO: the pty's last slave is closed
         return b""
+
+
+def test_fork_in_pidns_puts_the_callers_state_back() -> None:
+    """pidfork.fork_in_pidns: the child is pid 1 of a new pid namespace with the caller's signal
+    mask to restore; the caller's pid_for_children, signal mask and collector are as they were."""
+    import gc
+    import signal
+
+    from libcontainer_py.init.pidfork import NEW, fork_in_pidns, restore_mask
+
+    own = os.stat("/proc/self/ns/pid_for_children").st_ino
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    assert gc.isenabled()
+    forked = fork_in_pidns(NEW, nondumpable=True)
+    assert forked is not None
+    pid, mask = forked
+    if pid == 0:  # the child: pid 1, every signal blocked until it restores the caller's mask
+        ok = os.getpid() == 1 and signal.SIGTERM in signal.pthread_sigmask(signal.SIG_BLOCK, [])
+        restore_mask(mask)
+        ok = ok and signal.SIGTERM not in signal.pthread_sigmask(signal.SIG_BLOCK, [])
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert os.stat("/proc/self/ns/pid_for_children").st_ino == own
+    assert signal.pthread_sigmask(signal.SIG_BLOCK, []) == blocked
+    assert gc.isenabled()
+    with open("/proc/self/status") as f:  # dumpable again: /proc/self is ours, not root's
+        assert f.read()
+    from libcontainer_py import _sys
+
+    assert _sys.prctl(3) == 1  # PR_GET_DUMPABLE
+
+
+def test_fork_in_pidns_declines_when_it_could_not_put_pid_for_children_back() -> None:
+    """A caller that unshared CLONE_NEWPID itself (and forked nothing yet) has a pid_for_children
+    that /proc cannot open, so it could not be put back: fork_in_pidns forks nothing and says so
+    (create and exec then take their two stages)."""
+    from libcontainer_py import _sys
+    from libcontainer_py._sys import consts as c
+    from libcontainer_py.init.pidfork import NEW, fork_in_pidns
+
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            _sys.unshare(c.CLONE_NEWPID)
+            code = 0 if fork_in_pidns(NEW) is None and fork_in_pidns("/proc/1/ns/pid") is None else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

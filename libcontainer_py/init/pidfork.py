@@ -1,0 +1,105 @@
+"""os.fork() with the child born in another pid namespace: the one fork of create and of exec.
+
+A process cannot move itself into a pid namespace; setns(CLONE_NEWPID) or unshare(CLONE_NEWPID)
+change only the calling thread's pid_for_children, the namespace its next child is born in. So the
+parent sets it, forks, and sets it back: the child is the container's (its pid 1 for a new
+namespace, one more process for a joined one) with one fork of the Python process instead of a
+stage 1 that forks again.
+
+While pid_for_children is elsewhere, nothing else this process forks may land there: signals are
+blocked (a Python signal handler of the caller could fork) and the cyclic collector is off (a
+finalizer could), and both are restored, with pid_for_children, on every path. If setting it back
+fails, the child is killed. What still runs in the window is os.fork's own at-fork handlers (the
+caller's os.register_at_fork ones included). The child gets the caller's signal mask back from its
+own code (`mask`), once it has closed the caller's fds; it keeps the collector off (it execs soon,
+and a collection over the copied heap would only fault pages in).
+"""
+
+from __future__ import annotations
+
+import _signal  # type: ignore[import-not-found]  # (no stub) not signal: see _ALL_SIGNALS
+import gc
+import os
+
+from libcontainer_py import _sys
+from libcontainer_py._sys import consts as c
+
+TYPE_CHECKING = False  # not `typing`: its import costs ~3 ms of every pyrunc call
+if TYPE_CHECKING:
+    from typing import Any
+
+PR_GET_DUMPABLE = 3
+PR_SET_DUMPABLE = 4
+# _signal's pthread_sigmask, not signal's: that one turns every signal of the old mask into an
+# enum member, and restoring after the fork returns all of them (~65): ~0.1 ms in the child.
+_ALL_SIGNALS = _signal.valid_signals()
+NEW = "new"  # `pidns`: a new pid namespace (unshare) rather than a path to join (setns)
+
+
+def fork_in_pidns(pidns: str | None, *, nondumpable: bool = False) -> tuple[int, Any] | None:
+    """fork(); the child is born in `pidns` (a /proc/PID/ns/pid path, NEW, or None: ours).
+
+    Returns (pid, mask) as os.fork returns pid (0 in the child), `mask` being the signal mask the
+    child restores with restore_mask(); or None when this caller's state could not be put back
+    (a pid_for_children without a process in it yet cannot be opened; PR_GET_DUMPABLE 2, which
+    prctl cannot set) and nothing was forked: the caller then takes its two stages.
+    `nondumpable`: the child is non-dumpable from its first instruction (the dumpable flag is cleared
+    across the fork, which copies it): for a child born among the container's processes, which
+    could otherwise open its /proc/PID/exe and fd/ before it closed the caller's fds."""
+    dumpable = _sys.prctl(PR_GET_DUMPABLE) if nondumpable else 0
+    if dumpable not in (0, 1):
+        return None
+    own = target = -1
+    if pidns is not None:
+        try:  # a pid_for_children without a process yet (unshare without fork) cannot be opened
+            own = os.open("/proc/self/ns/pid_for_children", os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return None
+        if pidns != NEW:
+            from libcontainer_py.namespaces import open_namespace
+
+            try:
+                target = open_namespace("pid", pidns)
+            except BaseException:
+                os.close(own)
+                raise
+    mask = _signal.pthread_sigmask(_signal.SIG_BLOCK, _ALL_SIGNALS)
+    collecting = gc.isenabled()
+    gc.disable()
+    pid = -1
+    try:
+        if dumpable:
+            _sys.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+        try:
+            if target >= 0:
+                _sys.setns(target, c.CLONE_NEWPID)
+            elif own >= 0:
+                _sys.unshare(c.CLONE_NEWPID)
+            try:
+                pid = os.fork()
+            finally:
+                if pid != 0 and own >= 0:
+                    _sys.setns(own, c.CLONE_NEWPID)
+        finally:
+            if pid != 0 and dumpable:
+                _sys.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
+    except BaseException:
+        if pid > 0:  # the restore failed: the child must not run on
+            os.kill(pid, _signal.SIGKILL)
+            os.waitpid(pid, 0)
+        raise
+    finally:
+        if pid != 0:
+            if collecting:
+                gc.enable()
+            _signal.pthread_sigmask(_signal.SIG_SETMASK, mask)
+        # The child's copies too: it closes the caller's fds later, these are closed now.
+        for fd in (own, target):
+            if fd >= 0:
+                os.close(fd)
+    return pid, mask
+
+
+def restore_mask(mask: Any) -> None:
+    """In the child: the caller's signal mask back (the program it execs inherits it)."""
+    _signal.pthread_sigmask(_signal.SIG_SETMASK, mask)
