@@ -46,8 +46,8 @@ class Prepared(Record):
     source: str
     ns: NamespacePlan
     seccomp: CompiledFilter | None
-    cgroups: Manager
-    resources: Any = None  # effective_resources(spec)
+    cgroups: Manager | None = None  # from _plan_cgroup, once the child is forked
+    resources: Any = None  # effective_resources(spec), idem
     hooks: dict[str, list[Any]] = field(default_factory=dict)
     # Whether a failed create may remove the cgroup: not when it existed before apply() (another
     # container's busy cgroup that apply refused, or one the caller made): rmdir of a busy cgroup
@@ -65,7 +65,6 @@ def prepare(
     detach: bool,
     warn: Callable[[str], None],
 ) -> Prepared:
-    from libcontainer_py import cgroups
     from libcontainer_py._specload import as_runtime, load_spec
     from libcontainer_py.namespaces import check_join_owners, check_sysctls, open_namespace, plan
     from libcontainer_py.spec.validate import validate_runtime
@@ -146,14 +145,8 @@ def prepare(
         for message in validate_seccomp(linux.seccomp):
             warn(message)
         compiled = compile_filter(linux.seccomp, warn, cache_dir=os.path.join(root, ".seccomp-cache"))
-    manager = cgroups.manager_for_spec(spec, container_id)
-    resources = effective_resources(spec)
-    if resources is not None:
-        manager.plan(resources)  # every value checked against the host before anything exists
-    from libcontainer_py.init.child import preload
-
-    preload(spec, hook_kinds)
-
+    # The cgroup's checks (the driver, every limit against the host) come after the fork, in
+    # _plan_cgroup, while the child imports what it needs: on two CPUs, not one after the other.
     return Prepared(
         container_id=container_id,
         spec=spec,
@@ -162,8 +155,6 @@ def prepare(
         source=source,
         ns=ns_plan,
         seccomp=compiled,
-        cgroups=manager,
-        resources=resources,
         hooks=hook_kinds,
     )
 
@@ -297,7 +288,7 @@ def create(
                 os.kill(pid, _signal.SIGKILL)
         for pid in reversed(pids):
             _reap(pid)
-        if p.cgroup_owned:
+        if p.cgroup_owned and p.cgroups is not None:
             with contextlib.suppress(LibcontainerError, OSError):
                 p.cgroups.destroy()
         state_dir.remove()
@@ -330,6 +321,8 @@ def _converse(
     # entered or created its namespaces but the cgroup one): creating it, the state save and the
     # limits take ~1-3 ms, the child's start about as long.
     join = _make_cgroup(container, p)
+    manager = p.cgroups
+    assert manager is not None
     while True:
         msg = sync.recv(sock, CREATE_TIMEOUT)
         if msg is None:
@@ -345,7 +338,7 @@ def _converse(
             # v1: it moves itself in, through the `tasks` files we open (cgroups/base.py join_self:
             # no global lock, no RCU grace period); otherwise we move it in.
             if not join:
-                p.cgroups.add_process(stage1)
+                manager.add_process(stage1)
             join_fds = _open_join_files(join)
             try:
                 # Tests stop (and SIGKILL) the runtime here: the cgroup exists with its limits and
@@ -386,7 +379,7 @@ def _converse(
             if p.resources is not None and p.resources.pids is not None:
                 from libcontainer_py._specload import new
 
-                p.cgroups.set(new("LinuxResources", pids=p.resources.pids))
+                manager.set(new("LinuxResources", pids=p.resources.pids))
             ready = True
             checkpoint("create:ready")
             sync.send(sock, "run")
@@ -413,23 +406,40 @@ def _move_net_devices(p: Prepared, pid: int) -> None:
         move_net_devices(p.spec.linux.net_devices, pid)
 
 
+def _plan_cgroup(p: Prepared) -> Manager:
+    """The cgroup's part of create's checks: its driver for this host and every limit checked
+    against it (a bad value is a ConfigError naming the field, before the cgroup exists). Made by
+    the parent once the child is forked, while the child imports what it needs (init/child.py
+    preload): on two CPUs rather than one after the other. The child has done nothing outside
+    itself by then; a failure here kills it, as any failure of create does."""
+    from libcontainer_py import cgroups
+
+    manager = cgroups.manager_for_spec(p.spec, p.container_id)
+    p.resources = effective_resources(p.spec)
+    if p.resources is not None:
+        manager.plan(p.resources)
+    p.cgroups = manager
+    return manager
+
+
 def _make_cgroup(container: Container, p: Prepared) -> list[str]:
     """Create the container's cgroup (refusing a busy or frozen one), name it in the state, and
     apply every limit but pids; return the files stage 1 joins it through (v1), or [] when the
     runtime moves it in (v2, or no cgroup)."""
-    p.cgroup_owned = not p.cgroups.exists()  # what create makes is ours, even if it then fails
-    p.cgroups.create()
+    manager = _plan_cgroup(p)
+    p.cgroup_owned = not manager.exists()  # what create makes is ours, even if it then fails
+    manager.create()
     p.cgroup_owned = True
     state = container._state
-    state.cgroup_paths = p.cgroups.paths()
+    state.cgroup_paths = manager.paths()
     container._dir.save(state)  # from now on delete --force finds the cgroup
     # Every limit but pids: a pids limit below what create itself needs (stage 1 forks the init;
     # hooks fork too; 0 is a valid limit) would make create fail with EAGAIN. pids is set at
     # "ready", when only the init is left and before the program runs (runc sets all resources at
     # that point, procReady). They are set before anything joins: nothing of the container runs
     # without them.
-    p.cgroups.set(_without_pids(p.resources))
-    return p.cgroups.join_files()
+    manager.set(_without_pids(p.resources))
+    return manager.join_files()
 
 
 def _open_join_files(files: list[str]) -> list[int]:

@@ -226,7 +226,8 @@ class Container:
             state.extra["hooks"] = p.spec.hooks.to_dict()
         if p.seccomp is not None:
             state.extra["seccomp"] = p.seccomp.to_dict()
-        memory = p.resources.memory if p.resources is not None else None
+        linux = p.spec.linux
+        memory = linux.resources.memory if linux is not None and linux.resources is not None else None
         if memory is not None and memory.check_before_update:
             # update() keeps it, as runc's update keeps the config's MemoryCheckBeforeUpdate.
             state.extra["memoryCheckBeforeUpdate"] = True

@@ -29,9 +29,7 @@ def main() -> None:
         from libcontainer_py.init.child import InitConfig, preload
 
         if isinstance(cfg, InitConfig):
-            from libcontainer_py.hooks import hooks_by_kind
-
-            preload(cfg.spec, hooks_by_kind(cfg.spec.hooks))
+            preload(cfg.spec)
         elif cfg.process.terminal:
             import libcontainer_py.tty  # noqa: F401  (exec -t: the pty is made after the joins)
     except BaseException as exc:  # report to the parent, never a traceback

@@ -1,8 +1,11 @@
 """The two child stages of `create` (see sync.py for the ladder diagram).
 
-They run in processes forked from the runtime, so everything they use is imported by the parent
-before the fork: after pivot_root the host's files, the Python standard library among them, are
-gone. Each stage names itself (PR_SET_NAME) so `ps` shows where a container hung.
+They run in processes forked from the runtime. What only they use (the rootfs, the process setup,
+the capabilities...) is imported by the child itself (preload) while the parent makes the cgroup:
+the two sides import on two CPUs instead of one after the other. After pivot_root (or setns of a
+mount namespace, or in a user namespace) nothing more is imported: the host's files, the Python
+standard library among them, are gone or seen with other eyes. Each stage names itself (PR_SET_NAME) so `ps` shows where
+a container hung.
 """
 
 from __future__ import annotations
@@ -12,19 +15,18 @@ import errno
 import os
 import sys
 
-from libcontainer_py import _sys, procfs
+from libcontainer_py import _sys
 from libcontainer_py._faults import checkpoint
 from libcontainer_py._record import Record, field
 from libcontainer_py._sys import consts as c
-from libcontainer_py._sys import describe as _describe  # noqa: F401  (SyscallError texts: no import after pivot_root)
-from libcontainer_py.cgroups.base import join_self
 from libcontainer_py.errors import ConfigError, LibcontainerError
-from libcontainer_py.init import process_setup as ps
-from libcontainer_py.init.sync import child_fail, expect, send
+from libcontainer_py.init.fds import close_inherited_fds
+from libcontainer_py.init.sync import Stage, child_fail, expect, send
 from libcontainer_py.namespaces import NAMESPACES, NamespacePlan, open_namespace
 
 TYPE_CHECKING = False  # not `typing`: its import costs ~3 ms of every pyrunc call
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any, NoReturn
 
 PR_SET_PDEATHSIG = 1
@@ -48,21 +50,29 @@ class InitConfig(Record):
     hook_state: dict[str, Any] = field(default_factory=dict)  # for createContainer/startContainer
 
 
-def preload(spec: Any, hook_kinds: dict[str, list[Any]]) -> None:
+def preload(spec: Any) -> None:
     """Import what the init needs after pivot_root (or after joining a mount namespace), where
-    nothing can be imported from the host any more: by create before the fork (the child inherits
-    the modules), and by a fresh interpreter's init (spawn.py's exec mode) before stage 1. Only
-    what the config uses: most containers have no terminal, seccomp filter or hooks that run in
-    the container. `hook_kinds` is hooks.hooks_by_kind(spec.hooks)."""
+    nothing can be imported from the host any more: by the first child right after the fork
+    (spawn.py; stage 2 inherits the modules), and by a fresh interpreter's init (spawn.py's exec
+    mode) before stage 1. Only what the config uses: most containers have no terminal, seccomp
+    filter or hooks that run in the container."""
+    import libcontainer_py._sys.describe  # (SyscallError's texts)
+    import libcontainer_py.cgroups.base  # (_join_cgroup: join_self)
+    import libcontainer_py.init.process_setup
+    import libcontainer_py.procfs  # (_write_sysctls)
     import libcontainer_py.rootfs  # (stage2: prepare_rootfs, finalize_rootfs)
+
+    hook_kinds: dict[str, list[Any]] = {}
+    if spec.hooks is not None:
+        from libcontainer_py.hooks import hooks_by_kind
+
+        hook_kinds = hooks_by_kind(spec.hooks)
 
     linux = spec.linux
     if linux is not None and linux.seccomp is not None:
         import libcontainer_py.seccomp.load  # (load_seccomp: CompiledFilter.load)
     if spec.process is not None and spec.process.terminal:
-        import libcontainer_py.tty  # (setup_console)
-    if hook_kinds:
-        import libcontainer_py.hooks  # noqa: F401  (_creation_hooks, stage2's startContainer)
+        import libcontainer_py.tty  # noqa: F401  (setup_console)
     if "createContainer" in hook_kinds or "startContainer" in hook_kinds:
         import subprocess  # noqa: F401  (the init runs these hooks; hooks.py imports it when used)
 
@@ -98,7 +108,7 @@ def _enter(cfg: InitConfig, sock: _socket.socket, name: str) -> None:
     # process exec'd into a created container read /proc/1/exe.
     _sys.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
     # CVE-2024-21626: nothing of the caller's but what the init needs may enter the container.
-    ps.close_inherited_fds([sock.fileno(), cfg.exec_fifo_fd, *range(3, 3 + cfg.preserve_fds)])
+    close_inherited_fds([sock.fileno(), cfg.exec_fifo_fd, *range(3, 3 + cfg.preserve_fds)])
     _sys.prctl_set_name(name)
     # Join first, then create (runc's order): joined namespaces are entered with the runtime's
     # own privileges, before a new user namespace would leave us without them. The user
@@ -110,7 +120,9 @@ def _enter(cfg: InitConfig, sock: _socket.socket, name: str) -> None:
         os.close(fd)
 
 
-def _unshare_then_join_cgroup(cfg: InitConfig, sock: _socket.socket, flags: int, stage: ps.Stage) -> None:
+def _unshare_then_join_cgroup(
+    cfg: InitConfig, sock: _socket.socket, flags: int, stage: Stage, meanwhile: Callable[[], None] | None = None
+) -> None:
     """unshare(flags), then join the container's cgroup, then unshare the cgroup namespace.
 
     The parent creates the cgroup and applies its limits meanwhile (~1-3 ms of file writes):
@@ -133,6 +145,8 @@ def _unshare_then_join_cgroup(cfg: InitConfig, sock: _socket.socket, flags: int,
         _loopback_up()
     stage.name = "cgroups"
     send(sock, "cgroup")
+    if meanwhile is not None:
+        meanwhile()  # while the parent makes the cgroup
     _join_cgroup(expect(sock, "cgroup-done"))
     if flags & c.CLONE_NEWCGROUP:
         stage.name = "namespaces"
@@ -141,8 +155,10 @@ def _unshare_then_join_cgroup(cfg: InitConfig, sock: _socket.socket, flags: int,
 
 def stage1(cfg: InitConfig, sock: _socket.socket) -> NoReturn:
     """Enter the namespaces, then fork the init so that it is born in the new pid namespace."""
-    stage = ps.Stage("namespaces")
+    stage = Stage("init start")
     try:
+        preload(cfg.spec)  # before any setns or user namespace: the host's files as the runtime sees them
+        stage.name = "namespaces"
         _enter(cfg, sock, "pyrunc:[1:CHILD]")
         if cfg.ns.new_user:
             _sys.unshare(c.CLONE_NEWUSER)
@@ -163,11 +179,22 @@ def stage1(cfg: InitConfig, sock: _socket.socket) -> NoReturn:
 
 
 def single_init(cfg: InitConfig, sock: _socket.socket) -> NoReturn:
-    """The init as the runtime's own child (single_stage): born in its pid namespace already."""
-    stage = ps.Stage("namespaces")
+    """The init as the runtime's own child (single_stage): born in its pid namespace already.
+
+    It imports what it needs (preload) while the parent makes the cgroup, once it has asked for
+    it: the parent's share of create's work (the cgroup's modules, checks, mkdirs and limits) and
+    ours (the imports, ~4 ms here, then the unshare) run on two CPUs. Only a joined mount
+    namespace makes it import first: the host's files are out of sight after that setns."""
+    late = not any(t == "mount" for t, _ in cfg.ns.join)
+    stage = Stage("init start")
     try:
+        if not late:
+            preload(cfg.spec)
+        stage.name = "namespaces"
         _enter(cfg, sock, INIT_NAME)
-        _unshare_then_join_cgroup(cfg, sock, cfg.ns.new_flags & ~c.CLONE_NEWPID, stage)
+        _unshare_then_join_cgroup(
+            cfg, sock, cfg.ns.new_flags & ~c.CLONE_NEWPID, stage, (lambda: preload(cfg.spec)) if late else None
+        )
     except BaseException as exc:
         _fail(sock, stage.name, exc)
     stage2(cfg, sock)
@@ -176,6 +203,8 @@ def single_init(cfg: InitConfig, sock: _socket.socket) -> NoReturn:
 def _join_cgroup(msg: dict[str, Any]) -> None:
     """Write "0" to each cgroup file the parent sent (cgroups/base.py join_self), then close them:
     nothing of the host's may stay open into the init."""
+    from libcontainer_py.cgroups.base import join_self  # (preload)
+
     fds = msg.get("fds") or []
     try:
         for fd, path in zip(fds, msg.get("files") or [], strict=True):
@@ -224,7 +253,8 @@ def _write_time_offsets(spec: Any) -> None:
 
 def stage2(cfg: InitConfig, sock: _socket.socket) -> NoReturn:
     """The container's init: set up the root filesystem and the process, wait for start, exec."""
-    from libcontainer_py import rootfs
+    from libcontainer_py import rootfs  # (preload)
+    from libcontainer_py.init import process_setup as ps  # (preload)
 
     spec = cfg.spec
     stage = "init"
@@ -368,6 +398,8 @@ def _join_session_keyring(container_id: str) -> None:
 
 
 def _write_sysctls(sysctl: dict[str, str] | None) -> None:
+    from libcontainer_py import procfs  # (preload)
+
     for key, value in (sysctl or {}).items():
         if "/" in key or any(part in ("", "..") for part in key.split(".")):
             raise ConfigError(f"invalid sysctl name {key!r}", path=f"linux.sysctl.{key}")

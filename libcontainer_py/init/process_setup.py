@@ -6,13 +6,16 @@ value asked and the limit (runc says only "error setting rlimit type 7").
 
 from __future__ import annotations
 
-import contextlib
 import os
 import resource
 from collections.abc import Callable, Sequence
 
 from libcontainer_py import _sys, capabilities, procfs  # at import: after pivot_root nothing can be imported
 from libcontainer_py.errors import ConfigError
+from libcontainer_py.init.fds import close_fds_from, close_inherited_fds
+from libcontainer_py.init.sync import Stage
+
+__all__ = ["Stage", "close_fds_from", "close_inherited_fds"]  # (where they were: exec uses them from here)
 
 TYPE_CHECKING = False  # not `typing`: its import costs ~3 ms of every pyrunc call
 if TYPE_CHECKING:
@@ -173,58 +176,6 @@ def _which(name: str, path: str) -> str | None:
     return None
 
 
-def _close_range(first: int, flags: int) -> bool:
-    """close_range(2) from ``first`` on (Linux 5.9, CLOEXEC 5.11): one syscall, whatever /proc says.
-    False when the kernel lacks it: the caller falls back to closing one fd at a time."""
-    try:
-        _sys.close_range(first, 0xFFFFFFFF, flags)
-    except OSError:
-        return False
-    return True
-
-
-def close_fds_from(first: int, keep: Sequence[int] = ()) -> None:
-    """Mark every fd >= first close-on-exec, so only stdio and --preserve-fds reach the program
-    (CVE-2024-21626: a leaked host directory fd let a container escape through /proc/self/fd).
-    close_range(CLOSE_RANGE_CLOEXEC) does not depend on the container's /proc, which its image
-    controls (a fake /proc/self/fd listing would hide fds from a sweep that reads it)."""
-    import fcntl
-
-    if not keep and _close_range(first, _sys.consts.CLOSE_RANGE_CLOEXEC):
-        fds: list[int] = []
-    else:
-        try:
-            fds = [int(n) for n in os.listdir("/proc/self/fd")]
-        except OSError:
-            fds = list(range(first, 1024))
-    for fd in fds:
-        if fd >= first and fd not in keep:
-            try:
-                flags = fcntl.fcntl(fd, fcntl.F_GETFD)
-                fcntl.fcntl(fd, fcntl.F_SETFD, flags | fcntl.FD_CLOEXEC)
-            except OSError:
-                pass
-    for fd in range(3, first):  # preserved fds must survive exec
-        with contextlib.suppress(OSError):
-            os.set_inheritable(fd, True)
-
-
-def close_inherited_fds(keep: Sequence[int]) -> None:
-    """Close every fd but 0-2 and ``keep``, first thing in a child forked from the caller
-    (CVE-2024-21626). A CLOEXEC flag is not enough there: until execve the init lives inside
-    the container, where process.cwd "/proc/self/fd/N" or a process reading /proc/1/fd could use
-    a host directory the caller happened to have open (the fork inherits all of them). Also
-    drops the caller's locks (the state directory's flock), which the init must not hold."""
-    low = 3
-    for fd in sorted({fd for fd in keep if fd > 2}):
-        if fd > low:
-            os.closerange(low, fd)
-        low = fd + 1
-    if _close_range(low, 0):
-        return
-    os.closerange(low, max(low, os.sysconf("SC_OPEN_MAX")))
-
-
 def check_cwd(cwd: str) -> None:
     """After chdir(process.cwd): the directory must be inside the container's root. A cwd reached
     through a leaked fd (/proc/self/fd/N) is outside it, and getcwd(3) then fails with ENOENT
@@ -235,13 +186,6 @@ def check_cwd(cwd: str) -> None:
         where = ""
     if not where.startswith("/"):
         raise ConfigError(f"cannot change to {cwd}: it is outside the container's root filesystem", path="process.cwd")
-
-
-class Stage:
-    """Which step a child is at, for the error it reports (a mutable cell shared with the caller)."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
 
 
 PR_SET_KEEPCAPS = 8

@@ -19,14 +19,16 @@ import sys
 
 from libcontainer_py import _json
 from libcontainer_py.init.child import InitConfig, single_init, single_stage, stage1
-from libcontainer_py.init.setns import ExecConfig, exec_stage1
 from libcontainer_py.namespaces import NamespacePlan
 
 TYPE_CHECKING = False  # not `typing`: its import costs ~3 ms of every pyrunc call
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, TypeAlias
 
-AnyConfig = InitConfig | ExecConfig
+    # exec's children (init/setns.py) are imported by exec, not by every create
+    from libcontainer_py.init.setns import ExecConfig
+
+    AnyConfig: TypeAlias = InitConfig | ExecConfig
 
 MODES = ("auto", "fork", "exec")
 
@@ -82,7 +84,7 @@ def fork_single(
         pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the child
         _child_start(stdio, close_in_child, mask)
-        single_init(cfg, child_sock)
+        single_init(cfg, child_sock)  # (it imports what it needs: child.preload)
     return pid
 
 
@@ -92,9 +94,11 @@ def _spawn_fork(
     pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the child
         _child_start(stdio, close_in_child, None)
-        if isinstance(cfg, ExecConfig):
+        if not isinstance(cfg, InitConfig):
+            from libcontainer_py.init.setns import exec_stage1
+
             exec_stage1(cfg, child_sock)
-        stage1(cfg, child_sock)
+        stage1(cfg, child_sock)  # (it imports what it needs: child.preload)
     return pid
 
 
@@ -143,7 +147,7 @@ def _spawn_exec(cfg: AnyConfig, child_sock: _socket.socket, stdio: tuple[int | N
 
 
 def encode(cfg: AnyConfig) -> dict[str, Any]:
-    out: dict[str, Any] = {"kind": "exec" if isinstance(cfg, ExecConfig) else "init"}
+    out: dict[str, Any] = {"kind": "init" if isinstance(cfg, InitConfig) else "exec"}
     for name in cfg.__record_fields__:
         value = getattr(cfg, name)
         if name in ("spec", "process") or (name == "seccomp" and value is not None):
@@ -167,6 +171,8 @@ def decode(data: dict[str, Any]) -> AnyConfig:
 
         kwargs["seccomp"] = CompiledFilter.from_dict(kwargs["seccomp"])
     if kwargs.pop("kind") == "exec":
+        from libcontainer_py.init.setns import ExecConfig
+
         kwargs["process"] = fast.build(data["process"], "Process")
         kwargs["join"] = tuple((t, p) for t, p in data["join"])
         return ExecConfig(**kwargs)

@@ -79,6 +79,13 @@ class ProtocolError(LibcontainerError):
     pass
 
 
+class Stage:
+    """Which step a child is at, for the error it reports (a mutable cell shared with the caller)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
 def socketpair() -> tuple[_socket.socket, _socket.socket]:
     # CLOEXEC (Python's default, done in C): nothing the user program execs may inherit this channel.
     return _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
