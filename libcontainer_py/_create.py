@@ -1,8 +1,11 @@
 """create: the parent's side (init/child.py has the children's; init/sync.py draws the protocol).
 
-Everything that can be checked without touching the kernel is checked first (prepare), so a bad
-config fails before anything exists. Then, in order: the state directory (claims the id), the exec
-fifo, the spawn of stage 1, and the conversation with the children, during which the parent
+What can be checked without touching the kernel is checked first (prepare), so a bad config fails
+before anything exists; but for the cgroup's checks (its driver, every limit against the host),
+made right after the fork (_plan_cgroup), while the child imports what it needs: a bad limit then
+kills a child that has done nothing outside itself yet. In order: the state directory (claims the
+id), the exec fifo, the fork of the init (or of stage 1), and the conversation with the children,
+during which the parent
   - writes the user namespace maps,
   - places stage 1 in the container's cgroup and applies linux.resources BEFORE it forks the init
     and before it unshares the cgroup namespace (so the namespace is rooted at that cgroup),

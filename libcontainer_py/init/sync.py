@@ -7,10 +7,12 @@ closes its end (EOF) just before it blocks on the exec fifo, so a failure anywhe
 reaches `create`, never a half-made container.
 
     parent (create)                stage-1 "pyrunc:[1:CHILD]"        stage-2 "pyrunc:[2:INIT]"
-      |  spawn ---------------------->| non-dumpable, close inherited fds
-      | create the cgroup, name it in | setns(every path), user first, mount last
-      | the state, apply every limit  | unshare(CLONE_NEWUSER)         (when a new user ns)
-      | of linux.resources but pids   |
+      |  spawn ---------------------->| import the init's modules (child.preload)
+      | check the cgroup's driver and | non-dumpable, close inherited fds
+      | limits, create the cgroup,    | setns(every path), user first, mount last
+      | name it in the state, apply   | unshare(CLONE_NEWUSER)         (when a new user ns)
+      | every limit of                |
+      | linux.resources but pids      |
       |<---------- userns ------------|
       | write uid_map, gid_map        |
       |----------- userns-done ------>|
@@ -48,9 +50,10 @@ reaches `create`, never a half-made container.
 
 Without a user namespace (new or joined), a joined pid namespace or a time namespace (child.py
 single_stage), there is no stage 1: the parent unshares CLONE_NEWPID for its children only, forks
-the init straight into the new pid namespace (spawn.py), and sets its pid_for_children back. The
-init does stage 1's part itself (non-dumpable, fds closed, setns, unshare, "cgroup") and goes on
-as stage 2; the parent knows its pid from the fork, so no "pid" message comes.
+the init straight into the new pid namespace (spawn.py, pidfork.py), and sets its pid_for_children
+back. The init does stage 1's part itself (non-dumpable, fds closed, setns, unshare, "cgroup"; it
+imports its modules while it waits for "cgroup-done", unless it joins a mount namespace) and goes
+on as stage 2; the parent knows its pid from the fork, so no "pid" message comes.
 """
 
 from __future__ import annotations
