@@ -47,9 +47,11 @@ def add_create_flags(parser: VerbParser) -> None:
 
 def create_container(args: Namespace, ctx: Context, *, detach: bool) -> object:
     """Container.create with the flags; `detach`: nobody will relay a terminal (create, run -d)."""
+    from libcontainer_py import _create
     from libcontainer_py.cli._context import UsageError
     from libcontainer_py.container import Container
 
+    _create.CHILD_IMPORTS = True  # one container, then exit: the child imports the init's modules
     if args.preserve_fds < 0:
         raise UsageError(f"--preserve-fds: must not be negative (got {args.preserve_fds})")
     return Container.create(

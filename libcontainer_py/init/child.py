@@ -1,8 +1,9 @@
 """The two child stages of `create` (see sync.py for the ladder diagram).
 
 They run in processes forked from the runtime. What only they use (the rootfs, the process setup,
-the capabilities...) is imported by the child itself (preload) while the parent makes the cgroup:
-the two sides import on two CPUs instead of one after the other. After pivot_root (or setns of a
+the capabilities...) is imported by preload: in pyrunc by the child itself, while the parent makes
+the cgroup (on two CPUs instead of one after the other); in a library caller by the caller, once,
+before its first fork (_create.CHILD_IMPORTS), and the child finds it imported. After pivot_root (or setns of a
 mount namespace, or in a user namespace) nothing more is imported: the host's files, the Python
 standard library among them, are gone or seen with other eyes. Each stage names itself (PR_SET_NAME) so `ps` shows where
 a container hung.
@@ -52,10 +53,10 @@ class InitConfig(Record):
 
 def preload(spec: Any) -> None:
     """Import what the init needs after pivot_root (or after joining a mount namespace), where
-    nothing can be imported from the host any more: by the first child right after the fork
-    (spawn.py; stage 2 inherits the modules), and by a fresh interpreter's init (spawn.py's exec
-    mode) before stage 1. Only what the config uses: most containers have no terminal, seccomp
-    filter or hooks that run in the container."""
+    nothing can be imported from the host any more: by create before the fork (a library caller)
+    and by the first child (stage 2 inherits the modules), where it is a no-op then but in pyrunc;
+    by a fresh interpreter's init (spawn.py's exec mode) before stage 1. Only what the config
+    uses: most containers have no terminal, seccomp filter or hooks that run in the container."""
     import libcontainer_py._sys.describe  # (SyscallError's texts)
     import libcontainer_py.cgroups.base  # (_join_cgroup: join_self)
     import libcontainer_py.init.process_setup
