@@ -5,7 +5,8 @@
 Each runtime runs the same busybox bundle (made by make_busybox_bundle, args ["true"], terminal
 off). crun needs a private mount namespace without the cgroup2 mount on this machine's hybrid
 cgroup layout, so it runs as `unshare -m sh -c 'umount /sys/fs/cgroup/unified; exec crun ...'`;
-the unshare+sh cost is measured alone and subtracted. Reports median and min in ms, and ratios.
+the unshare+sh cost is measured alone and subtracted. The candidates run round-robin (one of each
+per round). Reports median and min in ms, and ratios.
 """
 
 from __future__ import annotations
@@ -19,15 +20,20 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 
-def measure(fn: object, n: int) -> list[float]:
-    out = []
+def measure(fns: dict[str, Callable[[], float | None]], n: int) -> dict[str, list[float]]:
+    """Round-robin: each round runs every candidate once, so that a burst of load on this small
+    VM (its speed drifts 20-30 % within an hour) hits all of them alike. A candidate may return
+    its own time in ms (a worker process that times itself), or None to be timed here."""
+    out: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(n):
-        t0 = time.perf_counter()
-        fn()  # type: ignore[operator]
-        out.append((time.perf_counter() - t0) * 1000)
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            own = fn()
+            out[name].append(own if own is not None else (time.perf_counter() - t0) * 1000)
     return out
 
 
@@ -49,63 +55,76 @@ def main() -> None:
         (bundle / "config.json").write_text(json.dumps(cfg))
         spec = Spec.load(bundle / "config.json")
         pyrunc = str(Path(sys.executable).with_name("pyrunc"))
-        results: dict[str, list[float]] = {}
         counter = iter(range(10**9))
 
         def sh(argv: list[str]) -> None:
             subprocess.run(argv, check=True, cwd=bundle, stdout=subprocess.DEVNULL)
+            return None
 
-        results["library run() in-process"] = measure(
-            lambda: lc.run(bundle, spec=spec, root=str(root)).check_returncode(), n
-        )
+        def library() -> None:
+            lc.run(bundle, spec=spec, root=str(root)).check_returncode()
+
         # The same call from a process that never imported pydantic (run(bundle) loads config.json
         # with spec.fast): the container's fork and execve cost grows with the caller's memory, and
-        # the pydantic models double this process's (15 -> 31 MB resident here).
-        worker = (
+        # the pydantic models double this process's (15 -> 31 MB resident here). It runs one
+        # container per line it reads, and answers with the time it took.
+        worker_src = (
             "import sys, time, libcontainer_py as lc\n"
-            "out = []\n"
-            "for _ in range(int(sys.argv[3])):\n"
+            "for _ in sys.stdin:\n"
             "    t0 = time.perf_counter()\n"
             "    lc.run(sys.argv[1], root=sys.argv[2]).check_returncode()\n"
-            "    out.append((time.perf_counter() - t0) * 1000)\n"
-            "assert 'pydantic' not in sys.modules\n"
-            "print(' '.join(map(str, out)))\n"
+            "    print((time.perf_counter() - t0) * 1000, 'pydantic' in sys.modules, flush=True)\n"
         )
-        lean = subprocess.run(
-            [sys.executable, "-c", worker, str(bundle), str(root), str(n + 3)],
-            check=True,
-            capture_output=True,
+        worker = subprocess.Popen(
+            [sys.executable, "-c", worker_src, str(bundle), str(root)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
             text=True,
         )
-        results["library run(), no pydantic"] = [float(x) for x in lean.stdout.split()][3:]
-        results["pyrunc run"] = measure(lambda: sh([pyrunc, "--root", str(root), "run", f"p{next(counter)}"]), n)
+        assert worker.stdin is not None and worker.stdout is not None
+
+        def lean() -> float:
+            assert worker.stdin is not None and worker.stdout is not None
+            worker.stdin.write("\n")
+            worker.stdin.flush()
+            ms, pydantic = worker.stdout.readline().split()
+            assert pydantic == "False"
+            return float(ms)
+
+        candidates: dict[str, Callable[[], float | None]] = {
+            "library run() in-process": library,
+            "library run(), no pydantic": lean,
+            "pyrunc run": lambda: sh([pyrunc, "--root", str(root), "run", f"p{next(counter)}"]),
+        }
         if shutil.which("runc"):
-            results["runc run"] = measure(
-                lambda: sh(["runc", "--root", str(work / "runc"), "run", f"r{next(counter)}"]), n
-            )
+            candidates["runc run"] = lambda: sh(["runc", "--root", str(work / "runc"), "run", f"r{next(counter)}"])
+        crun_name = "crun run (minus unshare+sh)"
+        wrap = 'umount /sys/fs/cgroup/unified 2>/dev/null; exec "$@"'
         if shutil.which("crun"):
-            wrap = 'umount /sys/fs/cgroup/unified 2>/dev/null; exec "$@"'
-            base = measure(lambda: sh(["unshare", "-m", "sh", "-c", wrap, "sh", "true"]), n)
-            crun = measure(
-                lambda: sh(
-                    [
-                        "unshare",
-                        "-m",
-                        "sh",
-                        "-c",
-                        wrap,
-                        "sh",
-                        "crun",
-                        "--root",
-                        str(work / "crun"),
-                        "run",
-                        f"c{next(counter)}",
-                    ]
-                ),
-                n,
+            candidates["unshare+sh"] = lambda: sh(["unshare", "-m", "sh", "-c", wrap, "sh", "true"])
+            candidates[crun_name] = lambda: sh(
+                [
+                    "unshare",
+                    "-m",
+                    "sh",
+                    "-c",
+                    wrap,
+                    "sh",
+                    "crun",
+                    "--root",
+                    str(work / "crun"),
+                    "run",
+                    f"c{next(counter)}",
+                ]
             )
-            floor = statistics.median(base)
-            results["crun run (minus unshare+sh)"] = [x - floor for x in crun]
+        for name in candidates:  # one warm-up each (page cache, the seccomp and validator caches)
+            candidates[name]()
+        results = measure(candidates, n)
+        worker.stdin.close()
+        worker.wait()
+        if crun_name in results:
+            floor = statistics.median(results.pop("unshare+sh"))
+            results[crun_name] = [x - floor for x in results[crun_name]]
         print(f"{'runtime':<30} {'median ms':>10} {'min ms':>8}   (n={n}, true in busybox)")
         med = {k: statistics.median(v) for k, v in results.items()}
         for k, v in results.items():
