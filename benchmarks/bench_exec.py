@@ -17,18 +17,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
-
-def measure(fn: Callable[[], object], n: int) -> list[float]:
-    out = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - t0) * 1000)
-    return out
+from _roundrobin import ORDERS, measure  # benchmarks/ is sys.path[0] when a script here runs
 
 
 def main() -> None:
@@ -38,7 +30,9 @@ def main() -> None:
 
     ap = argparse.ArgumentParser()
     ap.add_argument("-n", type=int, default=30)
-    n = ap.parse_args().n
+    ap.add_argument("--order", choices=ORDERS, default="round-robin", help="see benchmarks/_roundrobin.py")
+    cli = ap.parse_args()
+    n = cli.n
     work = Path(tempfile.mkdtemp(prefix="lcpy-bench-exec-"))
     pyrunc = str(Path(sys.executable).with_name("pyrunc"))
     root = str(work / "state")
@@ -47,6 +41,7 @@ def main() -> None:
 
     def sh(argv: list[str]) -> None:
         subprocess.run(argv, check=True, cwd=bundle, stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        return None
 
     try:
         bundle = lc.make_busybox_bundle(work / "bb", args=["sleep", "1000"])
@@ -56,21 +51,28 @@ def main() -> None:
         sh([pyrunc, "--root", root, "run", "-d", "p"])
         container = Container.load("p", root)
         proc = Process(args=["true"], cwd="/", env=["PATH=/bin:/usr/bin"])
-        results = {
-            "library exec() in-process": measure(lambda: container.exec(proc), n),
-            "pyrunc exec": measure(lambda: sh([pyrunc, "--root", root, "exec", "p", "true"]), n),
+
+        def library() -> None:
+            container.exec(proc)
+
+        candidates: dict[str, Callable[[], float | None]] = {
+            "library exec() in-process": library,
+            "pyrunc exec": lambda: sh([pyrunc, "--root", root, "exec", "p", "true"]),
         }
         if shutil.which("runc"):
             sh(["runc", "--root", str(work / "runc"), "run", "-d", "r"])
-            results["runc exec"] = measure(lambda: sh(["runc", "--root", str(work / "runc"), "exec", "r", "true"]), n)
+            candidates["runc exec"] = lambda: sh(["runc", "--root", str(work / "runc"), "exec", "r", "true"])
+        crun_name = "crun exec (minus unshare+sh)"
         if shutil.which("crun"):
             sh([*crun_pre, "run", "-d", "c"])
-            base = statistics.median(measure(lambda: sh(["unshare", "-m", "sh", "-c", wrap, "sh", "true"]), n))
-            results["crun exec (minus unshare+sh)"] = [
-                x - base for x in measure(lambda: sh([*crun_pre, "exec", "c", "true"]), n)
-            ]
+            candidates["unshare+sh"] = lambda: sh(["unshare", "-m", "sh", "-c", wrap, "sh", "true"])
+            candidates[crun_name] = lambda: sh([*crun_pre, "exec", "c", "true"])
+        results = measure(candidates, n, order=cli.order)
+        if crun_name in results:
+            base = statistics.median(results.pop("unshare+sh"))
+            results[crun_name] = [x - base for x in results[crun_name]]
         med = {k: statistics.median(v) for k, v in results.items()}
-        print(f"{'runtime':<32} {'median ms':>10} {'min ms':>8}   (n={n}, exec of true)")
+        print(f"{'runtime':<32} {'median ms':>10} {'min ms':>8}   (n={n} {cli.order}, exec of true)")
         for k, v in results.items():
             print(f"{k:<32} {med[k]:>10.1f} {min(v):>8.1f}")
         if "crun exec (minus unshare+sh)" in med:

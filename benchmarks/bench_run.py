@@ -19,22 +19,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
-
-def measure(fns: dict[str, Callable[[], float | None]], n: int) -> dict[str, list[float]]:
-    """Round-robin: each round runs every candidate once, so that a burst of load on this small
-    VM (its speed drifts 20-30 % within an hour) hits all of them alike. A candidate may return
-    its own time in ms (a worker process that times itself), or None to be timed here."""
-    out: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(n):
-        for name, fn in fns.items():
-            t0 = time.perf_counter()
-            own = fn()
-            out[name].append(own if own is not None else (time.perf_counter() - t0) * 1000)
-    return out
+from _roundrobin import ORDERS, measure  # benchmarks/ is sys.path[0] when a script here runs
 
 
 def main() -> None:
@@ -43,7 +31,9 @@ def main() -> None:
 
     ap = argparse.ArgumentParser()
     ap.add_argument("-n", type=int, default=30)
-    n = ap.parse_args().n
+    ap.add_argument("--order", choices=ORDERS, default="round-robin", help="see benchmarks/_roundrobin.py")
+    cli = ap.parse_args()
+    n = cli.n
     work = Path(tempfile.mkdtemp(prefix="lcpy-bench-"))
     root = work / "state"
     try:
@@ -117,15 +107,13 @@ def main() -> None:
                     f"c{next(counter)}",
                 ]
             )
-        for name in candidates:  # one warm-up each (page cache, the seccomp and validator caches)
-            candidates[name]()
-        results = measure(candidates, n)
+        results = measure(candidates, n, order=cli.order)
         worker.stdin.close()
         worker.wait()
         if crun_name in results:
             floor = statistics.median(results.pop("unshare+sh"))
             results[crun_name] = [x - floor for x in results[crun_name]]
-        print(f"{'runtime':<30} {'median ms':>10} {'min ms':>8}   (n={n}, true in busybox)")
+        print(f"{'runtime':<30} {'median ms':>10} {'min ms':>8}   (n={n} {cli.order}, true in busybox)")
         med = {k: statistics.median(v) for k, v in results.items()}
         for k, v in results.items():
             print(f"{k:<30} {med[k]:>10.1f} {min(v):>8.1f}")
