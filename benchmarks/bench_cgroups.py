@@ -21,25 +21,17 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from _roundrobin import ORDERS, measure  # benchmarks/ is sys.path[0] when a script here runs
 
 LIMITS = {
     "memory": {"limit": 256 << 20, "swap": 256 << 20},
     "pids": {"limit": 100},
     "cpu": {"shares": 512, "quota": 50000, "period": 100000},
 }
-
-
-def measure(fn: Callable[[], None], n: int) -> list[float]:
-    out = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - t0) * 1000)
-    return out
 
 
 def make_bundle(work: Path, name: str, args: list[str], limits: bool) -> Path:
@@ -63,7 +55,9 @@ def set_cgroups_path(bundle: Path, path: str) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("-n", type=int, default=20)
-    n = ap.parse_args().n
+    ap.add_argument("--order", choices=ORDERS, default="round-robin", help="see benchmarks/_roundrobin.py")
+    cli = ap.parse_args()
+    n = cli.n
     work = Path(tempfile.mkdtemp(prefix="lcpy-bench-cg-"))
     os.chmod(work, 0o755)
     runtimes = {"pyrunc": [str(Path(sys.executable).with_name("pyrunc"))]}
@@ -71,22 +65,25 @@ def main() -> None:
         runtimes["runc"] = [shutil.which("runc") or "runc"]
     counter = iter(range(10**9))
     results: dict[str, list[float]] = {}
+    started: list[tuple[list[str], str, str]] = []
     try:
         bundles = {lim: make_bundle(work, f"bb-{lim}", ["true"], lim) for lim in (False, True)}
+        runs: dict[str, Callable[[], float | None]] = {}
         for name, cmd in runtimes.items():
-            root = str(work / f"state-{name}")
-            for lim, bundle in bundles.items():
+            for lim in (False, True):
 
-                def once(cmd: list[str] = cmd, root: str = root, bundle: Path = bundle, name: str = name) -> None:
+                def once(cmd: list[str] = cmd, root: str = str(work / f"state-{name}"),
+                         bundle: Path = bundles[lim], name: str = name) -> None:  # fmt: skip
                     cid = f"b{next(counter)}"
                     set_cgroups_path(bundle, f"/bench-{name}/{cid}")
                     subprocess.run([*cmd, "--root", root, "run", "--bundle", str(bundle), cid], check=True,
                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)  # fmt: skip
 
-                once()  # warm up (page cache, the seccomp cache...)
-                results[f"{name} run {'with' if lim else 'without'} limits"] = measure(once, n)
+                runs[f"{name} run {'with' if lim else 'without'} limits"] = once
+        results.update(measure(runs, n, order=cli.order))
 
         sleeper = make_bundle(work, "bb-sleep", ["sleep", "1000"], True)
+        stats: dict[str, Callable[[], float | None]] = {}
         for name, cmd in runtimes.items():
             root = str(work / f"state-{name}")
             cid = f"ev-{name}"
@@ -94,22 +91,24 @@ def main() -> None:
             with open(work / "err", "w") as err:  # not a pipe: the detached container holds it
                 subprocess.run([*cmd, "--root", root, "run", "-d", "--bundle", str(sleeper), cid], check=True,
                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)  # fmt: skip
-            try:
+            started.append((cmd, root, cid))
 
-                def stats(cmd: list[str] = cmd, root: str = root, cid: str = cid) -> None:
-                    subprocess.run([*cmd, "--root", root, "events", "--stats", cid], check=True,
-                                   stdout=subprocess.DEVNULL)  # fmt: skip
+            def one_stats(cmd: list[str] = cmd, root: str = root, cid: str = cid) -> None:
+                subprocess.run([*cmd, "--root", root, "events", "--stats", cid], check=True,
+                               stdout=subprocess.DEVNULL)  # fmt: skip
 
-                results[f"{name} events --stats"] = measure(stats, n)
-            finally:
-                subprocess.run([*cmd, "--root", root, "delete", "--force", cid], check=False)
+            stats[f"{name} events --stats"] = one_stats
+        results.update(measure(stats, n, order=cli.order))
     finally:
+        for cmd, root, cid in started:
+            subprocess.run([*cmd, "--root", root, "delete", "--force", cid], check=False)
         for name in runtimes:
             for c in os.listdir("/sys/fs/cgroup"):
                 with contextlib.suppress(OSError):
                     os.rmdir(f"/sys/fs/cgroup/{c}/bench-{name}")
         shutil.rmtree(work, ignore_errors=True)
 
+    print(f"(n={n} {cli.order})")
     width = max(map(len, results))
     for label, times in results.items():
         print(f"{label:<{width}}  median {statistics.median(times):7.1f} ms   min {min(times):7.1f} ms")
