@@ -68,6 +68,70 @@ def status_fields(text: str) -> dict[str, str]:
     return out
 
 
+def all_caps_in_userns(c: dict[str, Any]) -> None:
+    """A bundle edit for the strongest attacker a container fields: root of its own user namespace
+    with every capability there (CAP_SYS_PTRACE included). Uid and capability checks pass; only a
+    victim's non-dumpable mm, made outside that namespace, stands in its way (ptrace_may_access
+    needs CAP_SYS_PTRACE in the mm's user namespace, the host's)."""
+    from libcontainer_py.capabilities import CAPABILITIES
+
+    for kind in ("bounding", "effective", "permitted"):
+        c["process"]["capabilities"][kind] = list(CAPABILITIES)
+    c["linux"]["namespaces"].append({"type": "user"})
+    c["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    c["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+
+
+# What attack() prints for each door it got through. Listing /proc/PID/fd (names only) follows the
+# directory's mode, root's: the fds themselves, like exe, need ptrace access, which a non-dumpable
+# process refuses; so do its cwd and root links.
+LEAKS = ("exe-writable", "exe-readable", "mem-readable", "environ-readable", "fd-openable", "cwd-listable",
+         "root-listable")  # fmt: skip
+
+
+def attack(pid: int | str) -> str:
+    """A shell script, run in a container, that tries every door into process `pid` (as the
+    container sees it) and prints the LEAKS it got through, then `ls -l` of its exe, then "done"."""
+    return (
+        f"(exec 3>>/proc/{pid}/exe) 2>/dev/null && echo exe-writable; "
+        f"(exec 3</proc/{pid}/exe) 2>/dev/null && echo exe-readable; "
+        f"dd if=/proc/{pid}/mem bs=1 count=1 skip=4194304 2>/dev/null && echo mem-readable; "
+        f"cat /proc/{pid}/environ >/dev/null 2>&1 && echo environ-readable; "
+        f"for n in 0 1 2 3 4 5 6 7 8 9 10; do (exec 4</proc/{pid}/fd/$n) 2>/dev/null && echo fd-openable; done; "
+        f"ls /proc/{pid}/cwd/ >/dev/null 2>&1 && echo cwd-listable; "
+        f"ls /proc/{pid}/root/ >/dev/null 2>&1 && echo root-listable; "
+        f"ls -l /proc/{pid}/exe 2>&1; echo done"
+    )
+
+
+def find_stopped(match: Callable[[int, list[str]], bool]) -> int | None:
+    """The pid of a stopped process (state T: a checkpoint of _faults.py) for which
+    match(pid, fields of /proc/PID/stat after the comm: state ppid pgrp session ...) holds, or
+    None. Processes that go away while looked at are skipped."""
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                fields = f.read().rpartition(")")[2].split()
+            if fields[0] == "T" and match(int(name), fields):
+                return int(name)
+        except OSError:
+            continue
+    return None
+
+
+def wait_stopped(match: Callable[[int, list[str]], bool], timeout: float = 20) -> int | None:
+    """find_stopped until it finds one, or None after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pid = find_stopped(match)
+        if pid is not None:
+            return pid
+        time.sleep(0.02)
+    return None
+
+
 def mount_points(mountinfo: str) -> list[tuple[str, str]]:
     """Sorted (mount point, fstype) pairs from /proc/self/mountinfo text."""
     out = []
@@ -83,6 +147,11 @@ class Runtime:
     # helpers for the test modules, here so that they need not import this conftest
     status_fields = staticmethod(status_fields)
     mount_points = staticmethod(mount_points)
+    all_caps_in_userns = staticmethod(all_caps_in_userns)
+    attack = staticmethod(attack)
+    leaks = LEAKS
+    find_stopped = staticmethod(find_stopped)
+    wait_stopped = staticmethod(wait_stopped)
     cmd = PYRUNC
 
     def __init__(self, base: Path) -> None:
@@ -90,6 +159,18 @@ class Runtime:
         self.root = str(base / "state")
         self._n = 0
         self._helpers: list[subprocess.Popen[bytes]] = []
+
+    def attack_from(self, cid: str, victim: int) -> None:
+        """Exec attack() of host pid `victim` (by its pid in the container's pid namespace) into
+        container `cid`, and assert it got through no door and that the victim's exe link itself
+        could not be followed ("Permission denied")."""
+        with open(f"/proc/{victim}/status") as f:
+            nspid = status_fields(f.read())["NSpid"].split()[-1]
+        r = self.pyrunc("exec", cid, "sh", "-c", attack(nspid))
+        assert r.out.strip().endswith("done"), r
+        for leak in LEAKS:
+            assert leak not in r.out, r
+        assert "Permission denied" in r.out, r
 
     # -- bundles -----------------------------------------------------------------------------------
     def bundle(

@@ -56,21 +56,10 @@ def test_every_checkpoint_has_a_case() -> None:
     assert set(CASES) == set(CHECKPOINTS) - {"init:started"}
 
 
-def stopped_in(pgid: int, sid_of: int) -> int | None:
+def stopped_in(rt: Any, pgid: int, sid_of: int) -> int | None:
     """A stopped process of process group `pgid` or of the session `sid_of` leads (the init has
     a session of its own, and is not one of them: it never stops at these checkpoints)."""
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat") as f:
-                fields = f.read().rpartition(")")[2].split()
-        except OSError:
-            continue
-        # fields: state ppid pgrp session ...
-        if fields[0] == "T" and (int(fields[2]) == pgid or int(fields[3]) == sid_of):
-            return int(name)
-    return None
+    return rt.find_stopped(lambda _pid, fields: int(fields[2]) == pgid or int(fields[3]) == sid_of)
 
 
 def cgroup_dirs(cid: str) -> list[str]:
@@ -109,7 +98,7 @@ def test_killed_at(rt: Any, point: str) -> None:
             deadline = time.monotonic() + 20
             stopped = None
             while stopped is None:
-                stopped = stopped_in(victim.pid, victim.pid)
+                stopped = stopped_in(rt, victim.pid, victim.pid)
                 if stopped is None:
                     if victim.poll() is not None:
                         out.seek(0)
@@ -198,7 +187,7 @@ def test_killed_with_a_network_leaves_no_veth_or_lease(rt: Any, point: str) -> N
         )  # fmt: skip
         try:
             deadline = time.monotonic() + 20
-            while stopped_in(victim.pid, victim.pid) is None:
+            while stopped_in(rt, victim.pid, victim.pid) is None:
                 assert victim.poll() is None and time.monotonic() < deadline, f"nothing reached {point}"
                 time.sleep(0.01)
         finally:
