@@ -108,7 +108,9 @@ def _main(argv: list[str]) -> int:
             print(_usage())
             return 0
         if verb not in VERBS:
-            raise UsageError(f"no such command {verb!r} (see pyrunc --help)")
+            # Exit status 3, as runc's (urfave/cli's "No help topic"): scripts that probe a
+            # runtime's verbs look at it.
+            raise UsageError(f"no such command {verb!r} (see pyrunc --help)", exit_status=3)
         if opts.systemd_cgroup:
             raise UsageError("--systemd-cgroup is not supported yet: drop the flag to use cgroupfs")
         return _run_verb(verb, verb_args, ctx)

@@ -14,9 +14,14 @@ DEFAULT_ROOT = "/run/pyrunc"
 
 
 class UsageError(Exception):
-    """A command line the user must correct. Exit status 1, one line, no traceback."""
+    """A command line the user must correct. Exit status 1 (or `exit_status`), one line, no
+    traceback."""
 
     exit_status = 1
+
+    def __init__(self, message: str, *, exit_status: int = 1) -> None:
+        super().__init__(message)
+        self.exit_status = exit_status
 
 
 class GlobalOptions:

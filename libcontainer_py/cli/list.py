@@ -27,7 +27,8 @@ def run(args: Namespace, ctx: Context) -> int:
         for st in states:
             print(st["id"])
     elif args.format == "json":
-        sys.stdout.write(_json.dumps(states) + "\n")
+        # No container: `null`, as runc prints it (its Go slice is nil); go-runc reads both.
+        sys.stdout.write(_json.dumps(states or None) + "\n")
     else:
         rows = [("ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER")]
         rows += [(s["id"], str(s["pid"]), s["status"], s["bundle"], s["created"], s["owner"] or "root") for s in states]

@@ -104,7 +104,9 @@ def test_missing_rootfs(tmp_path: Path, state_root: Path) -> None:
 
 
 def test_unknown_verb_and_flag(tmp_path: Path) -> None:
-    assert "no such command" in one_line_error(pyrunc("frobnicate"))
+    p = pyrunc("frobnicate")
+    assert p.returncode == 3, p  # runc's status for an unknown command
+    assert p.stderr.strip() == "pyrunc: no such command 'frobnicate' (see pyrunc --help)", p.stderr
     assert "flag provided but not defined" in one_line_error(pyrunc("--frob", "list"))
     assert "--systemd-cgroup" in one_line_error(pyrunc("--systemd-cgroup", "list"))
 
