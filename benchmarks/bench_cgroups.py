@@ -56,6 +56,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("-n", type=int, default=20)
     ap.add_argument("--order", choices=ORDERS, default="round-robin", help="see benchmarks/_roundrobin.py")
+    ap.add_argument("--gap", type=float, default=0, help="ms idle before each call (benchmarks/_roundrobin.py)")
     cli = ap.parse_args()
     n = cli.n
     work = Path(tempfile.mkdtemp(prefix="lcpy-bench-cg-"))
@@ -80,7 +81,7 @@ def main() -> None:
                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)  # fmt: skip
 
                 runs[f"{name} run {'with' if lim else 'without'} limits"] = once
-        results.update(measure(runs, n, order=cli.order))
+        results.update(measure(runs, n, order=cli.order, gap=cli.gap))
 
         sleeper = make_bundle(work, "bb-sleep", ["sleep", "1000"], True)
         stats: dict[str, Callable[[], float | None]] = {}
@@ -98,7 +99,7 @@ def main() -> None:
                                stdout=subprocess.DEVNULL)  # fmt: skip
 
             stats[f"{name} events --stats"] = one_stats
-        results.update(measure(stats, n, order=cli.order))
+        results.update(measure(stats, n, order=cli.order, gap=cli.gap))
     finally:
         for cmd, root, cid in started:
             subprocess.run([*cmd, "--root", root, "delete", "--force", cid], check=False)
@@ -108,7 +109,7 @@ def main() -> None:
                     os.rmdir(f"/sys/fs/cgroup/{c}/bench-{name}")
         shutil.rmtree(work, ignore_errors=True)
 
-    print(f"(n={n} {cli.order})")
+    print(f"(n={n} {cli.order} gap {cli.gap:g} ms)")
     width = max(map(len, results))
     for label, times in results.items():
         print(f"{label:<{width}}  median {statistics.median(times):7.1f} ms   min {min(times):7.1f} ms")

@@ -31,6 +31,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("-n", type=int, default=30)
     ap.add_argument("--order", choices=ORDERS, default="round-robin", help="see benchmarks/_roundrobin.py")
+    ap.add_argument("--gap", type=float, default=0, help="ms idle before each call (benchmarks/_roundrobin.py)")
     cli = ap.parse_args()
     n = cli.n
     work = Path(tempfile.mkdtemp(prefix="lcpy-bench-exec-"))
@@ -67,12 +68,13 @@ def main() -> None:
             sh([*crun_pre, "run", "-d", "c"])
             candidates["unshare+sh"] = lambda: sh(["unshare", "-m", "sh", "-c", wrap, "sh", "true"])
             candidates[crun_name] = lambda: sh([*crun_pre, "exec", "c", "true"])
-        results = measure(candidates, n, order=cli.order)
+        results = measure(candidates, n, order=cli.order, gap=cli.gap)
         if crun_name in results:
             base = statistics.median(results.pop("unshare+sh"))
             results[crun_name] = [x - base for x in results[crun_name]]
         med = {k: statistics.median(v) for k, v in results.items()}
-        print(f"{'runtime':<32} {'median ms':>10} {'min ms':>8}   (n={n} {cli.order}, exec of true)")
+        how = f"n={n} {cli.order} gap {cli.gap:g} ms, exec of true"
+        print(f"{'runtime':<32} {'median ms':>10} {'min ms':>8}   ({how})")
         for k, v in results.items():
             print(f"{k:<32} {med[k]:>10.1f} {min(v):>8.1f}")
         if "crun exec (minus unshare+sh)" in med:

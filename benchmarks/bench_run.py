@@ -32,6 +32,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("-n", type=int, default=30)
     ap.add_argument("--order", choices=ORDERS, default="round-robin", help="see benchmarks/_roundrobin.py")
+    ap.add_argument("--gap", type=float, default=0, help="ms idle before each call (benchmarks/_roundrobin.py)")
     cli = ap.parse_args()
     n = cli.n
     work = Path(tempfile.mkdtemp(prefix="lcpy-bench-"))
@@ -107,13 +108,14 @@ def main() -> None:
                     f"c{next(counter)}",
                 ]
             )
-        results = measure(candidates, n, order=cli.order)
+        results = measure(candidates, n, order=cli.order, gap=cli.gap)
         worker.stdin.close()
         worker.wait()
         if crun_name in results:
             floor = statistics.median(results.pop("unshare+sh"))
             results[crun_name] = [x - floor for x in results[crun_name]]
-        print(f"{'runtime':<30} {'median ms':>10} {'min ms':>8}   (n={n} {cli.order}, true in busybox)")
+        how = f"n={n} {cli.order} gap {cli.gap:g} ms, true in busybox"
+        print(f"{'runtime':<30} {'median ms':>10} {'min ms':>8}   ({how})")
         med = {k: statistics.median(v) for k, v in results.items()}
         for k, v in results.items():
             print(f"{k:<30} {med[k]:>10.1f} {min(v):>8.1f}")
