@@ -346,6 +346,15 @@ def close_range(first: int, last: int = 0xFFFFFFFF, flags: int = 0) -> None:
         _fail(err, "close_range", first, last, flags)
 
 
+def getcpu() -> int:
+    """The CPU the calling thread runs on now (sched_getcpu(3), through the vDSO: ~50 ns, no system
+    call). Only a hint: the scheduler may move the thread right after."""
+    cpu = _lib().lc_getcpu()
+    if cpu < 0:
+        _fail(-cpu, "getcpu")
+    return int(cpu)
+
+
 def renameat2(olddirfd: int, oldpath: StrOrBytesPath, newdirfd: int, newpath: StrOrBytesPath, flags: int = 0) -> None:
     """renameat2(2): ``flags`` RENAME_EXCHANGE swaps the two paths atomically, RENAME_NOREPLACE refuses
     to replace."""
@@ -529,6 +538,9 @@ class Syscalls:
 
     def close_range(self, first: int, last: int = 0xFFFFFFFF, flags: int = 0) -> None:
         close_range(first, last, flags)
+
+    def getcpu(self) -> int:
+        return getcpu()
 
     def renameat2(
         self, olddirfd: int, oldpath: StrOrBytesPath, newdirfd: int, newpath: StrOrBytesPath, flags: int = 0

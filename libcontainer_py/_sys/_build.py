@@ -50,6 +50,7 @@ int lc_sched_setattr(int pid, uint32_t policy, uint64_t flags, int32_t nice, uin
 int lc_fstatfs_type(int fd, long *type);
 int lc_close_range(unsigned int first, unsigned int last, unsigned int flags);
 int lc_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags);
+int lc_getcpu(void);
 """
 
 C_SOURCE = r"""
@@ -205,6 +206,13 @@ static int lc_close_range(unsigned int first, unsigned int last, unsigned int fl
 
 static int lc_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags)
 { return LC_ERR(syscall(SYS_renameat2, olddirfd, oldpath, newdirfd, newpath, flags)); }
+
+/* The CPU this thread runs on, or -errno (glibc's sched_getcpu: the vDSO, no system call). */
+static int lc_getcpu(void)
+{
+    int cpu = sched_getcpu();
+    return cpu < 0 ? -errno : cpu;
+}
 """
 
 ffibuilder = cffi.FFI()

@@ -203,6 +203,10 @@ def fstatfs_type(fd: int) -> str:
     return f"fstatfs {fd_str(fd)}"
 
 
+def getcpu() -> str:
+    return "getcpu"
+
+
 def close_range(first: int, last: int, flags: int) -> str:
     names = flag_names(flags, _table("CLOSE_RANGE_"))
     return f"close_range {first}..{last} (flags={names})"

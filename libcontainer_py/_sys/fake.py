@@ -76,6 +76,7 @@ class RecordingSyscalls(Syscalls):
         self.prctl_results: dict[int, int] = {}  # option -> what prctl(option, ...) returns
         self.child_subreaper = False
         self.fs_type = consts.PROC_SUPER_MAGIC  # what fstatfs_type() answers
+        self.cpu = 0  # what getcpu() answers
 
     # --- scripting and inspection ---------------------------------------------------------------------
 
@@ -225,6 +226,10 @@ class RecordingSyscalls(Syscalls):
 
     def close_range(self, first: int, last: int = 0xFFFFFFFF, flags: int = 0) -> None:
         self._record("close_range", _d.close_range, first=first, last=last, flags=flags)
+
+    def getcpu(self) -> int:
+        self._record("getcpu", _d.getcpu)
+        return self.cpu
 
     def renameat2(
         self, olddirfd: int, oldpath: StrOrBytesPath, newdirfd: int, newpath: StrOrBytesPath, flags: int = 0

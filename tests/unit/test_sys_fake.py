@@ -66,6 +66,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "set_mempolicy": {"mode": c.MPOL_BIND, "nodes": (0, 1)},
     "prctl_get_child_subreaper": {},
     "fstatfs_type": {"fd": 3},
+    "getcpu": {},
     "close_range": {"first": 3, "last": 0xFFFFFFFF, "flags": c.CLOSE_RANGE_CLOEXEC},
     "renameat2": {
         "olddirfd": c.AT_FDCWD,
