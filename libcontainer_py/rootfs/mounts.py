@@ -391,41 +391,48 @@ def _mount_cgroup(root_fd: int, target: int, real: str, plan: MountPlan, *, cgro
             return bool(flags & ~c.MS_REMOUNT)
     _sys.mount("tmpfs", tpath, "tmpfs", c.MS_NOSUID | c.MS_NODEV | c.MS_NOEXEC, "mode=755")
     own = _own_cgroups()
-    seen: set[str] = set()
-    for hier in v1:
-        name = os.path.basename(hier.mountpoint.rstrip("/"))
-        if not name or name in seen:
-            continue
-        seen.add(name)
-        sub = paths.mkdir_all(root_fd, f"{real}/{name}")
-        try:
-            controllers = _controllers(hier)
-            spath = paths.fd_path(sub)
-            if cgroupns:
-                _sys.mount("cgroup", spath, "cgroup", flags & ~c.MS_RDONLY, ",".join(controllers))
-            else:
-                path = own.get(frozenset(controllers), "/")
-                rel = os.path.relpath(path, hier.root) if path.startswith(hier.root) else "."
-                source = os.path.normpath(os.path.join(hier.mountpoint, rel))
-                _sys.mount(source, spath, None, c.MS_BIND | c.MS_REC, None)
-            if flags & ~c.MS_REMOUNT:
-                new = paths.resolve(root_fd, f"{real}/{name}")
-                try:
-                    remount_bind(new, flags)
-                finally:
-                    os.close(new)
-        finally:
-            os.close(sub)
-        if "," in name:
-            dirfd = paths.resolve(root_fd, real, flags=os.O_DIRECTORY)
+    # The tmpfs is new and only ours: nothing of the container runs yet to put a symlink in it. Its
+    # directories are made with mkdirat on its root's fd and opened with O_NOFOLLOW, one lookup
+    # each, rather than walked from the rootfs (paths.mkdir_all: ~4 openat2 a directory).
+    top = paths.resolve(root_fd, real, flags=os.O_DIRECTORY)
+    try:
+        seen: set[str] = set()
+        for hier in v1:
+            name = os.path.basename(hier.mountpoint.rstrip("/"))
+            if not name or name in seen or name in (".", ".."):
+                continue
+            seen.add(name)
+            os.mkdir(name, 0o755, dir_fd=top)
+            sub = os.open(name, _SUBDIR, dir_fd=top)
             try:
+                controllers = _controllers(hier)
+                spath = paths.fd_path(sub)
+                if cgroupns:
+                    _sys.mount("cgroup", spath, "cgroup", flags & ~c.MS_RDONLY, ",".join(controllers))
+                else:
+                    path = own.get(frozenset(controllers), "/")
+                    rel = os.path.relpath(path, hier.root) if path.startswith(hier.root) else "."
+                    source = os.path.normpath(os.path.join(hier.mountpoint, rel))
+                    _sys.mount(source, spath, None, c.MS_BIND | c.MS_REC, None)
+                if flags & ~c.MS_REMOUNT:
+                    new = os.open(name, _SUBDIR, dir_fd=top)  # now the mount's root
+                    try:
+                        remount_bind(new, flags)
+                    finally:
+                        os.close(new)
+            finally:
+                os.close(sub)
+            if "," in name:
                 for single in name.split(","):
                     with contextlib.suppress(FileExistsError):
-                        os.symlink(name, single, dir_fd=dirfd)
-            finally:
-                os.close(dirfd)
+                        os.symlink(name, single, dir_fd=top)
+    finally:
+        os.close(top)
     # The tmpfs itself: ro if asked, like runc's "remount cgroup root as readonly".
     return bool(flags & ~c.MS_REMOUNT)
+
+
+_SUBDIR = os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 _NOT_CONTROLLERS = frozenset(

@@ -270,6 +270,37 @@ def test_cgroup_namespace_roots_proc_self_cgroup(rt: Any) -> None:
             assert path == "/", lines  # the namespace is rooted at the container's cgroup
 
 
+@pytest.mark.parametrize("cgroupns", [False, True])
+def test_cgroup_mount_shows_every_hierarchy_read_only(rt: Any, cgroupns: bool) -> None:
+    """The "cgroup" mount on a v1 host (rootfs/mounts.py _mount_cgroup): a tmpfs with one read-only
+    directory per host hierarchy, named as on the host, holding the container's own cgroup (a bind
+    of it, or a fresh mount rooted at the cgroup namespace), and a symlink for each controller of a
+    co-mounted pair (cpu -> cpu,cpuacct)."""
+    from libcontainer_py.mountinfo import parse_mountinfo, read_mountinfo
+
+    def edit(config: dict[str, Any]) -> None:
+        if cgroupns:
+            config["linux"]["namespaces"].append({"type": "cgroup"})
+
+    cid = rt.new_id()
+    script = "cat /proc/self/mountinfo; echo ==; ls -l /sys/fs/cgroup; echo ==; cat /sys/fs/cgroup/pids/pids.max"
+    r = rt.run(rt.bundle(["sh", "-c", script], edit=edit), cid=cid)
+    assert r.rc == 0, r
+    mi_text, ls_text, pids_max = r.out.split("==\n")
+    inside = {m.mountpoint: m for m in parse_mountinfo(mi_text)}  # (the last mount at each point)
+    assert inside["/sys/fs/cgroup"].fstype == "tmpfs" and "ro" in inside["/sys/fs/cgroup"].options
+    names = {os.path.basename(m.mountpoint.rstrip("/")) for m in read_mountinfo(fstypes=("cgroup",))}
+    assert names
+    for name in names:
+        m = inside[f"/sys/fs/cgroup/{name}"]
+        assert m.fstype == "cgroup" and "ro" in m.options, m
+        assert m.root == ("/" if cgroupns else f"/pyrunc/{cid}"), m
+        for single in name.split(",") if "," in name else ():
+            assert f"{single} -> {name}" in ls_text, ls_text
+    assert pids_max.strip() == "max"
+    assert cg_left(f"/pyrunc/{cid}") == []
+
+
 @pytest.mark.parametrize("kind", ["absolute", "relative"])
 def test_cgroups_path(rt: Any, kind: str) -> None:
     cid = rt.new_id()
