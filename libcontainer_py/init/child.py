@@ -48,6 +48,9 @@ class InitConfig(Record):
     no_new_keyring: bool = False
     seccomp: Any = None  # libcontainer_py.seccomp.CompiledFilter, compiled by the parent
     hook_state: dict[str, Any] = field(default_factory=dict)  # for createContainer/startContainer
+    # The caller's CPU affinity (None: one CPU), taken back by the first child once the parent has
+    # moved it off the parent's CPU (spawn.py off_our_cpu).
+    cpus: list[int] | None = None
 
 
 def preload(spec: Any) -> None:
@@ -149,7 +152,10 @@ def _unshare_then_join_cgroup(
         stage.name = "init start"
         preload(cfg.spec)
         stage.name = "cgroups"
-    _join_cgroup(expect(sock, "cgroup-done"))
+    msg = expect(sock, "cgroup-done")
+    if cfg.cpus:  # the parent has moved us off its CPU by now (spawn.py off_our_cpu): all back
+        os.sched_setaffinity(0, cfg.cpus)
+    _join_cgroup(msg)
     if flags & c.CLONE_NEWCGROUP:
         stage.name = "namespaces"
         _sys.unshare(c.CLONE_NEWCGROUP)

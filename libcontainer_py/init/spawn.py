@@ -17,7 +17,7 @@ import _socket
 import os
 import sys
 
-from libcontainer_py import _json
+from libcontainer_py import _json, _sys
 from libcontainer_py.init.child import InitConfig, single_init, single_stage, stage1
 from libcontainer_py.namespaces import NamespacePlan
 
@@ -85,7 +85,31 @@ def fork_single(
     if pid == 0:  # pragma: no cover - runs in the child
         _child_start(stdio, close_in_child, mask)
         single_init(cfg, child_sock)  # (it imports what it needs: child.preload)
+    off_our_cpu(pid, cfg.cpus)
     return pid
+
+
+def off_our_cpu(pid: int, cpus: list[int] | None) -> None:
+    """Move the child we just forked off the CPU we run on, for its first steps.
+
+    The kernel starts a forked child on its parent's CPU (fork balancing finds it no busier than
+    the others), where it waits until the parent sleeps or a periodic balance moves it: 1-3 ms
+    here, because create's parent does not sleep after the fork but makes the cgroup, and the
+    child's work (its unshare; in pyrunc the init's imports) was meant to overlap that on the other
+    CPU. Allowed everywhere but here, it starts on another CPU at once (~0.4 ms after the fork;
+    docs/performance.md). `cpus` is the caller's affinity, which the child takes back when our first
+    message reaches it (child.py _unshare_then_join_cgroup): this call is over by then, so it cannot
+    undo that, and the child joins the cgroup (and its cpuset) with the affinity it always had.
+    None (one CPU allowed), a failure, or no other CPU: the child simply stays where it is."""
+    if not cpus:
+        return
+    try:
+        here = _sys.getcpu()
+        others = [cpu for cpu in cpus if cpu != here]
+        if others:
+            os.sched_setaffinity(pid, others)
+    except OSError:  # (SyscallError too) an optimisation only
+        pass
 
 
 def _spawn_fork(
@@ -99,6 +123,8 @@ def _spawn_fork(
 
             exec_stage1(cfg, child_sock)
         stage1(cfg, child_sock)  # (it imports what it needs: child.preload)
+    if isinstance(cfg, InitConfig):  # (exec's parent sleeps right after: its child runs here at once)
+        off_our_cpu(pid, cfg.cpus)
     return pid
 
 

@@ -232,3 +232,62 @@ def test_fork_in_pidns_declines_when_it_could_not_put_pid_for_children_back() ->
             os._exit(code)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+@pytest.mark.parametrize("userns", [False, True])
+@pytest.mark.parametrize("restricted", [False, True])
+def test_the_container_gets_the_callers_cpu_affinity(scratch: Path, userns: bool, restricted: bool) -> None:
+    """create moves its first child off the parent's CPU for its first steps (spawn.py
+    off_our_cpu); the child takes the caller's affinity back before it joins the cgroup. What the
+    container's process sees is the caller's set, with one stage or two; a caller allowed one CPU
+    only is left alone."""
+    bundle = lc.make_busybox_bundle(scratch / "b", args=["true"])
+    builder = SpecBuilder.load(bundle).args("grep", "Cpus_allowed_list", "/proc/self/status")
+    if userns:
+        builder = builder.uid_mapping(host_id=100000, container_id=0, size=65536).gid_mapping(
+            host_id=100000, container_id=0, size=65536
+        )
+    before = os.sched_getaffinity(0)
+    want = {min(before)} if restricted else before
+    os.sched_setaffinity(0, want)
+    try:
+        for i in range(3):  # the child's first CPU varies: more than one chance to get it wrong
+            r = lc.run(bundle, spec=builder.build(), root=str(scratch / "state"), capture_output=True)
+            assert r.returncode == 0, r
+            seen: set[int] = set()
+            for part in r.stdout.decode().split(":", 1)[1].strip().split(","):
+                lo, _, hi = part.partition("-")
+                seen.update(range(int(lo), int(hi or lo) + 1))
+            assert seen == want, (i, seen, want)
+    finally:
+        os.sched_setaffinity(0, before)
+
+
+def test_off_our_cpu_allows_every_cpu_of_the_callers_but_ours() -> None:
+    """The parent's half, on a real child: its affinity becomes the caller's set without the CPU
+    the parent reported (getcpu pinned to the first of them, so the answer is known)."""
+    from libcontainer_py import _sys
+    from libcontainer_py.init import spawn
+
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        pytest.skip("needs two CPUs")
+    assert _sys.getcpu() in cpus  # the real call: a CPU we may run on
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # waits for the parent to be done, reports its affinity, exits
+        os.close(w)
+        os.read(r, 1)
+        os._exit(0 if os.sched_getaffinity(0) == set(cpus[1:]) else 1)
+    os.close(r)
+    real = _sys.getcpu
+    try:
+        _sys.getcpu = lambda: cpus[0]  # type: ignore[assignment]
+        spawn.off_our_cpu(pid, cpus)
+    finally:
+        _sys.getcpu = real  # type: ignore[method-assign]
+        os.close(w)
+        _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    spawn.off_our_cpu(os.getpid(), None)  # one CPU (None): nothing to do, nothing done
+    assert os.sched_getaffinity(0) == set(cpus)
