@@ -56,8 +56,34 @@ def main() -> None:
         def library() -> None:
             container.exec(proc)
 
+        # The same exec from a process that never imported pydantic (the process given as a dict):
+        # the fork and the child's execve cost grows with the caller's memory, and the pydantic
+        # models double this process's. It execs once per line it reads and answers with the time.
+        worker_src = (
+            "import sys, time\n"
+            "from libcontainer_py.container import Container\n"
+            "c = Container.load(sys.argv[1], sys.argv[2])\n"
+            "proc = {'args': ['true'], 'cwd': '/', 'env': ['PATH=/bin:/usr/bin']}\n"
+            "for _ in sys.stdin:\n"
+            "    t0 = time.perf_counter()\n"
+            "    assert c.exec(proc).exit_status == 0\n"
+            "    print((time.perf_counter() - t0) * 1000, 'pydantic' in sys.modules, flush=True)\n"
+        )
+        worker = subprocess.Popen(
+            [sys.executable, "-c", worker_src, "p", root], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+
+        def lean() -> float:
+            assert worker.stdin is not None and worker.stdout is not None
+            worker.stdin.write("\n")
+            worker.stdin.flush()
+            ms, pydantic = worker.stdout.readline().split()
+            assert pydantic == "False"
+            return float(ms)
+
         candidates: dict[str, Callable[[], float | None]] = {
             "library exec() in-process": library,
+            "library exec(), no pydantic": lean,
             "pyrunc exec": lambda: sh([pyrunc, "--root", root, "exec", "p", "true"]),
         }
         if shutil.which("runc"):
@@ -69,6 +95,9 @@ def main() -> None:
             candidates["unshare+sh"] = lambda: sh(["unshare", "-m", "sh", "-c", wrap, "sh", "true"])
             candidates[crun_name] = lambda: sh([*crun_pre, "exec", "c", "true"])
         results = measure(candidates, n, order=cli.order, gap=cli.gap)
+        assert worker.stdin is not None
+        worker.stdin.close()
+        worker.wait()
         if crun_name in results:
             base = statistics.median(results.pop("unshare+sh"))
             results[crun_name] = [x - base for x in results[crun_name]]
@@ -78,7 +107,9 @@ def main() -> None:
         for k, v in results.items():
             print(f"{k:<32} {med[k]:>10.1f} {min(v):>8.1f}")
         if "crun exec (minus unshare+sh)" in med:
-            print(f"ratio library/crun: {med['library exec() in-process'] / med['crun exec (minus unshare+sh)']:.2f}")
+            crun_med = med["crun exec (minus unshare+sh)"]
+            print(f"ratio library/crun: {med['library exec() in-process'] / crun_med:.2f}")
+            print(f"ratio library (no pydantic)/crun: {med['library exec(), no pydantic'] / crun_med:.2f}")
         if "runc exec" in med:
             print(f"ratio pyrunc/runc:  {med['pyrunc exec'] / med['runc exec']:.2f}")
     finally:

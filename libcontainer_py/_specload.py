@@ -42,11 +42,15 @@ def load_spec(path: str | os.PathLike[str]) -> Spec:
 def as_runtime(obj: Any, model: str = "Spec") -> Any:
     """A library caller's model (a pydantic Spec, Process, LinuxResources...) as the runtime's object
     (rebuilt from its dump: a copy); a fast object as it is. The runtime does not modify what it is
-    given: whoever changes the result must copy it first (model_copy)."""
+    given: whoever changes the result must copy it first (model_copy). A dict in config.json's
+    form (camelCase) is checked as a config.json is (spec.fast, or pydantic's one-line ConfigError):
+    a caller that never imports the pydantic models does not pay for them."""
     from libcontainer_py.spec import fast
 
     if isinstance(obj, fast.FastModel):
         return obj
+    if isinstance(obj, dict):
+        return _validated(obj, model, None)
     return fast.build(obj.to_dict(), model)
 
 

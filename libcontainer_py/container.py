@@ -347,7 +347,8 @@ class Container:
         spawn: str = "auto",
         console_socket: str | None = None,
     ) -> ExecResult:
-        """Run `process` (a libcontainer_py.spec.Process) in this running container, in all its
+        """Run `process` (a libcontainer_py.spec.Process, or a dict in process.json's form, which
+        spares a caller the pydantic models' import) in this running container, in all its
         namespaces. Returns (pid, exit status, console): the status is None with detach=True; the
         console is the pty master when process.terminal is set, detached and without a socket."""
         from libcontainer_py._exec import exec_process

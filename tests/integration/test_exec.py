@@ -138,6 +138,36 @@ def test_library_exec_in_user_namespace(rt: Any, mode: str) -> None:
     assert out == ["0", "0", "100000", "65536"]
 
 
+def test_library_exec_of_a_dict_needs_no_pydantic(rt: Any) -> None:
+    """container.exec() takes the process in process.json's form: checked as a process.json is
+    (a bad field is the usual one-line ConfigError), without the pydantic models (checked in a
+    fresh interpreter, since this one has them loaded)."""
+    import subprocess
+    import sys
+
+    cid, _ = running(rt)
+    script = (
+        "import os, sys\n"
+        "from libcontainer_py.container import Container\n"
+        "from libcontainer_py.errors import ConfigError\n"
+        "c = Container.load(sys.argv[1], sys.argv[2])\n"
+        "r, w = os.pipe()\n"
+        "res = c.exec({'args': ['sh', '-c', 'id -u; exit 3'], 'cwd': '/', 'user': {'uid': 7, 'gid': 7}},"
+        " stdio=(None, w, None))\n"
+        "os.close(w)\n"
+        "print(res.exit_status, os.read(r, 100).decode().strip(), 'pydantic' in sys.modules)\n"
+        "try:\n"
+        "    c.exec({'args': ['true'], 'cwd': 'relative'})\n"
+        "except ConfigError as e:\n"
+        "    print('ConfigError:', e)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script, cid, rt.root], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    first, second = out.stdout.splitlines()
+    assert first == "3 7 False"
+    assert second.startswith("ConfigError:") and "cwd" in second, second
+
+
 def test_the_joining_interpreter_is_out_of_the_containers_reach(rt: Any) -> None:
     """CVE-2019-5736: while exec's child is still the host's Python interpreter inside the
     container's namespaces, root of the container's user namespace, with every capability there,
