@@ -117,7 +117,7 @@ def exec_process(
     if cgroup_paths:
         from libcontainer_py import cgroups
 
-        cgroup_join = tuple(cgroups.load_manager(cgroup_paths).join_files())
+        cgroup_join = tuple(cgroups.join_files(cgroup_paths))
     cfg = ExecConfig(
         process=process,
         join=namespaces_to_join(container.pid),

@@ -12,6 +12,7 @@ from libcontainer_py._record import Record
 
 # The read helpers live in _read.py (which events --stats imports without this module); the
 # drivers take them from here as before.
+from libcontainer_py.cgroups._join import join_self  # (re-exported: the drivers' home)
 from libcontainer_py.cgroups._read import read_file, read_int, read_keyed, read_optional
 from libcontainer_py.cgroups.paths import CgroupError, Layout
 
@@ -145,20 +146,6 @@ def write_file(path: str, value: str, field: str) -> None:
         raise CgroupError(f"{value!r}: writing {path}: {_HINTS.get(e.errno or 0, e.strerror)}", field=field) from e
     finally:
         os.close(fd)
-
-
-def join_self(fd: int, path: str, field: str = "linux.cgroupsPath") -> None:
-    """Move the calling thread into the cgroup whose ``tasks`` file (v1) ``fd`` is open on: "0"
-    names the writer. The kernel then skips the global cgroup_threadgroup_rwsem that moving a
-    process by pid (cgroup.procs) takes for writing: its first write after an idle moment waits for
-    an RCU grace period, 5-15 ms. For a single-threaded process, its one thread is the process. The
-    permission check uses the credentials of whoever opened ``fd`` (the runtime, as root), so the
-    caller may already be in another user or mount namespace."""
-    try:
-        os.write(fd, b"0")
-    except OSError as e:
-        why = _HINTS.get(e.errno or 0, e.strerror)
-        raise CgroupError(f"cannot join cgroup {os.path.dirname(path)}: {why}", field=field) from e
 
 
 def walk_dirs_bottom_up(top: str) -> Iterator[str]:

@@ -200,7 +200,9 @@ class V1Manager(Manager):
         self._create()
 
     def join_files(self) -> list[str]:
-        return [os.path.join(d, "tasks") for d in self._unique_dirs()]
+        from libcontainer_py.cgroups import join_files
+
+        return join_files(self._dirs)
 
     def add_process(self, pid: int) -> None:
         for d in self._unique_dirs():

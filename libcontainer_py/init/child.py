@@ -60,10 +60,16 @@ def preload(spec: Any) -> None:
     by a fresh interpreter's init (spawn.py's exec mode) before stage 1. Only what the config
     uses: most containers have no terminal, seccomp filter or hooks that run in the container."""
     import libcontainer_py._sys.describe  # (SyscallError's texts)
-    import libcontainer_py.cgroups.base  # (_join_cgroup: join_self)
+    import libcontainer_py.cgroups._join  # (_join_cgroup: join_self)
     import libcontainer_py.init.process_setup
     import libcontainer_py.procfs  # (_write_sysctls)
     import libcontainer_py.rootfs  # (stage2: prepare_rootfs, finalize_rootfs)
+
+    linux = spec.linux
+    if linux is not None and any(ns.type == "mount" and ns.path for ns in linux.namespaces or ()):
+        # join_self's error imports its CgroupError when it happens: after a joined mount
+        # namespace, the host's files are out of sight by then.
+        import libcontainer_py.cgroups.base
 
     hook_kinds: dict[str, list[Any]] = {}
     if spec.hooks is not None:
@@ -71,7 +77,6 @@ def preload(spec: Any) -> None:
 
         hook_kinds = hooks_by_kind(spec.hooks)
 
-    linux = spec.linux
     if linux is not None and linux.seccomp is not None:
         import libcontainer_py.seccomp.load  # (load_seccomp: CompiledFilter.load)
     if spec.process is not None and spec.process.terminal:
@@ -207,9 +212,9 @@ def single_init(cfg: InitConfig, sock: _socket.socket) -> NoReturn:
 
 
 def _join_cgroup(msg: dict[str, Any]) -> None:
-    """Write "0" to each cgroup file the parent sent (cgroups/base.py join_self), then close them:
+    """Write "0" to each cgroup file the parent sent (cgroups/_join.py join_self), then close them:
     nothing of the host's may stay open into the init."""
-    from libcontainer_py.cgroups.base import join_self  # (preload)
+    from libcontainer_py.cgroups._join import join_self  # (preload)
 
     fds = msg.get("fds") or []
     try:

@@ -59,6 +59,10 @@ def test_lifecycle_verbs_never_import_pydantic(rt: Any, importtime: None) -> Non
     for name in ("run", "create", "start", "exec", "delete"):
         extra = seen[name] & {"signal", "libcontainer_py.hooks", "libcontainer_py.tty", "libcontainer_py.cgroups.stats"}
         assert not extra, (name, sorted(extra))
+    # exec joins the cgroup through the files state.json names (cgroups.join_files): no driver,
+    # no mountinfo (~1.5 ms).
+    drivers = {"libcontainer_py.cgroups.v1", "libcontainer_py.cgroups.paths", "libcontainer_py.mountinfo", "cgroupspy"}
+    assert not seen["exec"] & drivers, sorted(seen["exec"] & drivers)
 
 
 def test_an_invalid_config_falls_back_to_pydantic_for_its_error(rt: Any, importtime: None) -> None:

@@ -118,6 +118,44 @@ def test_paths_and_reload(mgr: V1Manager, tree: tuple[Mounts, Path]) -> None:
     assert isinstance(again, V1Manager) and again.paths() == mgr.paths() and again.path == "/pyrunc/c1"
 
 
+def test_join_files_from_the_saved_paths(mgr: V1Manager) -> None:
+    """What exec joins through, from state.json's cgroup_paths alone: each hierarchy's `tasks`
+    once (co-mounted controllers share a directory), in the manager's order; nothing on v2 (its
+    paths have the "" key) or without cgroups."""
+    from libcontainer_py.cgroups import join_files
+
+    paths = mgr.paths()
+    files = join_files(paths)
+    assert files == mgr.join_files()
+    assert files == [os.path.join(d, "tasks") for d in dict.fromkeys(paths.values())]
+    assert len(files) == len(set(paths.values()))
+    assert join_files({"cpu": "/cg/cpu,cpuacct/x", "cpuacct": "/cg/cpu,cpuacct/x"}) == ["/cg/cpu,cpuacct/x/tasks"]
+    assert join_files({"": "/sys/fs/cgroup/x"}) == []
+    assert join_files({}) == []
+
+
+def test_join_self_writes_zero_and_names_the_cgroup_when_it_cannot(tmp_path: Path) -> None:
+    """join_self writes "0" (the writer itself) to the open `tasks` file; a refusal is one
+    CgroupError naming the cgroup's directory and linux.cgroupsPath (here a read-only fd: EBADF)."""
+    from libcontainer_py.cgroups._join import join_self
+
+    tasks = tmp_path / "tasks"
+    tasks.write_text("")
+    fd = os.open(tasks, os.O_WRONLY)
+    try:
+        join_self(fd, str(tasks))
+    finally:
+        os.close(fd)
+    assert tasks.read_text() == "0"
+    fd = os.open(tasks, os.O_RDONLY)
+    try:
+        with pytest.raises(CgroupError, match=f"cannot join cgroup {tmp_path}") as err:
+            join_self(fd, str(tasks))
+    finally:
+        os.close(fd)
+    assert err.value.field == "linux.cgroupsPath"
+
+
 def test_memory_order_grow_and_shrink(mgr: V1Manager) -> None:
     d = Path(mgr.paths()["memory"])
     (d / "memory.limit_in_bytes").write_text(str(100))
