@@ -87,6 +87,27 @@ def read_mountinfo(pid: str = "self", *, fstypes: tuple[str, ...] = ()) -> list[
     return parse_mountinfo(text)
 
 
+_CGROUP_MOUNTS: list[MountInfo] = []
+
+
+def cgroup_mounts() -> list[MountInfo]:
+    """The cgroup and cgroup2 mounts of this mount namespace, read once per process: a library
+    caller reads them before its first fork (init/child.py preload), and each container's init, a
+    copy of it in a copy of its mount namespace, finds them here instead of reading and parsing
+    mountinfo again (~0.25 ms of every create's critical path). The host's cgroup hierarchies are
+    taken as fixed for the life of the process, as the cgroup manager's own cache does
+    (cgroups/paths.py detect_mounts). A process that joins another mount namespace calls
+    forget_cgroup_mounts() first."""
+    if not _CGROUP_MOUNTS:
+        _CGROUP_MOUNTS.extend(read_mountinfo(fstypes=("cgroup", "cgroup2")))
+    return _CGROUP_MOUNTS
+
+
+def forget_cgroup_mounts() -> None:
+    """After setns into another mount namespace, whose cgroup mounts may differ."""
+    _CGROUP_MOUNTS.clear()
+
+
 def mount_containing(path: str, mounts: list[MountInfo]) -> MountInfo | None:
     """The last-mounted (top) mount whose mountpoint is ``path`` or its nearest ancestor."""
     best: MountInfo | None = None

@@ -64,7 +64,9 @@ def preload(spec: Any) -> None:
     import libcontainer_py.init.process_setup
     import libcontainer_py.procfs  # (_write_sysctls)
     import libcontainer_py.rootfs  # (stage2: prepare_rootfs, finalize_rootfs)
+    from libcontainer_py.mountinfo import cgroup_mounts
 
+    cgroup_mounts()  # read here once per process, not by every init (mountinfo.py)
     linux = spec.linux
     if linux is not None and any(ns.type == "mount" and ns.path for ns in linux.namespaces or ()):
         # join_self's error imports its CgroupError when it happens: after a joined mount
@@ -126,6 +128,10 @@ def _enter(cfg: InitConfig, sock: _socket.socket, name: str) -> None:
     for ns_type, fd in fds:
         _sys.setns(fd, NAMESPACES[ns_type][0])
         os.close(fd)
+        if ns_type == "mount":  # another mount table: the cached cgroup mounts are not its
+            from libcontainer_py.mountinfo import forget_cgroup_mounts
+
+            forget_cgroup_mounts()
 
 
 def _unshare_then_join_cgroup(

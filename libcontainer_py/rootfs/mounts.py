@@ -35,7 +35,7 @@ from libcontainer_py import _sys
 from libcontainer_py._record import Record, replace
 from libcontainer_py._sys import consts as c
 from libcontainer_py.errors import SyscallError
-from libcontainer_py.mountinfo import MountInfo, mount_containing, read_mountinfo
+from libcontainer_py.mountinfo import MountInfo, cgroup_mounts, mount_containing, read_mountinfo
 from libcontainer_py.rootfs import paths
 from libcontainer_py.rootfs.errors import MountError, PathError, strerror
 from libcontainer_py.rootfs.idmap import IDMap, userns_fd_for
@@ -376,7 +376,7 @@ def _mount_cgroup(root_fd: int, target: int, real: str, plan: MountPlan, *, cgro
       host is not exposed, as in runc's v1 mode.
     """
     tpath = paths.fd_path(target)
-    mounts = read_mountinfo(fstypes=("cgroup", "cgroup2"))
+    mounts = cgroup_mounts()
     flags = plan.mount_flags
     v1 = [m for m in mounts if m.fstype == "cgroup"]
     if plan.kind == "cgroup2" or not v1:

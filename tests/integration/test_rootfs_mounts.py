@@ -496,3 +496,29 @@ def test_rootfs_in_user_namespace(tmp_path: Path) -> None:
     assert {"ro", "nosuid"} <= mi[f"{rootfs}/data"].options
     assert mi[f"{rootfs}/dev/null"].root.endswith("null")  # a bind of the host's node, not a mknod
     assert res["hello"] == "hi\n" and res["null"]
+
+
+def test_cgroup_mounts_are_read_once_until_forgotten(tmp_path: Path) -> None:
+    """mountinfo.cgroup_mounts: read once per process (a library caller's inits find them in
+    their copy of it), read again after forget_cgroup_mounts (what a child that joins another
+    mount namespace calls). Shown with a cgroup2 mount made in a private mount namespace after the
+    first read: the cache does not see it, a fresh read does."""
+    from libcontainer_py import mountinfo as mi
+
+    target = tmp_path / "cg2"
+    target.mkdir()
+
+    def child() -> list[Any]:
+        _sys.mount(None, "/", None, c.MS_PRIVATE | c.MS_REC, None)
+        mi.forget_cgroup_mounts()
+        first = mi.cgroup_mounts()
+        again = mi.cgroup_mounts()
+        _sys.mount("none", str(target), "cgroup2", 0, None)
+        cached = [m.mountpoint for m in mi.cgroup_mounts()]
+        mi.forget_cgroup_mounts()
+        fresh = [m.mountpoint for m in mi.cgroup_mounts()]
+        real = [m.mountpoint for m in mi.read_mountinfo(fstypes=("cgroup", "cgroup2"))]
+        return [again is first, str(target) in cached, str(target) in fresh, fresh == real]
+
+    # (the mount ends with the child's namespace)
+    assert in_child(child) == [True, False, True, True]
