@@ -367,12 +367,19 @@ def _converse(
         join_fds = _open_join_files(join)
         try:
             sync.send(sock, "cgroup-done", fds=join_fds, files=join)
+        except (BrokenPipeError, ConnectionResetError):
+            return  # the child is gone (it failed before it read this): its error is read below
         finally:
             for fd in join_fds:
                 os.close(fd)
+        checkpoint("create:limits-pending")
         _set_limits(p)
+        try:
+            sync.send(sock, "limits-done")
+        except (BrokenPipeError, ConnectionResetError):
+            return  # (idem)
         # Tests stop (and SIGKILL) the runtime here: the cgroup exists with its limits and the
-        # state names it; the child is in it (v2) or joins it (v1), then goes on to its rootfs
+        # state names it; the child is in it (v2) or joins it (v1), then goes on to its mounts
         # (the init) or to fork the init (stage 1), and ends when it finds our socket closed.
         checkpoint("create:cgroup-applied")
 
@@ -483,12 +490,14 @@ def _make_cgroup(container: Container, p: Prepared) -> list[str]:
 
 
 def _set_limits(p: Prepared) -> None:
-    """Every limit but pids, right after the child was told to join (it joins while we write them:
-    ~0.5 ms less on the path it waits on). They were checked before the cgroup was made
-    (_plan_cgroup), and they are in place long before "ready", when the init has set up the rootfs
-    and nothing of the container's has run: runc too sets them then (procReady), with its init
-    already in the cgroup. pids waits for "ready" itself: a limit below what create needs (stage 1
-    forks the init; hooks fork too; 0 is a valid limit) would make create fail with EAGAIN."""
+    """Every limit but pids, right after the child was told to join: it joins, and the init starts
+    its setup, while we write them (~0.5 ms less on the path it waits on). They were checked before
+    the cgroup was made (_plan_cgroup). The init waits for "limits-done" before its first mount: a
+    v1 device list is written as "deny all" then one allow rule at a time, and a device opened or
+    made in between (a mount's block device, a copied node, /dev/null) would be refused. runc sets
+    them at procReady, after the init's mounts. pids waits for "ready" itself: a limit below what
+    create needs (stage 1 forks the init; hooks fork too; 0 is a valid limit) would make create fail
+    with EAGAIN."""
     assert p.cgroups is not None
     p.cgroups.set(_without_pids(p.resources))
 

@@ -17,6 +17,7 @@ CHECKPOINTS = frozenset({
     # create, the parent (_create.py), in order
     "create:state-dir",  # the state dir, exec fifo and a "creating" state.json exist; nothing runs
     "create:stage1-spawned",  # the first child forked (stage 1, or the init itself) or started, not in the cgroup
+    "create:limits-pending",  # the child told to join the cgroup, no limit written yet: the init waits to mount
     "create:cgroup-applied",  # the cgroup exists, limits set, the state names it; the child told to join (v1) or in it
     "create:init-pid",  # the init exists (in its namespaces, setting up) and the state names it
     "create:hooks-done",  # prestart/createRuntime hooks ran; the init waits before pivot_root

@@ -294,6 +294,7 @@ def stage2(cfg: InitConfig, sock: _socket.socket) -> NoReturn:
                 cfg.bundle,
                 in_userns=cfg.ns.new_user or cfg.ns.joins_user,
                 no_pivot=cfg.no_pivot,
+                before_mounts=lambda: expect(sock, "limits-done"),  # (_create._set_limits)
                 before_pivot=lambda: _creation_hooks(cfg, sock),
             )
         else:

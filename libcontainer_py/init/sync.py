@@ -8,11 +8,11 @@ reaches `create`, never a half-made container.
 
     parent (create)                stage-1 "pyrunc:[1:CHILD]"        stage-2 "pyrunc:[2:INIT]"
       |  spawn ---------------------->| import the init's modules (child.preload)
-      | check the cgroup's driver and | non-dumpable, close inherited fds
-      | limits, create the cgroup,    | setns(every path), user first, mount last
-      | name it in the state, apply   | unshare(CLONE_NEWUSER)         (when a new user ns)
-      | every limit of                |
-      | linux.resources but pids      |
+      | allow it every CPU but ours   | non-dumpable, close inherited fds
+      | (spawn.py off_our_cpu);       | setns(every path), user first, mount last
+      | check the cgroup's driver and | unshare(CLONE_NEWUSER)         (when a new user ns)
+      | limits, create the cgroup,    |
+      | name it in the state          |
       |<---------- userns ------------|
       | write uid_map, gid_map        |
       |----------- userns-done ------>|
@@ -22,12 +22,15 @@ reaches `create`, never a half-made container.
       |<---------- cgroup ------------|
       | [v2: move stage-1 in]         |
       |--- cgroup-done [+ SCM_RIGHTS: |
-      |  each v1 `tasks` file] ------>| [v1: join it, writing "0" to each]
-      |                               | unshare(CLONE_NEWCGROUP)
-      |                               | fork ---------------------------->|
+      |  each v1 `tasks` file] ------>| the caller's CPUs back; [v1: join it, writing "0" to each]
+      | every limit of                | unshare(CLONE_NEWCGROUP)
+      | linux.resources but pids      | fork ---------------------------->|
+      |----------------------------------------------- limits-done ------>|
       |<---------- pid {pid} ---------|                                    |
       | [move linux.netDevices in]    | _exit(0)                           |
-      |                                                                    | setsid, keyring, mounts
+      |                                                                    | setsid, keyring, "/" rslave,
+      |                                                                    | the rootfs bound on itself;
+      |                                                                    | reads limits-done, mounts
       |<---------------------------------------------- hooks -------------| (only with such hooks)
       | prestart, createRuntime hooks                                      |
       |----------------------------------------------- hooks-done ------->| createContainer hooks
@@ -53,7 +56,9 @@ single_stage), there is no stage 1: the parent unshares CLONE_NEWPID for its chi
 the init straight into the new pid namespace (spawn.py, pidfork.py), and sets its pid_for_children
 back. The init does stage 1's part itself (non-dumpable, fds closed, setns, unshare, "cgroup"; it
 imports its modules while it waits for "cgroup-done", unless it joins a mount namespace) and goes
-on as stage 2; the parent knows its pid from the fork, so no "pid" message comes.
+on as stage 2; the parent knows its pid from the fork, so no "pid" message comes. It needs nothing
+from the parent before the cgroup, so the parent sends "cgroup-done" and "limits-done" as soon as
+it can, without waiting for "cgroup": the init finds them in the socket.
 """
 
 from __future__ import annotations
@@ -114,7 +119,15 @@ def recv(sock: _socket.socket, timeout: float | None = None) -> dict[str, Any] |
     try:
         data, ancillary, flags, _addr = sock.recvmsg(MAX_MESSAGE, _socket.CMSG_SPACE(MAX_FDS * 4))
     except ConnectionResetError:
-        return None
+        # The other side closed with a message of ours unread (the parent sends "cgroup-done" and
+        # "limits-done" without being asked): the kernel reports that first, once, and what it
+        # sent before it closed (its error, say) is still queued behind.
+        try:
+            data, ancillary, flags, _addr = sock.recvmsg(
+                MAX_MESSAGE, _socket.CMSG_SPACE(MAX_FDS * 4), _socket.MSG_DONTWAIT
+            )
+        except (BlockingIOError, ConnectionResetError):
+            return None
     fds = [
         int.from_bytes(rights[i : i + 4], sys.byteorder, signed=True)
         for level, kind, rights in ancillary

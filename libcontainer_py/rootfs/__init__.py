@@ -83,11 +83,13 @@ def prepare_rootfs(
     *,
     in_userns: bool,
     no_pivot: bool = False,
+    before_mounts: Callable[[], object] | None = None,
     before_pivot: Callable[[], None] | None = None,
 ) -> None:
     """Build the container's filesystem tree and make it "/", ending with cwd "/".
 
     In order: "/" made rslave (or linux.rootfsPropagation), the rootfs bind-mounted onto itself,
+    ``before_mounts()`` (where the init waits until the cgroup's limits are written),
     ``spec.mounts`` in order, the default devices and linux.devices (unless /dev is a bind mount), the
     /dev symlinks, ``before_pivot()`` (where the init runs the createRuntime/prestart hooks, which
     still see the host), then pivot_root (or MS_MOVE + chroot with ``no_pivot``), the root propagation
@@ -116,6 +118,8 @@ def prepare_rootfs(
         ) from exc
     root_fd = _paths.open_root(rootfs)
     try:
+        if before_mounts is not None:
+            before_mounts()
         _mounts.mount_all(
             root_fd,
             plans,

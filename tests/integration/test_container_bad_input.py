@@ -47,6 +47,26 @@ def test_mount_source_does_not_exist(rt: Any, verb: str) -> None:
     create_fails(rt, edit, "mounts[", ".source", missing, verb=verb)
 
 
+def test_no_mount_namespace_is_one_line_every_time(rt: Any) -> None:
+    """An init that fails early, before it has read what the runtime sent it unasked
+    ("cgroup-done", "limits-done"): its error is what create reports, every time (a race once
+    lost it to a silent exit 1 or "exited during create"). Twenty library creates, then the CLI."""
+    from libcontainer_py.container import Container
+    from libcontainer_py.errors import LibcontainerError
+
+    def edit(config: dict[str, Any]) -> None:
+        config["linux"]["namespaces"] = []
+
+    bundle = rt.bundle(["true"], edit=edit)
+    for i in range(20):
+        with pytest.raises(LibcontainerError) as err:
+            Container.create(f"nomnt{i}", bundle, root=rt.root)
+        assert "linux.namespaces: a mount namespace is required" in str(err.value), (i, err.value)
+    assert rt.state_dirs() == []
+    refused(rt.pyrunc("run", "-b", str(bundle), rt.new_id()), "linux.namespaces", "mount namespace")
+    assert rt.state_dirs() == []
+
+
 def test_rlimit_above_the_hosts_hard_limit_in_a_user_namespace(rt: Any) -> None:
     # Without CAP_SYS_RESOURCE over the host (a user namespace's root has none), the hard limit
     # the runtime inherited is the ceiling: the message says the value asked and that limit.

@@ -384,6 +384,54 @@ def test_delete_after_create_was_sigkilled(rt: Any) -> None:
     assert cg_left(f"/pyrunc/{cid}") == []
 
 
+@pytest.mark.parametrize("userns", [False, True])
+def test_the_init_mounts_nothing_until_the_limits_are_written(rt: Any, userns: bool) -> None:
+    """The limits are written while the child joins the cgroup (_create._set_limits); a v1 device
+    list goes "deny all" first, then one allow rule at a time, so the init must not open or make a
+    device (nor mount anything, which may) before "limits-done". With the runtime stopped before it
+    writes them, the init stays without a mount of its own; let go, the container runs and uses
+    /dev/null. (Without that wait, 2 creates in 150 failed reopening stdio on /dev/null.)"""
+
+    def edit(config: dict[str, Any]) -> None:
+        if userns:
+            config["linux"]["namespaces"].append({"type": "user"})
+            config["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+            config["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+
+    cid = rt.new_id()
+    bundle = rt.bundle(["sh", "-c", "echo ok >/dev/null && echo ok"], edit=edit)
+    env = dict(os.environ, LIBCONTAINER_PY_STOP_AT="create:limits-pending")
+    # (not pipes: the created container holds its stdio until it ends)
+    p = subprocess.Popen([*rt.cmd, "--root", rt.root, "create", "--bundle", str(bundle), cid], env=env,
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        assert poll(lambda: _stopped(p.pid), timeout=20), "pyrunc create did not reach the checkpoint"
+        rootfs = str(bundle / "rootfs")
+        procs = _procs_in(f"/pyrunc/{cid}")
+        time.sleep(0.3)  # time enough for an init that did not wait to mount everything
+        procs = procs or _procs_in(f"/pyrunc/{cid}")
+        assert procs, "the child should have joined the cgroup"
+        for pid in procs:
+            with open(f"/proc/{pid}/mountinfo") as f:
+                points = [line.split()[4] for line in f]
+            # the rootfs bound onto itself, not pivoted into (then it would be "/"), nothing on it
+            assert rootfs in points, (pid, points)
+            assert not [m for m in points if m.startswith(rootfs + "/")], (pid, points)
+        assert cg_read("devices", cid, "devices.list") == "a *:* rwm"  # nothing written yet
+        os.kill(p.pid, signal.SIGCONT)
+        assert p.wait(30) == 0
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait(10)
+    assert "c 1:3 rwm" in cg_read("devices", cid, "devices.list")
+    r = rt.pyrunc("start", cid)
+    assert r.rc == 0, r
+    rt.wait_status(cid, "stopped")
+    assert rt.pyrunc("delete", cid).rc == 0
+    assert cg_left(f"/pyrunc/{cid}") == []
+
+
 def _stopped(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat") as f:

@@ -33,6 +33,7 @@ from libcontainer_py._faults import CHECKPOINTS, ENV
 CASES: dict[str, tuple[str, set[str]]] = {
     "create:state-dir": ("create", {"stopped"}),
     "create:stage1-spawned": ("create", {"stopped"}),
+    "create:limits-pending": ("create", {"stopped"}),
     "create:cgroup-applied": ("create", {"stopped"}),
     "create:init-pid": ("create", {"stopped"}),
     "create:hooks-done": ("create", {"stopped"}),
