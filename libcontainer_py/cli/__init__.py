@@ -116,7 +116,10 @@ def _main(argv: list[str]) -> int:
         return _run_verb(verb, verb_args, ctx)
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:
+    except BrokenPipeError as exc:
+        if not _stdout_reader_gone():
+            # Another pipe or socket (a child of ours that died, a hook's stdin): a real error.
+            return _report(exc, ctx, verb)
         # The reader went away (pyrunc list | head): not an error worth a traceback.
         # Point stdout at /dev/null so the interpreter's final flush does not complain again.
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -128,6 +131,18 @@ def _main(argv: list[str]) -> int:
             code = exc.code
             return code if isinstance(code, int) else (0 if code is None else 1)
         return _report(exc, ctx, verb)
+
+
+def _stdout_reader_gone() -> bool:
+    """Whether stdout is a pipe or socket whose reader has gone (poll reports POLLERR for it)."""
+    import select
+
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), 0)
+        return any(ev & (select.POLLERR | select.POLLHUP) for _fd, ev in poller.poll(0))
+    except (OSError, ValueError):
+        return False
 
 
 def _run_verb(verb: str, verb_args: list[str], ctx: Context) -> int:

@@ -118,3 +118,25 @@ def test_json_log_gets_the_error(tmp_path: Path) -> None:
     assert "does not exist" in line
     last = json.loads(log.read_text().splitlines()[-1])
     assert last["level"] == "error" and "does not exist" in last["msg"] and "time" in last
+
+
+def test_a_closed_stdout_is_a_quiet_exit_but_another_broken_pipe_is_one_line(tmp_path: Path) -> None:
+    """`pyrunc --help | true`: stdout's reader is gone, exit 1 without a word. A broken pipe
+    elsewhere (a child that died, a hook's stdin) is an error like any other: one line."""
+    r, w = os.pipe()
+    os.close(r)
+    try:
+        p = subprocess.run([sys.executable, "-m", "libcontainer_py.cli", "--help"], stdout=w,
+                           stderr=subprocess.PIPE, text=True, check=False)  # fmt: skip
+    finally:
+        os.close(w)
+    assert (p.returncode, p.stderr) == (1, "")
+    script = (
+        "import sys\n"
+        "import libcontainer_py.cli as cli\n"
+        "def broken(*a): raise BrokenPipeError(32, 'Broken pipe')\n"
+        "cli._run_verb = broken\n"
+        "sys.exit(cli._main(['list']))\n"
+    )
+    p = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
+    assert "BrokenPipeError" in one_line_error(p)
