@@ -16,6 +16,8 @@ timed here.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 
@@ -42,3 +44,36 @@ def measure(
         own = fns[name]()
         out[name].append(own if own is not None else (time.perf_counter() - t0) * 1000)
     return out
+
+
+class LeanWorker:
+    """A Python process that never imports the pydantic models, timing the library's call itself:
+    `body` (Python source, run with `args` as sys.argv[1:]) defines `call()`; the worker runs it once
+    per line it reads and answers with the ms it took. A caller's fork and its child's execve cost
+    grow with the caller's memory, and the pydantic models double a process's (15 -> 31 MB
+    resident here). A candidate for measure(): calling it returns the worker's own time."""
+
+    def __init__(self, body: str, *args: str) -> None:
+        src = (
+            f"import sys, time\n{body}\n"
+            "for _ in sys.stdin:\n"
+            "    t0 = time.perf_counter()\n"
+            "    call()\n"
+            "    print((time.perf_counter() - t0) * 1000, 'pydantic' in sys.modules, flush=True)\n"
+        )
+        self._proc = subprocess.Popen(
+            [sys.executable, "-c", src, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+
+    def __call__(self) -> float:
+        assert self._proc.stdin is not None and self._proc.stdout is not None
+        self._proc.stdin.write("\n")
+        self._proc.stdin.flush()
+        ms, pydantic = self._proc.stdout.readline().split()
+        assert pydantic == "False", "the worker imported the pydantic models"
+        return float(ms)
+
+    def close(self) -> None:
+        assert self._proc.stdin is not None
+        self._proc.stdin.close()
+        self._proc.wait()

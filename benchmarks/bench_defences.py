@@ -62,9 +62,9 @@ def per_call_us(fn: Callable[[], object], n: int) -> float:
 
 def main() -> None:
     import libcontainer_py as lc
-    from libcontainer_py import _sys
+    from libcontainer_py import _sys, procfs
     from libcontainer_py.init import process_setup as ps
-    from libcontainer_py.rootfs import paths, procfs
+    from libcontainer_py.rootfs import paths
     from libcontainer_py.rootfs.devices import DEFAULT_DEVICES
     from libcontainer_py.spec import Spec
 

@@ -20,7 +20,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from _roundrobin import ORDERS, measure  # benchmarks/ is sys.path[0] when a script here runs
+from _roundrobin import ORDERS, LeanWorker, measure  # benchmarks/ is sys.path[0] when a script here runs
 
 
 def main() -> None:
@@ -56,30 +56,15 @@ def main() -> None:
         def library() -> None:
             container.exec(proc)
 
-        # The same exec from a process that never imported pydantic (the process given as a dict):
-        # the fork and the child's execve cost grows with the caller's memory, and the pydantic
-        # models double this process's. It execs once per line it reads and answers with the time.
-        worker_src = (
-            "import sys, time\n"
+        # The same exec from a process that never imported pydantic (the process given as a dict).
+        lean = LeanWorker(
             "from libcontainer_py.container import Container\n"
             "c = Container.load(sys.argv[1], sys.argv[2])\n"
             "proc = {'args': ['true'], 'cwd': '/', 'env': ['PATH=/bin:/usr/bin']}\n"
-            "for _ in sys.stdin:\n"
-            "    t0 = time.perf_counter()\n"
-            "    assert c.exec(proc).exit_status == 0\n"
-            "    print((time.perf_counter() - t0) * 1000, 'pydantic' in sys.modules, flush=True)\n"
+            "def call(): assert c.exec(proc).exit_status == 0",
+            "p",
+            root,
         )
-        worker = subprocess.Popen(
-            [sys.executable, "-c", worker_src, "p", root], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-        )
-
-        def lean() -> float:
-            assert worker.stdin is not None and worker.stdout is not None
-            worker.stdin.write("\n")
-            worker.stdin.flush()
-            ms, pydantic = worker.stdout.readline().split()
-            assert pydantic == "False"
-            return float(ms)
 
         candidates: dict[str, Callable[[], float | None]] = {
             "library exec() in-process": library,
@@ -95,9 +80,7 @@ def main() -> None:
             candidates["unshare+sh"] = lambda: sh(["unshare", "-m", "sh", "-c", wrap, "sh", "true"])
             candidates[crun_name] = lambda: sh([*crun_pre, "exec", "c", "true"])
         results = measure(candidates, n, order=cli.order, gap=cli.gap)
-        assert worker.stdin is not None
-        worker.stdin.close()
-        worker.wait()
+        lean.close()
         if crun_name in results:
             base = statistics.median(results.pop("unshare+sh"))
             results[crun_name] = [x - base for x in results[crun_name]]

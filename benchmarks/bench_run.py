@@ -22,7 +22,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from _roundrobin import ORDERS, measure  # benchmarks/ is sys.path[0] when a script here runs
+from _roundrobin import ORDERS, LeanWorker, measure  # benchmarks/ is sys.path[0] when a script here runs
 
 
 def main() -> None:
@@ -56,31 +56,13 @@ def main() -> None:
             lc.run(bundle, spec=spec, root=str(root)).check_returncode()
 
         # The same call from a process that never imported pydantic (run(bundle) loads config.json
-        # with spec.fast): the container's fork and execve cost grows with the caller's memory, and
-        # the pydantic models double this process's (15 -> 31 MB resident here). It runs one
-        # container per line it reads, and answers with the time it took.
-        worker_src = (
-            "import sys, time, libcontainer_py as lc\n"
-            "for _ in sys.stdin:\n"
-            "    t0 = time.perf_counter()\n"
-            "    lc.run(sys.argv[1], root=sys.argv[2]).check_returncode()\n"
-            "    print((time.perf_counter() - t0) * 1000, 'pydantic' in sys.modules, flush=True)\n"
+        # with spec.fast).
+        lean = LeanWorker(
+            "import libcontainer_py as lc\n"
+            "def call(): lc.run(sys.argv[1], root=sys.argv[2]).check_returncode()",
+            str(bundle),
+            str(root),
         )
-        worker = subprocess.Popen(
-            [sys.executable, "-c", worker_src, str(bundle), str(root)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert worker.stdin is not None and worker.stdout is not None
-
-        def lean() -> float:
-            assert worker.stdin is not None and worker.stdout is not None
-            worker.stdin.write("\n")
-            worker.stdin.flush()
-            ms, pydantic = worker.stdout.readline().split()
-            assert pydantic == "False"
-            return float(ms)
 
         candidates: dict[str, Callable[[], float | None]] = {
             "library run() in-process": library,
@@ -109,8 +91,7 @@ def main() -> None:
                 ]
             )
         results = measure(candidates, n, order=cli.order, gap=cli.gap)
-        worker.stdin.close()
-        worker.wait()
+        lean.close()
         if crun_name in results:
             floor = statistics.median(results.pop("unshare+sh"))
             results[crun_name] = [x - floor for x in results[crun_name]]
