@@ -480,9 +480,7 @@ def _make_cgroup(container: Container, p: Prepared) -> list[str]:
     return the files the child joins it through (v1), or [] when the runtime moves it in (v2, or
     no cgroup). Its limits are set next (_set_limits), once the child has been told to join."""
     manager = _plan_cgroup(p)
-    p.cgroup_owned = not manager.exists()  # what create makes is ours, even if it then fails
-    manager.create()
-    p.cgroup_owned = True
+    p.cgroup_owned = manager.create()  # what create made is ours, even if create then fails
     state = container._state
     state.cgroup_paths = manager.paths()
     container._dir.save(state)  # from now on delete --force finds the cgroup

@@ -68,9 +68,11 @@ class Manager(abc.ABC):
         return []
 
     @abc.abstractmethod
-    def create(self) -> None:
+    def create(self) -> bool:
         """apply() without moving anyone in: create the cgroup, refusing one that is frozen or
-        already has processes. The process joins later (join_files(), or add_process())."""
+        already has processes. The process joins later (join_files(), or add_process()). True
+        when it made the cgroup (none of it was there: it is the caller's to remove), False when
+        it found it; a refusal or a failure leaves nothing it made."""
 
     @abc.abstractmethod
     def plan(self, resources: LinuxResources) -> list[Write]:

@@ -39,8 +39,8 @@ class NoneManager(Manager):
     def apply(self, pid: int) -> None:
         return None
 
-    def create(self) -> None:
-        return None
+    def create(self) -> bool:
+        return False
 
     def add_process(self, pid: int) -> None:
         return None

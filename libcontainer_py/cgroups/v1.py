@@ -138,11 +138,9 @@ class V1Manager(Manager):
 
     # --- create / join ----------------------------------------------------------------------------
 
-    def _check_usable(self) -> None:
+    def _check_usable(self, existing: list[str]) -> None:
         """Refuse a pre-existing cgroup that has processes or is frozen (config-linux.md)."""
-        for d in self._unique_dirs():
-            if not os.path.isdir(d):
-                continue
+        for d in existing:
             text = read_optional(os.path.join(d, "cgroup.procs"))
             if text:
                 pids = text.split()
@@ -152,25 +150,31 @@ class V1Manager(Manager):
                     field=CGPATH,
                 )
         fz = self._dirs.get("freezer")
-        if fz and os.path.isdir(fz):
+        if fz and fz in existing:
             state = read_optional(os.path.join(fz, "freezer.state"))
             if state in ("FROZEN", "FREEZING"):
                 raise CgroupError(f"cgroup {fz} is frozen (freezer.state {state}); thaw it first", field=CGPATH)
 
-    def _create(self) -> None:
+    def _create(self, made: list[str]) -> list[str]:
+        """mkdir each hierarchy's directory; those made are appended to ``made`` as they are (for
+        the caller's undo), those already there returned. One mkdir each in the usual case, rather
+        than a stat of each first (~0.1 ms of the path the container's init waits on)."""
+        existing: list[str] = []
         for d in self._unique_dirs():
             try:
                 try:
                     os.mkdir(d)  # the usual case: only the container's own directory is missing
+                    made.append(d)
                 except FileExistsError:
                     if not os.path.isdir(d):
                         raise
+                    existing.append(d)
                 except FileNotFoundError:
-                    os.makedirs(d, exist_ok=True)
+                    os.makedirs(d)
+                    made.append(d)
             except OSError as e:
                 raise CgroupError(f"cannot create cgroup {d}: {e.strerror}", field=CGPATH) from e
-        if "cpuset" in self._dirs:
-            self._init_cpuset(self._dirs["cpuset"])
+        return existing
 
     def _init_cpuset(self, d: str) -> None:
         """A new v1 cpuset has empty cpus/mems, and a task cannot join it (ENOSPC): copy them down from the
@@ -195,9 +199,21 @@ class V1Manager(Manager):
         self.create()
         self.add_process(pid)
 
-    def create(self) -> None:
-        self._check_usable()
-        self._create()
+    def create(self) -> bool:
+        made: list[str] = []
+        try:
+            existing = self._create(made)
+            self._check_usable(existing)
+            if "cpuset" in self._dirs:
+                self._init_cpuset(self._dirs["cpuset"])
+        except BaseException:
+            for d in reversed(made):  # refused, or failed: nothing of ours is left
+                try:  # noqa: SIM105  (not contextlib: ~1 ms to import for one line)
+                    os.rmdir(d)
+                except OSError:
+                    pass
+            raise
+        return not existing
 
     def join_files(self) -> list[str]:
         from libcontainer_py.cgroups import join_files

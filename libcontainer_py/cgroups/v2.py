@@ -115,9 +115,11 @@ class V2Manager(Manager):
         self.create()
         self.add_process(pid)
 
-    def create(self) -> None:
+    def create(self) -> bool:
+        existed = os.path.isdir(self._dir)
         self._check_usable()
         self._create()
+        return not existed
 
     def add_process(self, pid: int) -> None:
         write_file(self._file("cgroup.procs"), str(pid), CGPATH)

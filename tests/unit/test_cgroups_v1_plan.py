@@ -379,6 +379,33 @@ def test_apply_copies_cpuset_and_refuses_busy(mgr: V1Manager, tree: tuple[Mounts
         mgr.apply(99)
 
 
+def test_create_says_whether_it_made_the_cgroup_and_undoes_a_refusal(tree: tuple[Mounts, Path]) -> None:
+    """create() makes each hierarchy's directory with one mkdir (no stat first) and says whether it
+    made the cgroup (the caller's to remove if create then fails) or found it. Refused because a
+    hierarchy's directory was there with a process in it, it removes what it had made already."""
+    mounts, root = tree
+    busy = new_manager("busy", None, mounts=mounts)
+    made = {c: root / c / "pyrunc" / "busy" for c in FILES}
+    _mkfiles(made["freezer"], "freezer")  # only there, and with a process
+    (made["freezer"] / "cgroup.procs").write_text("4321\n")
+    with pytest.raises(CgroupError, match=r"^linux\.cgroupsPath: cgroup .*freezer.* already has processes \(4321\)"):
+        busy.create()
+    assert made["freezer"].is_dir()  # not ours: left alone
+    assert [c for c, d in made.items() if c != "freezer" and d.exists()] == []  # ours: undone
+
+    fresh = new_manager("fresh", None, mounts=mounts)
+    (root / "cpuset" / "pyrunc").mkdir(exist_ok=True)
+    for f, v in (("cpuset.cpus", "0-1"), ("cpuset.mems", "0")):
+        (root / "cpuset" / "pyrunc" / f).write_text(v)
+    for c in FILES:  # the kernel's files appear on mkdir: a fake tree has them once create made the dirs
+        (root / c / "pyrunc").mkdir(exist_ok=True)
+    assert fresh.create() is True
+    found = new_manager("fresh", None, mounts=mounts)
+    for c in FILES:
+        _mkfiles(root / c / "pyrunc" / "fresh", c)
+    assert found.create() is False  # there, empty, thawed: usable, not ours
+
+
 def test_apply_refuses_frozen(mgr: V1Manager) -> None:
     (Path(mgr.paths()["freezer"]) / "freezer.state").write_text("FROZEN")
     assert mgr.is_frozen()
