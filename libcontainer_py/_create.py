@@ -252,6 +252,7 @@ def create(
     spawn: str,
     console_socket: str | None,
     warn: Callable[[str], None],
+    start_now: bool = False,
 ) -> None:
     from libcontainer_py.container import _host_id, _reap, _write_pid_file, subreaper
     from libcontainer_py.init import child as init_child
@@ -301,7 +302,7 @@ def create(
             if single:
                 state.pid = stage1
                 state.pid_start = process_start_time(stage1) or 0  # saved with the cgroup's paths
-            _converse(container, p, parent_sock, stage1, pids, console_socket, warn, single=single)
+            _converse(container, p, parent_sock, stage1, pids, console_socket, warn, single=single, start_now=start_now)
         checkpoint("create:before-created")
         state.stage = "created"
         state_dir.save(state)
@@ -346,6 +347,7 @@ def _converse(
     warn: Callable[[str], None],
     *,
     single: bool = False,
+    start_now: bool = False,
 ) -> None:
     from libcontainer_py.container import _reap, _reap_exited, _write_id_maps
     from libcontainer_py.init import sync
@@ -435,7 +437,12 @@ def _converse(
                 manager.set(new("LinuxResources", pids=p.resources.pids))
             ready = True
             checkpoint("create:ready")
-            sync.send(sock, "run")
+            if start_now:
+                # No wait on the exec fifo: the init execs the program once it is set up (as crun's
+                # run does, without its fifo): no round trip through a `start`. Gone, the fifo no
+                # longer says "created" (_status.live_status).
+                os.unlink(container._dir.exec_fifo)
+            sync.send(sock, "run", exec=start_now)
         else:
             raise sync.ProtocolError(f"unexpected message {kind!r} from container init")
     if state.pid and not single:

@@ -94,12 +94,12 @@ def run(
         stdin_r, stdin_w = pipe() if input is not None else (None, None)
         out_r, out_w = pipe() if capture_output else (None, None)
         err_r, err_w = pipe() if capture_output else (None, None)
-        container = Container.create(cid, bundle, spec=spec, root=root, stdio=(stdin_r, out_w, err_w))
+        # start=True: the program runs as soon as the container is set up (no exec fifo round trip).
+        container = Container.create(cid, bundle, spec=spec, root=root, stdio=(stdin_r, out_w, err_w), start=True)
         try:
             # Our copies of the child's ends must go, or we would never see EOF.
             for fd in (stdin_r, out_w, err_w):
                 close(fd)
-            container.start()
             stdout, stderr = _communicate(input, stdin_w, out_r, err_r, timeout, close)
             status = container.wait(timeout=timeout)
         finally:

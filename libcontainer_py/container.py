@@ -177,11 +177,14 @@ class Container:
         console_socket: str | None = None,
         detach: bool = False,
         warn: Callable[[str], None] | None = None,
+        start: bool = False,
     ) -> Container:
         """Create a container from a bundle directory (its config.json) or from `spec` (with
         `bundle` as the directory that relative paths are resolved against; default: cwd).
         Everything in the config is applied except running the program, which waits for start().
-        On any failure nothing is left behind: no state, no process, no mount."""
+        With start=True the program runs as soon as the container is set up, without that wait
+        (what run() does; no round trip through the exec fifo), and the poststart hooks have run
+        when this returns. On any failure nothing is left behind: no state, no process, no mount."""
         from libcontainer_py import _create
 
         report = warn or _default_warn
@@ -191,8 +194,12 @@ class Container:
         state_dir = StateDir(root, container_id)
         state_dir.create()
         with state_dir.creating():
-            return cls._create_locked(state_dir, p, pid_file, no_pivot, preserve_fds, no_new_keyring, stdio, spawn,
-                               console_socket, report)  # fmt: skip
+            container = cls._create_locked(state_dir, p, pid_file, no_pivot, preserve_fds, no_new_keyring, stdio,
+                                           spawn, console_socket, report, start)  # fmt: skip
+        if start:
+            with container._locked():
+                container._poststart()
+        return container
 
     @classmethod
     def _create_locked(
@@ -207,6 +214,7 @@ class Container:
         spawn: str,
         console_socket: str | None,
         report: Callable[[str], None],
+        start: bool = False,
     ) -> Container:
         from libcontainer_py import _create
 
@@ -243,6 +251,7 @@ class Container:
             spawn=spawn,
             console_socket=console_socket,
             warn=report,
+            start_now=start,
         )
         return container
 
@@ -286,19 +295,23 @@ class Container:
                 os.close(fd)
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(self._dir.exec_fifo)
-            poststart = self._hooks().get("poststart")
-            checkpoint("start:before-poststart")
-            if poststart:
-                from libcontainer_py import hooks
-                from libcontainer_py._create import hook_state
+            self._poststart()
 
-                try:
-                    hooks.run_hooks("poststart", poststart, hook_state(self._state, "running"), cwd=self.bundle)
-                except hooks.HookError:
-                    # runtime.md 1.3: a poststart failure is an error: stop the container, destroy
-                    # it (poststop hooks run), and report.
-                    self._destroy(warn=_default_warn)
-                    raise
+    def _poststart(self) -> None:
+        """The program runs: the poststart hooks (under the container's lock)."""
+        poststart = self._hooks().get("poststart")
+        checkpoint("start:before-poststart")
+        if poststart:
+            from libcontainer_py import hooks
+            from libcontainer_py._create import hook_state
+
+            try:
+                hooks.run_hooks("poststart", poststart, hook_state(self._state, "running"), cwd=self.bundle)
+            except hooks.HookError:
+                # runtime.md 1.3: a poststart failure is an error: stop the container, destroy
+                # it (poststop hooks run), and report.
+                self._destroy(warn=_default_warn)
+                raise
 
     def _hooks(self) -> dict[str, builtins.list[Any]]:
         doc = self._state.extra.get("hooks")

@@ -312,7 +312,7 @@ def stage2(cfg: InitConfig, sock: _socket.socket) -> NoReturn:
         stage = "rootfs"
         rootfs.finalize_rootfs(spec)
         send(sock, "ready")
-        expect(sock, "run")
+        at_once = bool(expect(sock, "run").get("exec"))  # Container.create(start=True): no fifo
 
         cell = ps.Stage("process")
         try:
@@ -327,14 +327,16 @@ def stage2(cfg: InitConfig, sock: _socket.socket) -> NoReturn:
         # Past this point the parent is told "all set up" by EOF on the sync socket.
         sock.close()
         stage = "exec fifo"
-        try:
-            wfd = os.open(f"/proc/self/fd/{fifo_fd}", os.O_WRONLY | os.O_CLOEXEC)
-        except OSError as exc:
-            raise LibcontainerError(
-                f"cannot open the exec fifo through /proc/self/fd ({exc.strerror}): the container needs /proc mounted"
-            ) from None
-        os.write(wfd, b"0")
-        os.close(wfd)
+        if not at_once:
+            try:
+                wfd = os.open(f"/proc/self/fd/{fifo_fd}", os.O_WRONLY | os.O_CLOEXEC)
+            except OSError as exc:
+                raise LibcontainerError(
+                    f"cannot open the exec fifo through /proc/self/fd ({exc.strerror}): "
+                    "the container needs /proc mounted"
+                ) from None
+            os.write(wfd, b"0")
+            os.close(wfd)
         os.close(fifo_fd)
         if spec.hooks is not None:
             from libcontainer_py import hooks  # (preload)

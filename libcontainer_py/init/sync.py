@@ -51,6 +51,10 @@ reaches `create`, never a half-made container.
     start: open exec.fifo for reading, read 1 byte ------------------------>| startContainer hooks,
       poststart hooks                                                        execve(args)
 
+    Container.create(start=True) (what run() uses): the parent removes exec.fifo and sends
+    "run" with exec: true; the init skips the fifo and goes on to its startContainer hooks and
+    execve as soon as it has closed its end; the parent runs the poststart hooks after the EOF.
+
 Without a user namespace (new or joined), a joined pid namespace or a time namespace (child.py
 single_stage), there is no stage 1: the parent unshares CLONE_NEWPID for its children only, forks
 the init straight into the new pid namespace (spawn.py, pidfork.py), and sets its pid_for_children

@@ -3,6 +3,7 @@ libcontainer_py.run(), and the per-container session keyring."""
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
@@ -36,6 +37,37 @@ def test_lifecycle(rt: Any) -> None:
     c.delete()
     with pytest.raises(ContainerNotFound, match="does not exist"):
         Container.load("api-1", rt.root)
+
+
+def test_create_with_start_runs_the_program_at_once(rt: Any) -> None:
+    """Container.create(start=True), what run() uses: no exec fifo round trip. The program runs
+    when create returns (never "created"), after the poststart hooks; start() then refuses. A
+    failing poststart hook ends it as start() would: the container destroyed, nothing left."""
+    marker = rt.base / "poststart-ran"
+
+    def hooks(config: dict[str, Any]) -> None:
+        config["hooks"] = {"poststart": [{"path": "/bin/sh", "args": ["sh", "-c", f"echo $$ > {marker}"]}]}
+
+    c = Container.create(rt.new_id(), rt.bundle(["sleep", "100"], edit=hooks), root=rt.root, start=True)
+    assert c.status is Status.RUNNING
+    assert marker.exists()
+    with open(f"/proc/{c.pid}/comm") as f:
+        assert f.read().strip() == "sleep"  # the program itself, not the init waiting on a fifo
+    assert "exec.fifo" not in os.listdir(os.path.join(rt.root, c.id))
+    with pytest.raises(InvalidState, match="running"):
+        c.start()
+    c.kill(signal.SIGKILL)
+    assert c.wait(timeout=10) == 128 + signal.SIGKILL
+    c.delete()
+
+    def failing(config: dict[str, Any]) -> None:
+        config["hooks"] = {"poststart": [{"path": "/bin/false"}]}
+
+    from libcontainer_py.hooks import HookError
+
+    with pytest.raises(HookError, match="poststart"):
+        Container.create(rt.new_id(), rt.bundle(["sleep", "100"], edit=failing), root=rt.root, start=True)
+    assert rt.state_dirs() == []
 
 
 def test_wait_returns_the_exit_status(rt: Any) -> None:
