@@ -11,6 +11,9 @@
 and a finalizer that, pass or fail, force-deletes every container left under the root and then
 asserts that nothing is left: no state directory, no process whose root is in the work directory,
 no mount naming the work directory in /proc/self/mountinfo.
+
+`netns_holders` (a `NetnsHolders`), for the network tests that need no container: processes each
+sleeping in a network namespace of its own (`netns_holders.new()`), killed by pid at teardown.
 """
 
 from __future__ import annotations
@@ -347,6 +350,48 @@ def processes_under(base: Path) -> list[int]:
 def mounts_naming(base: Path) -> list[str]:
     with open("/proc/self/mountinfo") as f:
         return [line.split()[4] for line in f if str(base) in line]
+
+
+class NetnsHolders:
+    """Processes sleeping in network namespaces of their own (`unshare --net sleep`), to stand for a
+    host or a container in the network tests, so that no interface of the machine is touched.
+    `new()` returns one once it is in its new namespace; `close()` kills and reaps every one made,
+    by pid (the `netns_holders` fixture calls it at teardown, pass or fail; earlier is harmless)."""
+
+    def __init__(self) -> None:
+        self._procs: list[subprocess.Popen[bytes]] = []
+
+    def new(self) -> subprocess.Popen[bytes]:
+        ours = os.readlink("/proc/self/ns/net")
+        proc = subprocess.Popen(["unshare", "--net", "--", "sleep", "600"])
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                if os.readlink(f"/proc/{proc.pid}/ns/net") != ours:
+                    self._procs.append(proc)
+                    return proc
+            except FileNotFoundError:
+                break
+            time.sleep(0.005)
+        proc.kill()
+        proc.wait()
+        raise RuntimeError("unshare --net did not start")
+
+    def close(self) -> None:
+        for proc in self._procs:
+            proc.kill()
+        for proc in self._procs:
+            proc.wait()
+        self._procs.clear()
+
+
+@pytest.fixture
+def netns_holders() -> Iterator[NetnsHolders]:
+    holders = NetnsHolders()
+    try:
+        yield holders
+    finally:
+        holders.close()
 
 
 @pytest.fixture

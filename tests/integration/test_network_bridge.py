@@ -9,7 +9,6 @@ finalizer checks, pass or fail, that nothing of ours (`pyv*`, `lcpyt*`) appeared
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -40,45 +39,24 @@ class Netns:
     path: str
 
 
-def _sleeper() -> subprocess.Popen[bytes]:
-    ours = os.readlink("/proc/self/ns/net")
-    proc = subprocess.Popen(["unshare", "--net", "--", "sleep", "600"])
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            if os.readlink(f"/proc/{proc.pid}/ns/net") != ours:
-                return proc
-        except FileNotFoundError:
-            break
-        time.sleep(0.005)
-    proc.kill()
-    proc.wait()
-    raise RuntimeError("unshare --net did not start")
-
-
 def _our_links() -> set[str]:
     out = subprocess.run(["ip", "-j", "link"], check=True, capture_output=True, text=True).stdout
     return {link["ifname"] for link in json.loads(out) if link["ifname"].startswith(("pyv", "lcpyt"))}
 
 
 @pytest.fixture
-def netns() -> Iterator[Callable[[], Netns]]:
+def netns(netns_holders: Any) -> Iterator[Callable[[], Netns]]:
     """A factory of fresh network namespaces, each held by a sleeping process killed at teardown."""
     before = _our_links()
-    procs: list[subprocess.Popen[bytes]] = []
 
     def make() -> Netns:
-        proc = _sleeper()
-        procs.append(proc)
+        proc = netns_holders.new()
         return Netns(proc.pid, f"/proc/{proc.pid}/ns/net")
 
     try:
         yield make
     finally:
-        for proc in procs:
-            proc.kill()
-        for proc in procs:
-            proc.wait()
+        netns_holders.close()
         assert _our_links() == before, "something of ours leaked into the test runner's own netns"
 
 

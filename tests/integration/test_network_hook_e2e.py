@@ -9,7 +9,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,35 +29,15 @@ SCRIPT = Path(sys.executable).parent / "pyrunc-netns"
 HOOK = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "libcontainer_py.network"]
 
 
-def _sleeper() -> subprocess.Popen[bytes]:
-    ours = os.readlink("/proc/self/ns/net")
-    proc = subprocess.Popen(["unshare", "--net", "--", "sleep", "600"])
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            if os.readlink(f"/proc/{proc.pid}/ns/net") != ours:
-                return proc
-        except FileNotFoundError:
-            break
-        time.sleep(0.005)
-    proc.kill()
-    proc.wait()
-    raise RuntimeError("unshare --net did not start")
-
-
 @pytest.fixture
-def world() -> Iterator[tuple[int, int, str]]:
+def world(netns_holders: Any) -> Iterator[tuple[int, int, str]]:
     """(host pid, container pid, state root): two sleeping processes in new netns, a temp state root."""
     state_root = tempfile.mkdtemp(prefix="lcpyt-state-")
-    procs: list[subprocess.Popen[bytes]] = []
     try:
-        procs.append(_sleeper())
-        procs.append(_sleeper())
-        yield procs[0].pid, procs[1].pid, state_root
+        host, cont = netns_holders.new(), netns_holders.new()
+        yield host.pid, cont.pid, state_root
     finally:
-        for proc in procs:
-            proc.kill()
-            proc.wait()
+        netns_holders.close()
         shutil.rmtree(state_root, ignore_errors=True)
 
 
@@ -108,7 +87,7 @@ def test_hook_up_then_down(world: tuple[int, int, str]) -> None:
     assert json.loads(Path(root, f"{BRIDGE}.json").read_text())["leases"] == {}
 
 
-def test_hook_failures_are_one_line_and_leave_nothing(world: tuple[int, int, str]) -> None:
+def test_hook_failures_are_one_line_and_leave_nothing(world: tuple[int, int, str], netns_holders: Any) -> None:
     host, cont, root = world
     common = ["--bridge", BRIDGE, "--subnet", SUBNET, "--state-root", root, "--host-netns", f"/proc/{host}/ns/net"]
     gone = subprocess.Popen(["true"])
@@ -134,17 +113,13 @@ def test_hook_failures_are_one_line_and_leave_nothing(world: tuple[int, int, str
     small = [*common[:2], "--subnet", "10.217.0.0/30", *common[4:]]
     ok = hook(["up", *small], {"id": "first", "pid": cont, "status": "creating", "bundle": "/"})
     assert ok.returncode == 0, ok.stderr
-    other = _sleeper()
-    try:
-        full = hook(["up", *small], {"id": "second", "pid": other.pid, "status": "creating", "bundle": "/"})
-        assert full.returncode == 1
-        assert full.stderr.startswith("pyrunc-netns up: --subnet: 10.217.0.0/30 is exhausted")
-        assert link_names(other.pid) == {"lo"}
-        assert veth_name("second", BRIDGE) not in link_names(host)
-        assert set(json.loads(Path(root, f"{BRIDGE}.json").read_text())["leases"]) == {"first"}
-    finally:
-        other.kill()
-        other.wait()
+    other = netns_holders.new()  # killed with the world's two at teardown
+    full = hook(["up", *small], {"id": "second", "pid": other.pid, "status": "creating", "bundle": "/"})
+    assert full.returncode == 1
+    assert full.stderr.startswith("pyrunc-netns up: --subnet: 10.217.0.0/30 is exhausted")
+    assert link_names(other.pid) == {"lo"}
+    assert veth_name("second", BRIDGE) not in link_names(host)
+    assert set(json.loads(Path(root, f"{BRIDGE}.json").read_text())["leases"]) == {"first"}
     assert hook(["down", *small], {"id": "first", "status": "stopped", "bundle": "/"}).returncode == 0
 
 

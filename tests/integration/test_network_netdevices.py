@@ -5,11 +5,8 @@ end of a veth pair; the other end stays behind in the host namespace.)"""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -24,45 +21,21 @@ pytestmark = [
 ]
 
 
-def _sleeper() -> subprocess.Popen[bytes]:
-    ours = os.readlink("/proc/self/ns/net")
-    proc = subprocess.Popen(["unshare", "--net", "--", "sleep", "600"])
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            if os.readlink(f"/proc/{proc.pid}/ns/net") != ours:
-                return proc
-        except FileNotFoundError:
-            break
-        time.sleep(0.005)
-    proc.kill()
-    proc.wait()
-    raise RuntimeError("unshare --net did not start")
-
-
 @pytest.fixture
-def pair() -> Iterator[tuple[int, int]]:
+def pair(netns_holders: Any) -> tuple[int, int]:
     """(host pid, container pid); the host netns has lcpytd0 (up, with addresses) and lcpytd1."""
-    procs: list[subprocess.Popen[bytes]] = []
-    try:
-        procs.append(_sleeper())
-        procs.append(_sleeper())
-        host = procs[0].pid
-        for cmd in (
-            "link add lcpytd0 type veth peer name lcpytd1",
-            "addr add 10.218.0.5/24 dev lcpytd0",
-            "addr add 10.218.1.5/24 dev lcpytd0",
-            "addr add 169.254.7.7/16 scope link dev lcpytd0",  # not global: must not be carried over
-            "-6 addr add 2001:db8:218::5/64 dev lcpytd0 nodad",
-            "link set lcpytd0 up",
-            "link add lcpytd2 type veth peer name lcpytd3",
-        ):
-            sh(host, cmd)
-        yield host, procs[1].pid
-    finally:
-        for proc in procs:
-            proc.kill()
-            proc.wait()
+    host, cont = netns_holders.new().pid, netns_holders.new().pid
+    for cmd in (
+        "link add lcpytd0 type veth peer name lcpytd1",
+        "addr add 10.218.0.5/24 dev lcpytd0",
+        "addr add 10.218.1.5/24 dev lcpytd0",
+        "addr add 169.254.7.7/16 scope link dev lcpytd0",  # not global: must not be carried over
+        "-6 addr add 2001:db8:218::5/64 dev lcpytd0 nodad",
+        "link set lcpytd0 up",
+        "link add lcpytd2 type veth peer name lcpytd3",
+    ):
+        sh(host, cmd)
+    return host, cont
 
 
 def sh(pid: int, cmd: str) -> str:
