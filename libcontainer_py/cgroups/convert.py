@@ -77,6 +77,41 @@ def check_limit(value: int, field: str, *, allow_zero: bool = True) -> None:
         raise CgroupError(f"{value} is invalid: use -1 for unlimited or a positive number", field=field)
 
 
+# --- range checks both drivers make (the kernel would clamp or refuse without naming the field) -------
+
+
+def check_shares(shares: int, field: str) -> None:
+    """cpu.shares inside the kernel's range (v2 converts it to cpu.weight after the check)."""
+    if not MIN_SHARES <= shares <= MAX_SHARES:
+        raise CgroupError(f"{shares} is outside the kernel's range {MIN_SHARES}..{MAX_SHARES}", field=field)
+
+
+def check_cfs(quota: int | None, period: int | None, burst: int | None, f: str) -> None:
+    """The kernel's CFS bounds, checked up front so the error names the field and the range."""
+    if period and not MIN_CFS_PERIOD <= period <= MAX_CFS_PERIOD:
+        raise CgroupError(
+            f"{period} is outside the kernel's range {MIN_CFS_PERIOD}..{MAX_CFS_PERIOD} (microseconds)",
+            field=f"{f}.period",
+        )
+    if quota is not None and quota != 0 and quota != -1 and quota < MIN_CFS_QUOTA:
+        raise CgroupError(f"{quota} is invalid: -1 (unlimited) or at least {MIN_CFS_QUOTA} microseconds",
+                          field=f"{f}.quota")
+    if burst and quota is not None and quota > 0 and burst > quota:
+        raise CgroupError(f"{burst} is larger than quota {quota}", field=f"{f}.burst")
+
+
+def check_idle(idle: int, field: str) -> None:
+    """cpu.idle is a flag: 0 (normal) or 1 (SCHED_IDLE)."""
+    if idle not in (0, 1):
+        raise CgroupError(f"{idle} is invalid: 0 (normal) or 1 (SCHED_IDLE)", field=field)
+
+
+def check_blkio_weight(weight: int, field: str) -> None:
+    """blockIO.weight on blkio's scale, 10..1000 (v2 converts it to io.weight's after the check)."""
+    if not 10 <= weight <= 1000:
+        raise CgroupError(f"{weight} is outside 10..1000", field=field)
+
+
 # --- cpusets ------------------------------------------------------------------------------------------
 
 _CPUSET = r"^\s*\d+(-\d+)?(\s*,\s*\d+(-\d+)?)*\s*$"

@@ -375,13 +375,9 @@ class V1Manager(Manager):
         out: list[Write] = []
         if c.shares:
             self._dir("cpu", f"{f}.shares")
-            if not convert.MIN_SHARES <= c.shares <= convert.MAX_SHARES:
-                raise CgroupError(
-                    f"{c.shares} is outside the kernel's range {convert.MIN_SHARES}..{convert.MAX_SHARES}",
-                    field=f"{f}.shares",
-                )
+            convert.check_shares(c.shares, f"{f}.shares")
             out.append(Write(f"{f}.shares", "cpu", "cpu.shares", str(c.shares)))
-        _check_cfs(c.quota, c.period, c.burst, f)
+        convert.check_cfs(c.quota, c.period, c.burst, f)
         if c.period:
             self._dir("cpu", f"{f}.period")
             out.append(Write(f"{f}.period", "cpu", "cpu.cfs_period_us", str(c.period)))
@@ -398,8 +394,7 @@ class V1Manager(Manager):
             self._require("cpu", "cpu.rt_runtime_us", f"{f}.realtimeRuntime", " (CONFIG_RT_GROUP_SCHED is off)")
             out.append(Write(f"{f}.realtimeRuntime", "cpu", "cpu.rt_runtime_us", str(c.realtime_runtime)))
         if c.idle is not None:
-            if c.idle not in (0, 1):
-                raise CgroupError(f"{c.idle} is invalid: 0 (normal) or 1 (SCHED_IDLE)", field=f"{f}.idle")
+            convert.check_idle(c.idle, f"{f}.idle")
             self._require("cpu", "cpu.idle", f"{f}.idle", " (cpu.idle needs Linux 5.15)")
             out.append(Write(f"{f}.idle", "cpu", "cpu.idle", str(c.idle)))
         for name, value, what in (("cpus", c.cpus, "CPU"), ("mems", c.mems, "memory node")):
@@ -432,8 +427,7 @@ class V1Manager(Manager):
             )
 
         if b.weight is not None and b.weight != 0:
-            if not 10 <= b.weight <= 1000:
-                raise CgroupError(f"{b.weight} is outside 10..1000", field=f"{f}.weight")
+            convert.check_blkio_weight(b.weight, f"{f}.weight")
             out.append(Write(f"{f}.weight", "blkio", weight_file("weight", f"{f}.weight"), str(b.weight)))
         if b.leaf_weight is not None and b.leaf_weight != 0:
             self._require("blkio", "blkio.leaf_weight", f"{f}.leafWeight", " (CFQ only)")
@@ -554,17 +548,3 @@ class V1Manager(Manager):
                 errors.append(e)
         if errors:
             raise errors[0]
-
-
-def _check_cfs(quota: int | None, period: int | None, burst: int | None, f: str) -> None:
-    """The kernel's CFS bounds, checked up front so the error names the field and the range."""
-    if period and not convert.MIN_CFS_PERIOD <= period <= convert.MAX_CFS_PERIOD:
-        raise CgroupError(
-            f"{period} is outside the kernel's range {convert.MIN_CFS_PERIOD}..{convert.MAX_CFS_PERIOD} (microseconds)",
-            field=f"{f}.period",
-        )
-    if quota is not None and quota != 0 and quota != -1 and quota < convert.MIN_CFS_QUOTA:
-        raise CgroupError(f"{quota} is invalid: -1 (unlimited) or at least {convert.MIN_CFS_QUOTA} microseconds",
-                          field=f"{f}.quota")
-    if burst and quota is not None and quota > 0 and burst > quota:
-        raise CgroupError(f"{burst} is larger than quota {quota}", field=f"{f}.burst")

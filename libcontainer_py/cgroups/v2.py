@@ -255,21 +255,15 @@ class V2Manager(Manager):
         return out
 
     def _plan_cpu(self, r: LinuxResources) -> list[Write]:
-        from libcontainer_py.cgroups.v1 import _check_cfs
-
         c = r.cpu
         assert c is not None
         f = f"{R}.cpu"
         out: list[Write] = []
         if c.shares:
             self._need("cpu", f"{f}.shares")
-            if not convert.MIN_SHARES <= c.shares <= convert.MAX_SHARES:
-                raise CgroupError(
-                    f"{c.shares} is outside the kernel's range {convert.MIN_SHARES}..{convert.MAX_SHARES}",
-                    field=f"{f}.shares",
-                )
+            convert.check_shares(c.shares, f"{f}.shares")
             out.append(Write(f"{f}.shares", "", "cpu.weight", str(convert.shares_to_weight(c.shares))))
-        _check_cfs(c.quota, c.period, c.burst, f)
+        convert.check_cfs(c.quota, c.period, c.burst, f)
         if c.quota or c.period:
             self._need("cpu", f"{f}.quota" if c.quota else f"{f}.period")
             if c.quota:
@@ -289,8 +283,7 @@ class V2Manager(Manager):
                 field=f"{f}.realtimeRuntime" if c.realtime_runtime else f"{f}.realtimePeriod",
             )
         if c.idle is not None:
-            if c.idle not in (0, 1):
-                raise CgroupError(f"{c.idle} is invalid: 0 (normal) or 1 (SCHED_IDLE)", field=f"{f}.idle")
+            convert.check_idle(c.idle, f"{f}.idle")
             self._need("cpu", f"{f}.idle")
             out.append(Write(f"{f}.idle", "", "cpu.idle", str(c.idle)))
         for name, value, what in (("cpus", c.cpus, "CPU"), ("mems", c.mems, "memory node")):
@@ -313,8 +306,7 @@ class V2Manager(Manager):
         bfq = os.path.isdir(self._dir) and os.path.exists(self._file("io.bfq.weight"))
         if b.weight:
             self._need("io", f"{f}.weight")
-            if not 10 <= b.weight <= 1000:
-                raise CgroupError(f"{b.weight} is outside 10..1000", field=f"{f}.weight")
+            convert.check_blkio_weight(b.weight, f"{f}.weight")
             if bfq:
                 out.append(Write(f"{f}.weight", "", "io.bfq.weight", str(b.weight)))
             else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import pytest
 
@@ -114,6 +115,36 @@ def test_swap_to_v2(swap: int | None, limit: int | None, v2: int | None) -> None
 def test_swap_to_v2_refused(swap: int, limit: int | None) -> None:
     with pytest.raises(ValueError):
         convert.swap_to_v2(swap, limit)
+
+
+def test_range_checks_accept_the_bounds() -> None:
+    for shares in (2, 1024, 262144):
+        convert.check_shares(shares, "f")
+    for quota, period, burst in ((None, None, None), (-1, 1000, 5), (1000, 1000000, 1000), (0, 0, 0)):
+        convert.check_cfs(quota, period, burst, "f")
+    for idle in (0, 1):
+        convert.check_idle(idle, "f")
+    for weight in (10, 1000):
+        convert.check_blkio_weight(weight, "f")
+
+
+@pytest.mark.parametrize(
+    ("check", "field", "message"),
+    [
+        (lambda: convert.check_shares(1, "c.shares"), "c.shares", "1 is outside the kernel's range 2..262144"),
+        (lambda: convert.check_cfs(None, 999, None, "c"), "c.period",
+         "999 is outside the kernel's range 1000..1000000 (microseconds)"),
+        (lambda: convert.check_cfs(-2, None, None, "c"), "c.quota",
+         "-2 is invalid: -1 (unlimited) or at least 1000 microseconds"),
+        (lambda: convert.check_cfs(2000, None, 3000, "c"), "c.burst", "3000 is larger than quota 2000"),
+        (lambda: convert.check_idle(2, "c.idle"), "c.idle", "2 is invalid: 0 (normal) or 1 (SCHED_IDLE)"),
+        (lambda: convert.check_blkio_weight(1001, "b.weight"), "b.weight", "1001 is outside 10..1000"),
+    ],
+)
+def test_range_checks_name_the_field(check: Callable[[], None], field: str, message: str) -> None:
+    with pytest.raises(CgroupError) as e:
+        check()
+    assert e.value.field == field and str(e.value) == f"{field}: {message}"
 
 
 def test_cpuset_parse_format() -> None:
