@@ -26,9 +26,9 @@ import time
 from collections.abc import Callable
 
 from libcontainer_py.cgroups import _read, convert
+from libcontainer_py.cgroups._plan import Planner, R, throttles
 from libcontainer_py.cgroups.base import (
     FREEZE_TIMEOUT_SECONDS,
-    Manager,
     Write,
     procs_recursive,
     read_int,
@@ -46,9 +46,8 @@ if TYPE_CHECKING:
     from typing import Any
 
     from libcontainer_py.cgroups.stats import Stats
-    from libcontainer_py.spec.resources import LinuxResources
+    from libcontainer_py.spec import resources as oci
 
-R = "linux.resources"
 CGPATH = "linux.cgroupsPath"
 
 
@@ -89,10 +88,18 @@ def _cgspy() -> Any:
     return controllers
 
 _FREEZER_STATES = ("THAWED", "FREEZING", "FROZEN")
+_THROTTLE_FILES = (
+    "blkio.throttle.read_bps_device",
+    "blkio.throttle.write_bps_device",
+    "blkio.throttle.read_iops_device",
+    "blkio.throttle.write_iops_device",
+)
 
 
-class V1Manager(Manager):
+class V1Manager(Planner):
     """A container's cgroups on the v1 hierarchies: ``{controller: directory}``."""
+
+    _HUGETLB_FILES = ("hugetlb.{}.limit_in_bytes", "hugetlb.{}.rsvd.limit_in_bytes")
 
     def __init__(self, dirs: dict[str, str], *, mounts: Mounts | None = None, inner: str = "") -> None:
         self._dirs = dict(dirs)
@@ -224,87 +231,26 @@ class V1Manager(Manager):
         for d in self._unique_dirs():
             write_file(os.path.join(d, "cgroup.procs"), str(pid), CGPATH)
 
-    # --- resources --------------------------------------------------------------------------------
+    # --- resources (plan() is _plan.Planner's; these are the v1 answers and sections) ---------------
 
-    def _has(self, controller: str, file: str) -> bool:
-        """True when the cgroup (or, before it exists, its controller's mount root) has ``file``."""
-        d = self._dirs.get(controller)
-        if d is None:
-            return False
-        if os.path.isdir(d):
-            return os.path.exists(os.path.join(d, file))
-        return True  # not created yet: let the write say what is missing
+    def _need(self, controller: str, field: str) -> None:
+        self._dir(controller, field)
+
+    def _dir_of(self, controller: str) -> str | None:
+        return self._dirs.get(controller)
+
+    def _ctl(self, controller: str) -> str:
+        return controller
+
+    def _cpuset_limit(self, name: str) -> tuple[str, str]:
+        return self._cpuset_parent(), f"cpuset.{name}"
 
     def _require(self, controller: str, file: str, field: str, why: str = "") -> None:
         d = self._dir(controller, field)
         if not self._has(controller, file):
             raise CgroupError(f"this host has no {file} in {d}{why}", field=field)
 
-    def plan(self, resources: LinuxResources) -> list[Write]:
-        r = resources
-        plan: list[Write] = []
-        if r.memory is not None:
-            plan += self._plan_memory(r)
-        if r.cpu is not None:
-            plan += self._plan_cpu(r)
-        if r.pids is not None:
-            f = f"{R}.pids.limit"
-            convert.check_limit(r.pids.limit, f)
-            self._dir("pids", f)
-            plan.append(Write(f, "pids", "pids.max", convert.v2_limit(r.pids.limit)))
-        if r.block_io is not None:
-            plan += self._plan_blkio(r)
-        for i, h in enumerate(r.hugepage_limits or []):
-            f = f"{R}.hugepageLimits[{i}]"
-            self._dir("hugetlb", f)
-            name = convert.kernel_page_size_name(convert.page_size_bytes(h.page_size))
-            file = f"hugetlb.{name}.limit_in_bytes"
-            if not self._has("hugetlb", file):
-                sizes = ", ".join(convert.host_hugepage_sizes()) or "none"
-                raise CgroupError(
-                    f"{h.page_size!r} is not a huge page size of this host ({sizes}; no {file})",
-                    field=f"{f}.pageSize",
-                )
-            plan.append(Write(f"{f}.limit", "hugetlb", file, str(h.limit)))
-            rsvd = f"hugetlb.{name}.rsvd.limit_in_bytes"
-            if self._has("hugetlb", rsvd) and os.path.isdir(self._dirs["hugetlb"]):
-                plan.append(Write(f"{f}.limit", "hugetlb", rsvd, str(h.limit)))
-        if r.network is not None:
-            if r.network.class_id is not None:
-                f = f"{R}.network.classID"
-                self._dir("net_cls", f)
-                plan.append(Write(f, "net_cls", "net_cls.classid", str(r.network.class_id)))
-            for i, p in enumerate(r.network.priorities or []):
-                f = f"{R}.network.priorities[{i}]"
-                self._dir("net_prio", f)
-                plan.append(Write(f, "net_prio", "net_prio.ifpriomap", f"{p.name} {p.priority}"))
-        for dev, lim in (r.rdma or {}).items():
-            f = f"{R}.rdma.{dev}"
-            self._dir("rdma", f)
-            if lim.hca_handles is None and lim.hca_objects is None:
-                raise CgroupError("give hcaHandles, hcaObjects or both", field=f)
-            parts = [dev]
-            if lim.hca_handles is not None:
-                parts.append(f"hca_handle={lim.hca_handles}")
-            if lim.hca_objects is not None:
-                parts.append(f"hca_object={lim.hca_objects}")
-            plan.append(Write(f, "rdma", "rdma.max", " ".join(parts)))
-        if r.unified:
-            raise CgroupError(
-                f"{sorted(r.unified)} are cgroup v2 files, but this host's controllers are on cgroup v1 "
-                f"({self.layout.value} layout); use the v1 fields of linux.resources",
-                field=f"{R}.unified",
-            )
-        for i, rule in enumerate(r.devices or []):
-            f = f"{R}.devices[{i}]"
-            self._dir("devices", f)
-            line = convert.device_rule_v1(rule, f)
-            plan.append(Write(f, "devices", "devices.allow" if rule.allow else "devices.deny", line))
-        return plan
-
-    def _plan_memory(self, r: LinuxResources) -> list[Write]:
-        m = r.memory
-        assert m is not None
+    def _plan_memory(self, m: oci.LinuxMemory) -> list[Write]:
         f = f"{R}.memory"
         out: list[Write] = []
         for name, v in (("limit", m.limit), ("swap", m.swap), ("reservation", m.reservation),
@@ -312,16 +258,9 @@ class V1Manager(Manager):
             if v is not None:
                 convert.check_limit(v, f"{f}.{name}")
         d = self._dir("memory", f)
+        self._check_usage(m, f, "memory.usage_in_bytes")
         limit = m.limit or 0
         swap = m.swap or 0
-        if limit > 0 and m.check_before_update and os.path.isdir(d):
-            usage = read_int(os.path.join(d, "memory.usage_in_bytes"))
-            if usage > limit:
-                raise CgroupError(
-                    f"{limit} is below the current usage {usage} ({d}/memory.usage_in_bytes) and "
-                    "checkBeforeUpdate is set",
-                    field=f"{f}.limit",
-                )
         has_memsw = self._has("memory", "memory.memsw.limit_in_bytes")
         if limit == -1 and swap == 0 and has_memsw:
             swap = -1  # unlimited memory without a swap value: unlimited memory+swap too (runc)
@@ -368,9 +307,7 @@ class V1Manager(Manager):
             p = os.path.dirname(p)
         return p
 
-    def _plan_cpu(self, r: LinuxResources) -> list[Write]:
-        c = r.cpu
-        assert c is not None
+    def _plan_cpu(self, c: oci.LinuxCPU) -> list[Write]:
         f = f"{R}.cpu"
         out: list[Write] = []
         if c.shares:
@@ -397,21 +334,9 @@ class V1Manager(Manager):
             convert.check_idle(c.idle, f"{f}.idle")
             self._require("cpu", "cpu.idle", f"{f}.idle", " (cpu.idle needs Linux 5.15)")
             out.append(Write(f"{f}.idle", "cpu", "cpu.idle", str(c.idle)))
-        for name, value, what in (("cpus", c.cpus, "CPU"), ("mems", c.mems, "memory node")):
-            if value is None or value == "":
-                continue
-            fld = f"{f}.{name}"
-            self._dir("cpuset", fld)
-            parent = self._cpuset_parent()
-            host_file = os.path.join(parent, f"cpuset.{name}")
-            host = read_optional(host_file) or ""
-            convert.check_cpuset(value, host, fld, what, f"cpuset.{name} of {parent}")
-            out.append(Write(fld, "cpuset", f"cpuset.{name}", value.replace(" ", "")))
-        return out
+        return out + self._plan_cpusets(c, f)
 
-    def _plan_blkio(self, r: LinuxResources) -> list[Write]:
-        b = r.block_io
-        assert b is not None
+    def _plan_block_io(self, b: oci.LinuxBlockIO) -> list[Write]:
         f = f"{R}.blockIO"
         out: list[Write] = []
 
@@ -443,19 +368,42 @@ class V1Manager(Manager):
                 self._require("blkio", "blkio.leaf_weight_device", f"{fld}.leafWeight", " (CFQ only)")
                 out.append(Write(f"{fld}.leafWeight", "blkio", "blkio.leaf_weight_device",
                                  f"{wd.major}:{wd.minor} {wd.leaf_weight}"))
-        for attr, name, file in (
-            ("throttle_read_bps_device", "throttleReadBpsDevice", "blkio.throttle.read_bps_device"),
-            ("throttle_write_bps_device", "throttleWriteBpsDevice", "blkio.throttle.write_bps_device"),
-            ("throttle_read_iops_device", "throttleReadIOPSDevice", "blkio.throttle.read_iops_device"),
-            ("throttle_write_iops_device", "throttleWriteIOPSDevice", "blkio.throttle.write_iops_device"),
-        ):
-            for i, td in enumerate(getattr(b, attr) or []):
-                fld = f"{f}.{name}[{i}]"
-                self._require("blkio", file, fld)
-                out.append(Write(fld, "blkio", file, f"{td.major}:{td.minor} {td.rate or 0}"))
+        for file, fld, td in throttles(b, f, _THROTTLE_FILES):
+            self._require("blkio", file, fld)
+            out.append(Write(fld, "blkio", file, f"{td.major}:{td.minor} {td.rate or 0}"))
         return out
 
-    def set(self, resources: LinuxResources | None) -> None:
+    def _plan_network(self, n: oci.LinuxNetwork) -> list[Write]:
+        out: list[Write] = []
+        if n.class_id is not None:
+            f = f"{R}.network.classID"
+            self._dir("net_cls", f)
+            out.append(Write(f, "net_cls", "net_cls.classid", str(n.class_id)))
+        for i, p in enumerate(n.priorities or []):
+            f = f"{R}.network.priorities[{i}]"
+            self._dir("net_prio", f)
+            out.append(Write(f, "net_prio", "net_prio.ifpriomap", f"{p.name} {p.priority}"))
+        return out
+
+    def _plan_unified(self, unified: dict[str, str]) -> list[Write]:
+        if unified:
+            raise CgroupError(
+                f"{sorted(unified)} are cgroup v2 files, but this host's controllers are on cgroup v1 "
+                f"({self.layout.value} layout); use the v1 fields of linux.resources",
+                field=f"{R}.unified",
+            )
+        return []
+
+    def _plan_devices(self, devices: list[oci.LinuxDeviceCgroup]) -> list[Write]:
+        out: list[Write] = []
+        for i, rule in enumerate(devices):
+            f = f"{R}.devices[{i}]"
+            self._dir("devices", f)
+            line = convert.device_rule_v1(rule, f)
+            out.append(Write(f, "devices", "devices.allow" if rule.allow else "devices.deny", line))
+        return out
+
+    def set(self, resources: oci.LinuxResources | None) -> None:
         if resources is None:
             return
         for w in self.plan(resources):

@@ -17,12 +17,11 @@ import time
 from typing import TYPE_CHECKING
 
 from libcontainer_py.cgroups import _read, bpf, convert
+from libcontainer_py.cgroups._plan import Planner, R, throttles
 from libcontainer_py.cgroups.base import (
     FREEZE_TIMEOUT_SECONDS,
-    Manager,
     Write,
     procs_recursive,
-    read_int,
     read_keyed,
     read_optional,
     rmdir_tree,
@@ -34,16 +33,16 @@ from libcontainer_py.cgroups.stats import Stats
 # Type-only: importing the spec models (pydantic) costs ~75 ms, which `pyrunc events --stats`,
 # `pause` and `delete` need not pay (they never build a LinuxResources).
 if TYPE_CHECKING:
-    from libcontainer_py.spec.resources import LinuxResources
+    from libcontainer_py.spec import resources as oci
 
-R = "linux.resources"
 CGPATH = "linux.cgroupsPath"
 
 
-class V2Manager(Manager):
+class V2Manager(Planner):
     """A container's cgroup in the unified hierarchy mounted at ``mountpoint``."""
 
     layout = Layout.V2
+    _HUGETLB_FILES = ("hugetlb.{}.max", "hugetlb.{}.rsvd.max")
 
     def __init__(self, directory: str, *, mountpoint: str | None = None, inner: str = "") -> None:
         self._dir = directory.rstrip("/")
@@ -124,7 +123,7 @@ class V2Manager(Manager):
     def add_process(self, pid: int) -> None:
         write_file(self._file("cgroup.procs"), str(pid), CGPATH)
 
-    # --- resources --------------------------------------------------------------------------------
+    # --- resources (plan() is _plan.Planner's; these are the v2 answers and sections) ---------------
 
     def _controllers(self) -> set[str]:
         """Controllers usable in the container's cgroup (its cgroup.controllers; before it exists, the
@@ -141,72 +140,16 @@ class V2Manager(Manager):
                 field=field,
             )
 
-    def _has(self, file: str) -> bool:
-        return not os.path.isdir(self._dir) or os.path.exists(self._file(file))
+    def _dir_of(self, controller: str) -> str:
+        return self._dir
 
-    def plan(self, resources: LinuxResources) -> list[Write]:
-        r = resources
-        out: list[Write] = []
-        if r.memory is not None:
-            out += self._plan_memory(r)
-        if r.cpu is not None:
-            out += self._plan_cpu(r)
-        if r.pids is not None:
-            f = f"{R}.pids.limit"
-            convert.check_limit(r.pids.limit, f)
-            self._need("pids", f)
-            out.append(Write(f, "", "pids.max", convert.v2_limit(r.pids.limit)))
-        if r.block_io is not None:
-            out += self._plan_io(r)
-        for i, h in enumerate(r.hugepage_limits or []):
-            f = f"{R}.hugepageLimits[{i}]"
-            self._need("hugetlb", f)
-            name = convert.kernel_page_size_name(convert.page_size_bytes(h.page_size))
-            file = f"hugetlb.{name}.max"
-            if not self._has(file):
-                sizes = ", ".join(convert.host_hugepage_sizes()) or "none"
-                raise CgroupError(
-                    f"{h.page_size!r} is not a huge page size of this host ({sizes}; no {file})",
-                    field=f"{f}.pageSize",
-                )
-            out.append(Write(f"{f}.limit", "", file, str(h.limit)))
-            if os.path.isdir(self._dir) and os.path.exists(self._file(f"hugetlb.{name}.rsvd.max")):
-                out.append(Write(f"{f}.limit", "", f"hugetlb.{name}.rsvd.max", str(h.limit)))
-        if r.network is not None and (r.network.class_id is not None or r.network.priorities):
-            raise CgroupError(
-                "net_cls/net_prio are cgroup v1 controllers and have no cgroup v2 equivalent "
-                "(classify traffic with a BPF or nftables cgroup match instead)",
-                field=f"{R}.network",
-            )
-        for dev, lim in (r.rdma or {}).items():
-            f = f"{R}.rdma.{dev}"
-            self._need("rdma", f)
-            if lim.hca_handles is None and lim.hca_objects is None:
-                raise CgroupError("give hcaHandles, hcaObjects or both", field=f)
-            parts = [dev]
-            if lim.hca_handles is not None:
-                parts.append(f"hca_handle={lim.hca_handles}")
-            if lim.hca_objects is not None:
-                parts.append(f"hca_object={lim.hca_objects}")
-            out.append(Write(f, "", "rdma.max", " ".join(parts)))
-        for key, value in (r.unified or {}).items():
-            f = f"{R}.unified[{key!r}]"
-            if "/" in key or key in ("", ".", "..") or key.startswith("cgroup.procs") or key == "cgroup.threads":
-                raise CgroupError(f"{key!r} is not a cgroup interface file name", field=f)
-            ctrl = key.split(".", 1)[0]
-            if ctrl not in ("cgroup",) and ctrl not in self._controllers():
-                self._need(ctrl, f)
-            if os.path.isdir(self._dir) and not os.path.exists(self._file(key)):
-                raise CgroupError(f"{self._file(key)} does not exist on this host", field=f)
-            out.append(Write(f, "", key, value))
-        if r.devices is not None:
-            for i, rule in enumerate(r.devices):  # validate now; the program is built and attached in set()
-                convert.device_rule_v1(rule, f"{R}.devices[{i}]")
-        return out
+    def _ctl(self, controller: str) -> str:
+        return ""  # one directory for all
 
-    def _plan_memory(self, r: LinuxResources) -> list[Write]:
-        m = r.memory
-        assert m is not None
+    def _cpuset_limit(self, name: str) -> tuple[str, str]:
+        return os.path.dirname(self._dir), f"cpuset.{name}.effective"
+
+    def _plan_memory(self, m: oci.LinuxMemory) -> list[Write]:
         f = f"{R}.memory"
         out: list[Write] = []
         for name, v in (("limit", m.limit), ("swap", m.swap), ("reservation", m.reservation)):
@@ -222,15 +165,8 @@ class V2Manager(Manager):
         if not any(v not in (None, 0) for v in (m.limit, m.swap, m.reservation)):
             return out
         self._need("memory", f)
+        self._check_usage(m, f, "memory.current")
         limit = m.limit or 0
-        if limit > 0 and m.check_before_update and os.path.isdir(self._dir):
-            usage = read_int(self._file("memory.current"))
-            if usage > limit:
-                raise CgroupError(
-                    f"{limit} is below the current usage {usage} ({self._file('memory.current')}) and "
-                    "checkBeforeUpdate is set",
-                    field=f"{f}.limit",
-                )
         try:
             swap = convert.swap_to_v2(m.swap, m.limit)
         except ValueError as e:
@@ -239,7 +175,7 @@ class V2Manager(Manager):
             swap = 0
         if swap is not None:
             value = convert.v2_limit(swap)
-            if not self._has("memory.swap.max"):
+            if not self._has("memory", "memory.swap.max"):
                 if value not in ("max", "0"):  # no swap on this host: unlimited/none are already true
                     raise CgroupError(
                         f"{m.swap}: this host has no memory.swap.max in {self._dir} (swap accounting is off)",
@@ -254,9 +190,7 @@ class V2Manager(Manager):
         # memory.kernel / kernelTCP have no v2 files: ignored, as runc does.
         return out
 
-    def _plan_cpu(self, r: LinuxResources) -> list[Write]:
-        c = r.cpu
-        assert c is not None
+    def _plan_cpu(self, c: oci.LinuxCPU) -> list[Write]:
         f = f"{R}.cpu"
         out: list[Write] = []
         if c.shares:
@@ -274,7 +208,7 @@ class V2Manager(Manager):
             out.append(Write(f"{f}.quota" if c.quota else f"{f}.period", "", "cpu.max", cpu_max))
         if c.burst is not None:
             self._need("cpu", f"{f}.burst")
-            if not self._has("cpu.max.burst"):
+            if not self._has("cpu", "cpu.max.burst"):
                 raise CgroupError(f"{c.burst}: this host has no cpu.max.burst (Linux 5.14+)", field=f"{f}.burst")
             out.append(Write(f"{f}.burst", "", "cpu.max.burst", str(c.burst)))
         if c.realtime_period or c.realtime_runtime:
@@ -286,24 +220,12 @@ class V2Manager(Manager):
             convert.check_idle(c.idle, f"{f}.idle")
             self._need("cpu", f"{f}.idle")
             out.append(Write(f"{f}.idle", "", "cpu.idle", str(c.idle)))
-        for name, value, what in (("cpus", c.cpus, "CPU"), ("mems", c.mems, "memory node")):
-            if value is None or value == "":
-                continue
-            fld = f"{f}.{name}"
-            self._need("cpuset", fld)
-            parent = os.path.dirname(self._dir)
-            host_file = os.path.join(parent, f"cpuset.{name}.effective")
-            host = read_optional(host_file) or ""
-            convert.check_cpuset(value, host, fld, what, f"cpuset.{name}.effective of {parent}")
-            out.append(Write(fld, "", f"cpuset.{name}", value.replace(" ", "")))
-        return out
+        return out + self._plan_cpusets(c, f)
 
-    def _plan_io(self, r: LinuxResources) -> list[Write]:
-        b = r.block_io
-        assert b is not None
+    def _plan_block_io(self, b: oci.LinuxBlockIO) -> list[Write]:
         f = f"{R}.blockIO"
         out: list[Write] = []
-        bfq = os.path.isdir(self._dir) and os.path.exists(self._file("io.bfq.weight"))
+        bfq = self._found("io", "io.bfq.weight")
         if b.weight:
             self._need("io", f"{f}.weight")
             convert.check_blkio_weight(b.weight, f"{f}.weight")
@@ -327,20 +249,41 @@ class V2Manager(Manager):
             else:
                 w = convert.blkio_weight_to_io_weight(wd.weight)
                 out.append(Write(f"{fld}.weight", "", "io.weight", f"{wd.major}:{wd.minor} {w}"))
-        for attr, name, key in (
-            ("throttle_read_bps_device", "throttleReadBpsDevice", "rbps"),
-            ("throttle_write_bps_device", "throttleWriteBpsDevice", "wbps"),
-            ("throttle_read_iops_device", "throttleReadIOPSDevice", "riops"),
-            ("throttle_write_iops_device", "throttleWriteIOPSDevice", "wiops"),
-        ):
-            for i, td in enumerate(getattr(b, attr) or []):
-                fld = f"{f}.{name}[{i}]"
-                self._need("io", fld)
-                rate = td.rate if td.rate else "max"  # 0 clears the limit, as on v1
-                out.append(Write(fld, "", "io.max", f"{td.major}:{td.minor} {key}={rate}"))
+        for key, fld, td in throttles(b, f, ("rbps", "wbps", "riops", "wiops")):
+            self._need("io", fld)
+            rate = td.rate if td.rate else "max"  # 0 clears the limit, as on v1
+            out.append(Write(fld, "", "io.max", f"{td.major}:{td.minor} {key}={rate}"))
         return out
 
-    def set(self, resources: LinuxResources | None) -> None:
+    def _plan_network(self, n: oci.LinuxNetwork) -> list[Write]:
+        if n.class_id is not None or n.priorities:
+            raise CgroupError(
+                "net_cls/net_prio are cgroup v1 controllers and have no cgroup v2 equivalent "
+                "(classify traffic with a BPF or nftables cgroup match instead)",
+                field=f"{R}.network",
+            )
+        return []
+
+    def _plan_unified(self, unified: dict[str, str]) -> list[Write]:
+        out: list[Write] = []
+        for key, value in unified.items():
+            f = f"{R}.unified[{key!r}]"
+            if "/" in key or key in ("", ".", "..") or key.startswith("cgroup.procs") or key == "cgroup.threads":
+                raise CgroupError(f"{key!r} is not a cgroup interface file name", field=f)
+            ctrl = key.split(".", 1)[0]
+            if ctrl not in ("cgroup",) and ctrl not in self._controllers():
+                self._need(ctrl, f)
+            if os.path.isdir(self._dir) and not os.path.exists(self._file(key)):
+                raise CgroupError(f"{self._file(key)} does not exist on this host", field=f)
+            out.append(Write(f, "", key, value))
+        return out
+
+    def _plan_devices(self, devices: list[oci.LinuxDeviceCgroup]) -> list[Write]:
+        for i, rule in enumerate(devices):  # validate now; the program is built and attached in set()
+            convert.device_rule_v1(rule, f"{R}.devices[{i}]")
+        return []
+
+    def set(self, resources: oci.LinuxResources | None) -> None:
         if resources is None:
             return
         plan = self.plan(resources)
