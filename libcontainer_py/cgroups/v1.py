@@ -87,7 +87,6 @@ def _cgspy() -> Any:
 
     return controllers
 
-_FREEZER_STATES = ("THAWED", "FREEZING", "FROZEN")
 _THROTTLE_FILES = (
     "blkio.throttle.read_bps_device",
     "blkio.throttle.write_bps_device",

@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import os
 import time
-from typing import TYPE_CHECKING
 
-from libcontainer_py.cgroups import _read, bpf, convert
+from libcontainer_py.cgroups import _read, convert
 from libcontainer_py.cgroups._plan import Planner, R, throttles
 from libcontainer_py.cgroups.base import (
     FREEZE_TIMEOUT_SECONDS,
@@ -32,6 +31,7 @@ from libcontainer_py.cgroups.stats import Stats
 
 # Type-only: importing the spec models (pydantic) costs ~75 ms, which `pyrunc events --stats`,
 # `pause` and `delete` need not pay (they never build a LinuxResources).
+TYPE_CHECKING = False  # not `typing`: its import costs ~3 ms of every pyrunc call (v2 hosts)
 if TYPE_CHECKING:
     from libcontainer_py.spec import resources as oci
 
@@ -290,6 +290,8 @@ class V2Manager(Planner):
         for w in plan:
             write_file(self._file(w.file), w.value, w.field)
         if resources.devices is not None:
+            from libcontainer_py.cgroups import bpf  # (ctypes: only the verbs that set devices)
+
             bpf.set_device_program(self._dir, resources.devices)
 
     # --- freezer ----------------------------------------------------------------------------------
