@@ -451,8 +451,10 @@ def _converse(
         _reap_exited(stage1)
     if not ready or not state.pid:
         raise sync.InitError("container init exited during create")
-    # EOF after "run": the init closed its end and waits on the exec fifo; confirm it lives.
-    if process_start_time(state.pid) != state.pid_start:
+    # EOF after "run": the init closed its end and waits on the exec fifo; confirm it lives. Not
+    # when it was told to exec at once: the program may have run and ended by now, and its exit
+    # status is the caller's to collect (wait()).
+    if not start_now and process_start_time(state.pid) != state.pid_start:
         status = _reap(state.pid, 0.5)
         raise sync.InitError(f"container init exited during create (wait status {status})")
 

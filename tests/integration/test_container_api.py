@@ -70,6 +70,30 @@ def test_create_with_start_runs_the_program_at_once(rt: Any) -> None:
     assert rt.state_dirs() == []
 
 
+def test_create_with_start_of_a_program_that_is_over_at_once(rt: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With start=True the program may have run and ended before create has looked at it: that is
+    no failure of create, and wait() gets its status (CI once lost 2 runs to "container init exited
+    during create (wait status 768)", that is `exit 3`). The runtime is slowed right where it
+    looks, so the program is over every time."""
+    from libcontainer_py import _create
+
+    real = _create.process_start_time
+
+    def late(pid: int) -> int | None:
+        time.sleep(0.2)
+        return real(pid)
+
+    bundle = rt.bundle(["sh", "-c", "exit 3"])
+    monkeypatch.setattr(_create, "process_start_time", late)
+    for spawn in ("fork", "exec"):
+        c = Container.create(rt.new_id(), bundle, root=rt.root, start=True, spawn=spawn)
+        assert c.wait(timeout=10) == 3, spawn
+        c.delete()
+    monkeypatch.undo()
+    r = lc.run(bundle, root=rt.root)
+    assert r.returncode == 3
+
+
 def test_wait_returns_the_exit_status(rt: Any) -> None:
     bundle = rt.bundle(["sh", "-c", "exit 5"])
     c = Container.create(rt.new_id(), bundle, root=rt.root)
