@@ -346,6 +346,55 @@ def close_range(first: int, last: int = 0xFFFFFFFF, flags: int = 0) -> None:
         _fail(err, "close_range", first, last, flags)
 
 
+def bpf_prog_load(prog_type: int, insns: bytes, license: str, name: str, log: bytearray | None = None) -> int:
+    """bpf(BPF_PROG_LOAD): the new program's fd. ``insns``: the program, 8 bytes an instruction.
+    ``log``, when given, receives the verifier's log (NUL-terminated): why a program was refused."""
+    lib = _lib()
+    buf = _ffi.from_buffer("char[]", log) if log is not None else _ffi.NULL
+    code = _ffi.from_buffer(insns)
+    fd = lib.lc_bpf_prog_load(
+        prog_type, code, len(insns) // 8, license.encode(), buf, len(log) if log is not None else 0, name.encode()
+    )
+    if fd < 0:
+        _fail(-fd, "bpf_prog_load", prog_type, insns, license, name)
+    return int(fd)
+
+
+def bpf_prog_query(target_fd: int, attach_type: int, capacity: int = 64) -> list[int]:
+    """bpf(BPF_PROG_QUERY): the ids of the programs of ``attach_type`` attached to ``target_fd``
+    (a cgroup directory), at most ``capacity`` of them."""
+    lib = _lib()
+    ids = _ffi.new("uint32_t[]", capacity)
+    count = _ffi.new("uint32_t *", capacity)
+    err = lib.lc_bpf_prog_query(target_fd, attach_type, ids, count)
+    if err < 0:
+        _fail(-err, "bpf_prog_query", target_fd, attach_type)
+    return [int(ids[i]) for i in range(min(int(count[0]), capacity))]
+
+
+def bpf_prog_get_fd_by_id(prog_id: int) -> int:
+    """bpf(BPF_PROG_GET_FD_BY_ID): an fd of the loaded program ``prog_id``."""
+    fd = _lib().lc_bpf_prog_get_fd_by_id(prog_id)
+    if fd < 0:
+        _fail(-fd, "bpf_prog_get_fd_by_id", prog_id)
+    return int(fd)
+
+
+def bpf_prog_attach(target_fd: int, prog_fd: int, attach_type: int, flags: int = 0) -> None:
+    """bpf(BPF_PROG_ATTACH): attach ``prog_fd`` to ``target_fd`` (BPF_F_ALLOW_MULTI in ``flags``
+    keeps the programs already there)."""
+    err = _lib().lc_bpf_prog_attach(target_fd, prog_fd, attach_type, flags, 0)
+    if err < 0:
+        _fail(-err, "bpf_prog_attach", target_fd, prog_fd, attach_type, flags)
+
+
+def bpf_prog_detach(target_fd: int, prog_fd: int, attach_type: int) -> None:
+    """bpf(BPF_PROG_DETACH) of that one program."""
+    err = _lib().lc_bpf_prog_attach(target_fd, prog_fd, attach_type, 0, 1)
+    if err < 0:
+        _fail(-err, "bpf_prog_detach", target_fd, prog_fd, attach_type)
+
+
 def getcpu() -> int:
     """The CPU the calling thread runs on now (sched_getcpu(3), through the vDSO: ~50 ns, no system
     call). Only a hint: the scheduler may move the thread right after."""
@@ -541,6 +590,23 @@ class Syscalls:
 
     def getcpu(self) -> int:
         return getcpu()
+
+    def bpf_prog_load(
+        self, prog_type: int, insns: bytes, license: str, name: str, log: bytearray | None = None
+    ) -> int:
+        return bpf_prog_load(prog_type, insns, license, name, log)
+
+    def bpf_prog_query(self, target_fd: int, attach_type: int, capacity: int = 64) -> list[int]:
+        return bpf_prog_query(target_fd, attach_type, capacity)
+
+    def bpf_prog_get_fd_by_id(self, prog_id: int) -> int:
+        return bpf_prog_get_fd_by_id(prog_id)
+
+    def bpf_prog_attach(self, target_fd: int, prog_fd: int, attach_type: int, flags: int = 0) -> None:
+        bpf_prog_attach(target_fd, prog_fd, attach_type, flags)
+
+    def bpf_prog_detach(self, target_fd: int, prog_fd: int, attach_type: int) -> None:
+        bpf_prog_detach(target_fd, prog_fd, attach_type)
 
     def renameat2(
         self, olddirfd: int, oldpath: StrOrBytesPath, newdirfd: int, newpath: StrOrBytesPath, flags: int = 0

@@ -51,6 +51,11 @@ int lc_fstatfs_type(int fd, long *type);
 int lc_close_range(unsigned int first, unsigned int last, unsigned int flags);
 int lc_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags);
 int lc_getcpu(void);
+int lc_bpf_prog_load(uint32_t prog_type, const void *insns, uint32_t insn_cnt, const char *license,
+                     char *log_buf, uint32_t log_size, const char *name);
+int lc_bpf_prog_query(int target_fd, uint32_t attach_type, uint32_t *prog_ids, uint32_t *prog_cnt);
+int lc_bpf_prog_get_fd_by_id(uint32_t prog_id);
+int lc_bpf_prog_attach(int target_fd, int prog_fd, uint32_t attach_type, uint32_t flags, int detach);
 """
 
 C_SOURCE = r"""
@@ -68,6 +73,7 @@ C_SOURCE = r"""
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/vfs.h>
+#include <linux/bpf.h>   /* union bpf_attr: no clash with glibc's headers, unlike linux/mount.h */
 
 /* Syscalls added after the unified numbering (Linux 5.1+) have the same number on x86_64 and aarch64
    (and every other architecture but alpha), so one fallback serves both when libc headers are old. */
@@ -206,6 +212,63 @@ static int lc_close_range(unsigned int first, unsigned int last, unsigned int fl
 
 static int lc_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags)
 { return LC_ERR(syscall(SYS_renameat2, olddirfd, oldpath, newdirfd, newpath, flags)); }
+
+/* bpf(2), four commands of it (cgroup v2's device program: cgroups/bpf.py). Each fills a zeroed
+   union bpf_attr (the kernel wants the unused tail zero) and returns the result or -errno. */
+static int lc_bpf(int cmd, union bpf_attr *attr)
+{
+    long r = syscall(SYS_bpf, cmd, attr, sizeof *attr);
+    return r < 0 ? -errno : (int)r;
+}
+
+static int lc_bpf_prog_load(uint32_t prog_type, const void *insns, uint32_t insn_cnt, const char *license,
+                            char *log_buf, uint32_t log_size, const char *name)
+{
+    union bpf_attr a;
+    memset(&a, 0, sizeof a);
+    a.prog_type = prog_type;
+    a.insns = (uint64_t)(uintptr_t)insns;
+    a.insn_cnt = insn_cnt;
+    a.license = (uint64_t)(uintptr_t)license;
+    a.log_level = log_size ? 1 : 0;
+    a.log_size = log_size;
+    a.log_buf = (uint64_t)(uintptr_t)log_buf;
+    strncpy(a.prog_name, name, sizeof a.prog_name - 1);
+    return lc_bpf(BPF_PROG_LOAD, &a);
+}
+
+static int lc_bpf_prog_query(int target_fd, uint32_t attach_type, uint32_t *prog_ids, uint32_t *prog_cnt)
+{
+    union bpf_attr a;
+    int r;
+    memset(&a, 0, sizeof a);
+    a.query.target_fd = target_fd;
+    a.query.attach_type = attach_type;
+    a.query.prog_ids = (uint64_t)(uintptr_t)prog_ids;
+    a.query.prog_cnt = *prog_cnt;
+    r = lc_bpf(BPF_PROG_QUERY, &a);
+    *prog_cnt = a.query.prog_cnt;
+    return r;
+}
+
+static int lc_bpf_prog_get_fd_by_id(uint32_t prog_id)
+{
+    union bpf_attr a;
+    memset(&a, 0, sizeof a);
+    a.prog_id = prog_id;
+    return lc_bpf(BPF_PROG_GET_FD_BY_ID, &a);
+}
+
+static int lc_bpf_prog_attach(int target_fd, int prog_fd, uint32_t attach_type, uint32_t flags, int detach)
+{
+    union bpf_attr a;
+    memset(&a, 0, sizeof a);
+    a.target_fd = target_fd;
+    a.attach_bpf_fd = prog_fd;
+    a.attach_type = attach_type;
+    a.attach_flags = flags;
+    return lc_bpf(detach ? BPF_PROG_DETACH : BPF_PROG_ATTACH, &a);
+}
 
 /* The CPU this thread runs on, or -errno (glibc's sched_getcpu: the vDSO, no system call). */
 static int lc_getcpu(void)

@@ -207,6 +207,26 @@ def getcpu() -> str:
     return "getcpu"
 
 
+def bpf_prog_load(prog_type: int, insns: bytes, license: str, name: str, log: bytearray | None = None) -> str:
+    return f"bpf BPF_PROG_LOAD (type {prog_type}, {len(insns) // 8} instructions, {name!r}, license {license!r})"
+
+
+def bpf_prog_query(target_fd: int, attach_type: int, capacity: int = 64) -> str:
+    return f"bpf BPF_PROG_QUERY {fd_str(target_fd)} (attach type {attach_type})"
+
+
+def bpf_prog_get_fd_by_id(prog_id: int) -> str:
+    return f"bpf BPF_PROG_GET_FD_BY_ID {prog_id}"
+
+
+def bpf_prog_attach(target_fd: int, prog_fd: int, attach_type: int, flags: int) -> str:
+    return f"bpf BPF_PROG_ATTACH {fd_str(prog_fd)} to {fd_str(target_fd)} (attach type {attach_type}, flags {flags})"
+
+
+def bpf_prog_detach(target_fd: int, prog_fd: int, attach_type: int) -> str:
+    return f"bpf BPF_PROG_DETACH {fd_str(prog_fd)} from {fd_str(target_fd)} (attach type {attach_type})"
+
+
 def close_range(first: int, last: int, flags: int) -> str:
     names = flag_names(flags, _table("CLOSE_RANGE_"))
     return f"close_range {first}..{last} (flags={names})"

@@ -231,6 +231,30 @@ class RecordingSyscalls(Syscalls):
         self._record("getcpu", _d.getcpu)
         return self.cpu
 
+    def bpf_prog_load(
+        self, prog_type: int, insns: bytes, license: str, name: str, log: bytearray | None = None
+    ) -> int:
+        self._record("bpf_prog_load", _d.bpf_prog_load, prog_type=prog_type, insns=insns, license=license, name=name,
+                     log=log)  # fmt: skip
+        return self._fd()
+
+    def bpf_prog_query(self, target_fd: int, attach_type: int, capacity: int = 64) -> list[int]:
+        self._record("bpf_prog_query", _d.bpf_prog_query, target_fd=target_fd, attach_type=attach_type,
+                     capacity=capacity)  # fmt: skip
+        return []
+
+    def bpf_prog_get_fd_by_id(self, prog_id: int) -> int:
+        self._record("bpf_prog_get_fd_by_id", _d.bpf_prog_get_fd_by_id, prog_id=prog_id)
+        return self._fd()
+
+    def bpf_prog_attach(self, target_fd: int, prog_fd: int, attach_type: int, flags: int = 0) -> None:
+        self._record("bpf_prog_attach", _d.bpf_prog_attach, target_fd=target_fd, prog_fd=prog_fd,
+                     attach_type=attach_type, flags=flags)  # fmt: skip
+
+    def bpf_prog_detach(self, target_fd: int, prog_fd: int, attach_type: int) -> None:
+        self._record("bpf_prog_detach", _d.bpf_prog_detach, target_fd=target_fd, prog_fd=prog_fd,
+                     attach_type=attach_type)  # fmt: skip
+
     def renameat2(
         self, olddirfd: int, oldpath: StrOrBytesPath, newdirfd: int, newpath: StrOrBytesPath, flags: int = 0
     ) -> None:

@@ -373,6 +373,22 @@ def test_v2_device_program(cg: Any, rules: list[dict[str, Any]], allowed: bool) 
         assert rc != 0 and "Operation not permitted" in err
 
 
+def test_a_refused_device_program_says_what_the_verifier_said() -> None:
+    """bpf(2) through the shim (_sys.bpf_prog_load): a program the verifier refuses (here one that
+    never exits) is one CgroupError naming linux.resources.devices, the errno and the verifier's
+    last line; a good one loads and gives an fd."""
+    from libcontainer_py.cgroups import bpf
+
+    with pytest.raises(CgroupError, match=r"loading the device BPF program: .*\(verifier: .+\)") as info:
+        bpf.load_program([bpf.Insn(op=bpf._MOV64_K, dst=0, imm=1)])  # r0 = 1, and no exit
+    assert info.value.field == "linux.resources.devices"
+    fd = bpf.load_program(bpf.compile_device_program([]))
+    try:
+        assert os.readlink(f"/proc/self/fd/{fd}") == "anon_inode:bpf-prog"
+    finally:
+        os.close(fd)
+
+
 @needs_unified
 def test_v2_hugetlb_and_missing_controller(cg: Any) -> None:
     make, spawn = cg

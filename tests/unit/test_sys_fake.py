@@ -67,6 +67,11 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "prctl_get_child_subreaper": {},
     "fstatfs_type": {"fd": 3},
     "getcpu": {},
+    "bpf_prog_load": {"prog_type": 15, "insns": bytearray(16), "license": "Apache", "name": "pyrunc_dev", "log": None},
+    "bpf_prog_query": {"target_fd": 3, "attach_type": 6, "capacity": 64},
+    "bpf_prog_get_fd_by_id": {"prog_id": 7},
+    "bpf_prog_attach": {"target_fd": 3, "prog_fd": 4, "attach_type": 6, "flags": 2},
+    "bpf_prog_detach": {"target_fd": 3, "prog_fd": 4, "attach_type": 6},
     "close_range": {"first": 3, "last": 0xFFFFFFFF, "flags": c.CLOSE_RANGE_CLOEXEC},
     "renameat2": {
         "olddirfd": c.AT_FDCWD,
