@@ -362,7 +362,7 @@ def _converse(
     assert manager is not None
 
     def cgroup_done() -> None:
-        # v1: the child moves itself in, through the `tasks` files we open (cgroups/base.py
+        # v1: the child moves itself in, through the `tasks` files we open (cgroups/_join.py
         # join_self: no global lock, no RCU grace period); otherwise we move it in.
         if not join:
             manager.add_process(stage1)

@@ -165,7 +165,10 @@ def _unshare_then_join_cgroup(
         stage.name = "cgroups"
     msg = expect(sock, "cgroup-done")
     if cfg.cpus:  # the parent has moved us off its CPU by now (spawn.py off_our_cpu): all back
-        os.sched_setaffinity(0, cfg.cpus)
+        try:
+            os.sched_setaffinity(0, cfg.cpus)
+        except OSError as exc:  # (the caller's cpuset shrank meanwhile, say)
+            raise LibcontainerError(f"cannot take the caller's CPUs {cfg.cpus} back: {exc.strerror}") from None
     _join_cgroup(msg)
     if flags & c.CLONE_NEWCGROUP:
         stage.name = "namespaces"
