@@ -119,6 +119,14 @@ def test_failure_policy_table() -> None:
     assert set(ON_ERROR) == set(HOOK_KINDS) == set(hooks.NAMESPACE)
 
 
+def test_the_builder_knows_the_same_hook_kinds() -> None:
+    """spec/_builder_hooks.py keeps its own copy (importing hooks.py would bring the runtime's
+    `signal` into the spec package): the two must not drift."""
+    from libcontainer_py.spec.builder import HOOK_KINDS as BUILDER_KINDS
+
+    assert BUILDER_KINDS == HOOK_KINDS
+
+
 def test_poststop_failures_warn_and_the_rest_still_run(tmp_path: Path) -> None:
     ran = tmp_path / "ran"
     warnings: list[str] = []
