@@ -1,7 +1,8 @@
 """Reading a container's cgroups: the file helpers, the v1 and v2 stats, and the frozen check.
 
-Everything here imports only `os` (and, to read stats, the Stats records of cgroups/stats.py):
-`pyrunc events --stats` reads a container's stats through this module alone, without the drivers
+Everything here imports only `os` (the typed Stats records of cgroups/stats.py only for stats(),
+stats_v1() and stats_v2(), the library's): `pyrunc events --stats` reads a container's stats as
+runc's dict (runc_stats) through this module alone, without the records and the drivers
 (v1.py, v2.py: the manager ABC, the layout enum, mountinfo, cgroupspy), which V1Manager.stats and
 V2Manager.stats delegate to. cgroupspy stays the v1 driver's writer; its three cpuacct reads are
 done here the way its IntegerFile, IntegerListFile and DictFile parse them (a file it cannot read
@@ -14,10 +15,13 @@ import os
 
 TYPE_CHECKING = False  # not `typing` (~3 ms)
 if TYPE_CHECKING:
-    from libcontainer_py.cgroups.stats import BlkioEntry, MemoryEntry, Stats
+    from typing import Any
 
-# The Stats records (cgroups/stats.py, ~0.4 ms of class building) are imported by the stats readers
-# only: create, run and exec import this module for the file helpers and read no stats.
+    from libcontainer_py.cgroups.stats import Stats
+
+#: What runc reports as the limit when there is none (math.MaxUint64 on v2, the page-rounded
+#: LONG_MAX that v1 shows as memory.limit_in_bytes of an unlimited cgroup).
+UNLIMITED = 2**64 - 1
 
 # --- file helpers ------------------------------------------------------------------------------------
 
@@ -97,80 +101,179 @@ def host_hugepage_sizes(sysfs: str = "/sys/kernel/mm/hugepages") -> list[str]:
 
 
 # --- stats -------------------------------------------------------------------------------------------
+#
+# The readers give runc's stats as runc prints them (libcontainer/cgroups/stats.go and types/events.go:
+# the `data` of `events --stats`, Go's JSON names, `omitempty` applied): plain dicts, because that is
+# what `pyrunc events --stats` prints, and building the typed records of cgroups/stats.py first cost
+# more than the ~30 file reads (~0.6 ms: ten classes to build, their module and _record). The library's
+# typed Stats is made from the same dict (Stats.from_runc), and turns back into it (to_runc_dict): a
+# test holds the two to each other.
 
 
 def stats(paths: dict[str, str]) -> Stats:
-    """The stats of the cgroup that state.json's ``cgroup_paths`` names (what load_manager(paths)
-    .stats() gives): ``{"": dir}`` is v2, ``{controller: dir}`` v1, ``{}`` no cgroup (zeros)."""
-    if not paths:
-        from libcontainer_py.cgroups.stats import Stats
+    """The typed stats of the cgroup that state.json's ``cgroup_paths`` names (what
+    load_manager(paths).stats() gives): ``{"": dir}`` is v2, ``{controller: dir}`` v1, ``{}`` no
+    cgroup (zeros)."""
+    from libcontainer_py.cgroups.stats import Stats
 
-        return Stats()
-    if "" in paths:
-        return stats_v2(paths[""])
-    return stats_v1(paths)
+    return Stats.from_runc(*runc_stats(paths))
 
 
 def stats_v1(dirs: dict[str, str]) -> Stats:
-    from libcontainer_py.cgroups.stats import HugetlbStats, Stats
+    from libcontainer_py.cgroups.stats import Stats
 
-    s = Stats()
+    return Stats.from_runc(*runc_stats_v1(dirs))
+
+
+def stats_v2(directory: str) -> Stats:
+    from libcontainer_py.cgroups.stats import Stats
+
+    return Stats.from_runc(*runc_stats_v2(directory))
+
+
+def runc_stats(paths: dict[str, str]) -> tuple[dict[str, Any], int]:
+    """runc's stats dict (see above) and the OOM-kill count (memory.oom_control or memory.events'
+    oom_kill, not in runc's stats: what `events` reports OOMs from) of a state.json's
+    ``cgroup_paths``."""
+    if not paths:
+        return runc_dict(_cpu_usage(), _throttling(), _memory(), {}, [], [], {}), 0
+    if "" in paths:
+        return runc_stats_v2(paths[""])
+    return runc_stats_v1(paths)
+
+
+# The parts, with every key: runc_dict drops the omitempty ones that are zero or empty.
+
+
+def _cpu_usage() -> dict[str, Any]:
+    return {"total": 0, "percpu": [], "percpu_kernel": [], "kernel": 0, "percpu_user": [], "user": 0}
+
+
+def _throttling() -> dict[str, Any]:
+    return {"periods": 0, "throttledPeriods": 0, "throttledTime": 0}
+
+
+def _memory_entry() -> dict[str, Any]:
+    return {"limit": 0, "usage": 0, "max": 0, "failcnt": 0}
+
+
+def _memory() -> dict[str, Any]:
+    return {"cache": 0, "usage": _memory_entry(), "swap": _memory_entry(), "kernel": _memory_entry(),
+            "kernelTCP": _memory_entry(), "raw": {}}
+
+
+def _omit(d: dict[str, Any], *keys: str) -> dict[str, Any]:
+    """Drop the ``omitempty`` keys whose value is zero, empty or None (Go's encoding/json)."""
+    for k in keys:
+        if not d.get(k):
+            d.pop(k, None)
+    return d
+
+
+def runc_dict(
+    usage: dict[str, Any],
+    throttling: dict[str, Any],
+    memory: dict[str, Any],
+    pids: dict[str, int],
+    io_bytes: list[dict[str, Any]],
+    io_ops: list[dict[str, Any]],
+    hugetlb: dict[str, dict[str, int]],
+) -> dict[str, Any]:
+    """runc's ``types.Stats``, the JSON tags and omitempty as stats.go has them (nested structs are
+    always there)."""
+    for entry in ("usage", "swap", "kernel", "kernelTCP"):
+        _omit(memory[entry], "usage", "max")
+    for e in io_bytes + io_ops:
+        _omit(e, "major", "minor", "op", "value")
+    return {
+        "cpu": {"usage": _omit(usage, "total", "percpu", "percpu_kernel", "percpu_user"),
+                "throttling": _omit(throttling, "periods", "throttledPeriods", "throttledTime")},
+        "cpuset": {
+            "cpu_exclusive": 0,
+            "mem_hardwall": 0,
+            "mem_exclusive": 0,
+            "memory_migrate": 0,
+            "memory_spread_page": 0,
+            "memory_spread_slab": 0,
+            "memory_pressure": 0,
+            "sched_load_balance": 0,
+            "sched_relax_domain_level": 0,
+        },
+        "memory": _omit(memory, "cache", "raw"),
+        "pids": _omit(pids, "current", "limit"),
+        "blkio": _omit({"ioServiceBytesRecursive": io_bytes, "ioServicedRecursive": io_ops},
+                       "ioServiceBytesRecursive", "ioServicedRecursive"),
+        "hugetlb": {size: _omit(h, "usage", "max") for size, h in hugetlb.items()},
+        "intel_rdt": {},
+        "network_interfaces": None,
+    }
+
+
+def runc_stats_v1(dirs: dict[str, str]) -> tuple[dict[str, Any], int]:
+    usage, throttling, memory = _cpu_usage(), _throttling(), _memory()
+    pids: dict[str, int] = {"current": 0, "limit": 0}
+    io_bytes: list[dict[str, Any]] = []
+    io_ops: list[dict[str, Any]] = []
+    hugetlb: dict[str, dict[str, int]] = {}
+    oom_kill = 0
     acct = dirs.get("cpuacct")
     if acct is not None and os.path.isdir(acct):
-        usage = s.cpu.usage
         text = read_optional(os.path.join(acct, "cpuacct.usage"))
         try:
             total = int(text) if text is not None else 0
         except ValueError:
             total = 0
-        usage.total = 0 if total == -1 else total  # cgroupspy's IntegerFile reads -1 as None
+        usage["total"] = 0 if total == -1 else total  # cgroupspy's IntegerFile reads -1 as None
         text = read_optional(os.path.join(acct, "cpuacct.usage_percpu"))
         try:
-            usage.percpu = [int(v) for v in text.split()] if text is not None else []
+            usage["percpu"] = [int(v) for v in text.split()] if text is not None else []
         except ValueError:
-            usage.percpu = []
+            usage["percpu"] = []
         # runc reports per-CPU user and system time too (cpuacct.usage_all: "cpu user system" rows)
         for line in (read_optional(os.path.join(acct, "cpuacct.usage_all")) or "").splitlines()[1:]:
             parts = line.split()
             if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit():
-                usage.percpu_user.append(int(parts[1]))
-                usage.percpu_kernel.append(int(parts[2]))
+                usage["percpu_user"].append(int(parts[1]))
+                usage["percpu_kernel"].append(int(parts[2]))
         ticks = _acct_stat(read_optional(os.path.join(acct, "cpuacct.stat")))
         hz = os.sysconf("SC_CLK_TCK")
-        usage.user = ticks.get("user", 0) * 1_000_000_000 // hz
-        usage.kernel = ticks.get("system", 0) * 1_000_000_000 // hz
+        usage["user"] = ticks.get("user", 0) * 1_000_000_000 // hz
+        usage["kernel"] = ticks.get("system", 0) * 1_000_000_000 // hz
     if "cpu" in dirs:
         st = read_keyed(os.path.join(dirs["cpu"], "cpu.stat"))
-        s.cpu.throttling.periods = st.get("nr_periods", 0)
-        s.cpu.throttling.throttled_periods = st.get("nr_throttled", 0)
-        s.cpu.throttling.throttled_time = st.get("throttled_time", 0)
+        throttling["periods"] = st.get("nr_periods", 0)
+        throttling["throttledPeriods"] = st.get("nr_throttled", 0)
+        throttling["throttledTime"] = st.get("throttled_time", 0)
     d = dirs.get("memory")
     if d is not None and os.path.isdir(d):
         raw = read_keyed(os.path.join(d, "memory.stat"))
-        s.memory.raw = raw
-        s.memory.cache = raw.get("total_cache", raw.get("cache", 0))
-        for entry, prefix in ((s.memory.usage, "memory"), (s.memory.swap, "memory.memsw"),
-                              (s.memory.kernel, "memory.kmem"), (s.memory.kernel_tcp, "memory.kmem.tcp")):
-            _memory_entry(entry, d, prefix)
-        s.oom_kill = read_keyed(os.path.join(d, "memory.oom_control")).get("oom_kill", 0)
+        memory["raw"] = raw
+        memory["cache"] = raw.get("total_cache", raw.get("cache", 0))
+        for entry, prefix in (("usage", "memory"), ("swap", "memory.memsw"), ("kernel", "memory.kmem"),
+                              ("kernelTCP", "memory.kmem.tcp")):
+            e = memory[entry]
+            e["usage"] = read_int(os.path.join(d, f"{prefix}.usage_in_bytes"))
+            e["max"] = read_int(os.path.join(d, f"{prefix}.max_usage_in_bytes"))
+            e["failcnt"] = read_int(os.path.join(d, f"{prefix}.failcnt"))
+            e["limit"] = read_int(os.path.join(d, f"{prefix}.limit_in_bytes"))
+        oom_kill = read_keyed(os.path.join(d, "memory.oom_control")).get("oom_kill", 0)
     if "pids" in dirs:
         d = dirs["pids"]
-        s.pids.current = read_int(os.path.join(d, "pids.current"))
-        s.pids.limit = read_int(os.path.join(d, "pids.max"))
+        pids["current"] = read_int(os.path.join(d, "pids.current"))
+        pids["limit"] = read_int(os.path.join(d, "pids.max"))
     if "blkio" in dirs:
         d = dirs["blkio"]
-        s.blkio.io_service_bytes_recursive = _blkio_entries(
-            os.path.join(d, "blkio.throttle.io_service_bytes_recursive"))
-        s.blkio.io_serviced_recursive = _blkio_entries(os.path.join(d, "blkio.throttle.io_serviced_recursive"))
+        io_bytes = _blkio_entries(os.path.join(d, "blkio.throttle.io_service_bytes_recursive"))
+        io_ops = _blkio_entries(os.path.join(d, "blkio.throttle.io_serviced_recursive"))
     if "hugetlb" in dirs:
         d = dirs["hugetlb"]
         for size in host_hugepage_sizes():
-            s.hugetlb[size] = HugetlbStats(
-                usage=read_int(os.path.join(d, f"hugetlb.{size}.usage_in_bytes")),
-                max=read_int(os.path.join(d, f"hugetlb.{size}.max_usage_in_bytes")),
-                failcnt=read_int(os.path.join(d, f"hugetlb.{size}.failcnt")),
-            )
-    return s
+            hugetlb[size] = {
+                "usage": read_int(os.path.join(d, f"hugetlb.{size}.usage_in_bytes")),
+                "max": read_int(os.path.join(d, f"hugetlb.{size}.max_usage_in_bytes")),
+                "failcnt": read_int(os.path.join(d, f"hugetlb.{size}.failcnt")),
+            }
+    return runc_dict(usage, throttling, memory, pids, io_bytes, io_ops, hugetlb), oom_kill
 
 
 def _acct_stat(text: str | None) -> dict[str, int]:
@@ -189,25 +292,16 @@ def _acct_stat(text: str | None) -> dict[str, int]:
     return out
 
 
-def _memory_entry(entry: MemoryEntry, d: str, prefix: str) -> None:
-    entry.usage = read_int(os.path.join(d, f"{prefix}.usage_in_bytes"))
-    entry.max = read_int(os.path.join(d, f"{prefix}.max_usage_in_bytes"))
-    entry.failcnt = read_int(os.path.join(d, f"{prefix}.failcnt"))
-    entry.limit = read_int(os.path.join(d, f"{prefix}.limit_in_bytes"))
-
-
-def _blkio_entries(path: str) -> list[BlkioEntry]:
+def _blkio_entries(path: str) -> list[dict[str, Any]]:
     """``8:0 Read 4096`` lines (the ``Total`` line is dropped, as runc does)."""
-    from libcontainer_py.cgroups.stats import BlkioEntry
-
-    out: list[BlkioEntry] = []
+    out: list[dict[str, Any]] = []
     for line in (read_optional(path) or "").splitlines():
         parts = line.split()
         if len(parts) != 3 or ":" not in parts[0]:
             continue
         major, _, minor = parts[0].partition(":")
         try:
-            out.append(BlkioEntry(int(major), int(minor), parts[1], int(parts[2])))
+            out.append({"major": int(major), "minor": int(minor), "op": parts[1], "value": int(parts[2])})
         except ValueError:
             continue
     return out
@@ -222,58 +316,58 @@ def v2_controllers(directory: str) -> set[str]:
     return set((text or "").split())
 
 
-def stats_v2(directory: str) -> Stats:
-    from libcontainer_py.cgroups.stats import UNLIMITED, BlkioEntry, HugetlbStats, Stats
-
+def runc_stats_v2(directory: str) -> tuple[dict[str, Any], int]:
     directory = directory.rstrip("/")
 
     def file(name: str) -> str:
         return os.path.join(directory, name)
 
-    s = Stats()
+    usage, throttling, memory = _cpu_usage(), _throttling(), _memory()
+    io_bytes: list[dict[str, Any]] = []
+    io_ops: list[dict[str, Any]] = []
+    hugetlb: dict[str, dict[str, int]] = {}
+    oom_kill = 0
     cpu = read_keyed(file("cpu.stat"))
-    s.cpu.usage.total = cpu.get("usage_usec", 0) * 1000
-    s.cpu.usage.user = cpu.get("user_usec", 0) * 1000
-    s.cpu.usage.kernel = cpu.get("system_usec", 0) * 1000
-    s.cpu.throttling.periods = cpu.get("nr_periods", 0)
-    s.cpu.throttling.throttled_periods = cpu.get("nr_throttled", 0)
-    s.cpu.throttling.throttled_time = cpu.get("throttled_usec", 0) * 1000
+    usage["total"] = cpu.get("usage_usec", 0) * 1000
+    usage["user"] = cpu.get("user_usec", 0) * 1000
+    usage["kernel"] = cpu.get("system_usec", 0) * 1000
+    throttling["periods"] = cpu.get("nr_periods", 0)
+    throttling["throttledPeriods"] = cpu.get("nr_throttled", 0)
+    throttling["throttledTime"] = cpu.get("throttled_usec", 0) * 1000
     if os.path.exists(file("memory.current")):
         raw = read_keyed(file("memory.stat"))
-        s.memory.raw = raw
-        s.memory.cache = raw.get("file", 0)
+        memory["raw"] = raw
+        memory["cache"] = raw.get("file", 0)
         events = read_keyed(file("memory.events"))
-        u = s.memory.usage
-        u.usage = read_int(file("memory.current"))
-        u.limit = read_int(file("memory.max"), default=UNLIMITED)
-        u.max = read_int(file("memory.peak"))
-        u.failcnt = events.get("max", 0)
-        sw = s.memory.swap
+        u = memory["usage"]
+        u["usage"] = read_int(file("memory.current"))
+        u["limit"] = read_int(file("memory.max"), default=UNLIMITED)
+        u["max"] = read_int(file("memory.peak"))
+        u["failcnt"] = events.get("max", 0)
+        sw = memory["swap"]
         # v1 reports memory+swap: add memory to swap-only v2 values, as runc does.
-        sw.usage = read_int(file("memory.swap.current")) + u.usage
+        sw["usage"] = read_int(file("memory.swap.current")) + u["usage"]
         swap_max = read_int(file("memory.swap.max"), default=UNLIMITED)
-        sw.limit = UNLIMITED if swap_max == UNLIMITED or u.limit == UNLIMITED else swap_max + u.limit
-        sw.failcnt = read_keyed(file("memory.swap.events")).get("max", 0)
-        s.oom_kill = events.get("oom_kill", 0)
-    s.pids.current = read_int(file("pids.current"))
-    s.pids.limit = read_int(file("pids.max"))
+        sw["limit"] = UNLIMITED if swap_max == UNLIMITED or u["limit"] == UNLIMITED else swap_max + u["limit"]
+        sw["failcnt"] = read_keyed(file("memory.swap.events")).get("max", 0)
+        oom_kill = events.get("oom_kill", 0)
+    pids = {"current": read_int(file("pids.current")), "limit": read_int(file("pids.max"))}
     for line in (read_optional(file("io.stat")) or "").splitlines():
         parts = line.split()
         if not parts or ":" not in parts[0]:
             continue
         major, _, minor = parts[0].partition(":")
         kv = dict(p.split("=", 1) for p in parts[1:] if "=" in p)
-        for key, op, target in (("rbytes", "Read", s.blkio.io_service_bytes_recursive),
-                                ("wbytes", "Write", s.blkio.io_service_bytes_recursive),
-                                ("rios", "Read", s.blkio.io_serviced_recursive),
-                                ("wios", "Write", s.blkio.io_serviced_recursive)):
+        for key, op, target in (("rbytes", "Read", io_bytes), ("wbytes", "Write", io_bytes),
+                                ("rios", "Read", io_ops), ("wios", "Write", io_ops)):
             if key in kv:
-                target.append(BlkioEntry(int(major), int(minor), op, int(kv[key])))
+                target.append({"major": int(major), "minor": int(minor), "op": op, "value": int(kv[key])})
     if "hugetlb" in v2_controllers(directory):
         for size in host_hugepage_sizes():
             if os.path.exists(file(f"hugetlb.{size}.current")):
-                s.hugetlb[size] = HugetlbStats(
-                    usage=read_int(file(f"hugetlb.{size}.current")),
-                    failcnt=read_keyed(file(f"hugetlb.{size}.events")).get("max", 0),
-                )
-    return s
+                hugetlb[size] = {
+                    "usage": read_int(file(f"hugetlb.{size}.current")),
+                    "max": 0,
+                    "failcnt": read_keyed(file(f"hugetlb.{size}.events")).get("max", 0),
+                }
+    return runc_dict(usage, throttling, memory, pids, io_bytes, io_ops, hugetlb), oom_kill

@@ -55,7 +55,9 @@ def fast(argv: list[str], ctx: Context) -> int | None:
         return None
     from libcontainer_py.cgroups import _read
 
-    sys.stdout.write(_json.dumps(_read.stats(st["cgroup_paths"]).to_runc_event(st["id"])) + "\n")
+    # runc's dict straight from the files: no typed Stats records (cgroups/_read.py says why)
+    data, _oom_kill = _read.runc_stats(st["cgroup_paths"])
+    sys.stdout.write(_json.dumps({"type": "stats", "id": st["id"], "data": data}) + "\n")
     return 0
 
 

@@ -321,6 +321,14 @@ def test_stats_sane(cg: Any) -> None:
     assert s.pids.current == 1 and s.pids.limit == 10
     d = s.to_runc_event("x")["data"]
     assert d["memory"]["usage"]["usage"] == s.memory.usage.usage and d["pids"] == {"current": 1, "limit": 10}
+    # The reader's dict (what `pyrunc events --stats` prints) is the records' runc dict, read again.
+    from libcontainer_py.cgroups import _read
+    from libcontainer_py.cgroups.stats import Stats
+
+    data, oom_kill = _read.runc_stats(m.paths())
+    assert oom_kill == 0 and set(data) == set(d) and data["pids"] == d["pids"]
+    assert Stats.from_runc(data).to_runc_dict() == data
+    assert data["memory"]["usage"]["limit"] == 256 << 20 and data["cpu"]["usage"]["total"] >= s.cpu.usage.total
 
 
 # --- v2 on the hybrid host's cgroup2 mount (no v1 controllers there) --------------------------------------

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from libcontainer_py.cgroups import CgroupError, Layout, Mounts, V2Manager, load_manager, new_manager
+from libcontainer_py.cgroups import CgroupError, Layout, Mounts, V2Manager, _read, load_manager, new_manager
 from libcontainer_py.cgroups.paths import CgroupMount
+from libcontainer_py.cgroups.stats import Stats
 from libcontainer_py.spec.resources import LinuxResources
 
 CONTROLLERS = "cpuset cpu io memory hugetlb pids rdma"
@@ -242,3 +243,10 @@ def test_stats(mgr: V2Manager) -> None:
     assert s.pids.current == 2 and s.pids.limit == 0
     assert [(e.op, e.value) for e in s.blkio.io_service_bytes_recursive] == [("Read", 4096), ("Write", 0)]
     assert "2MB" in s.hugetlb
+    # What `pyrunc events --stats` prints is the reader's dict itself; the typed records turn back into it.
+    data, oom_kill = _read.runc_stats(mgr.paths())
+    assert oom_kill == 1 and s.to_runc_dict() == data and Stats.from_runc(data, oom_kill) == s
+    assert data["memory"]["usage"] == {"limit": 2**64 - 1, "usage": 1000, "max": 2000, "failcnt": 2}
+    # Go's omitempty: minor 0 and the Write of 0 bytes lose those keys, as runc prints them
+    assert data["blkio"]["ioServiceBytesRecursive"] == [{"major": 8, "op": "Read", "value": 4096},
+                                                        {"major": 8, "op": "Write"}]
