@@ -4,8 +4,9 @@ Importing the package is cheap: the public names are loaded on first use (PEP 56
 `pyrunc --version` or a script that only needs the bundle helper does not pay for pydantic.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: `pyrunc state` and `events --stats` import this module,
+# and the __future__ module costs them ~0.15 ms (tests/integration/test_cli_imports.py); annotations
+# that name TYPE_CHECKING imports are strings.
 import sys
 
 # `typing` is not imported at run time: it costs milliseconds that `pyrunc --version` does not have.
@@ -39,7 +40,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> "Any":
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'libcontainer_py' has no attribute {name!r}")

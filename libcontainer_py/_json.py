@@ -9,8 +9,9 @@ included); anything that is not a plain JSON value (a subclass, a non-str key, N
 the json package itself, so nothing is ever written differently.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: `pyrunc state` and `events --stats` import this module,
+# and the __future__ module costs them ~0.15 ms (tests/integration/test_cli_imports.py); annotations
+# that name TYPE_CHECKING imports are strings.
 import _json
 
 TYPE_CHECKING = False  # not `typing`: its import costs ~3 ms of every pyrunc call
@@ -39,7 +40,7 @@ class _Context:
 _scan = _json.make_scanner(_Context())  # type: ignore[arg-type]  # typeshed wants a JSONDecoder; any object with its attributes does
 
 
-def loads(text: str | bytes | bytearray) -> Any:
+def loads(text: str | bytes | bytearray) -> "Any":
     """json.loads(text). Errors are json.JSONDecodeError (a ValueError), raised by the json package."""
     if not isinstance(text, str):
         raw = bytes(text)
@@ -69,7 +70,7 @@ def loads(text: str | bytes | bytearray) -> Any:
     return json.loads(text)
 
 
-def _plain(value: Any) -> bool:
+def _plain(value: "Any") -> bool:
     """Only exact JSON types with str keys and finite floats: those this module writes like json."""
     kind = type(value)
     if kind is str or kind is int or kind is bool or value is None:
@@ -83,7 +84,7 @@ def _plain(value: Any) -> bool:
     return False
 
 
-def _write(value: Any, indent: str, level: int, sort_keys: bool, item_sep: str, key_sep: str, out: list[str]) -> None:
+def _write(value: "Any", indent: str, level: int, sort_keys: bool, item_sep: str, key_sep: str, out: list[str]) -> None:
     kind = type(value)
     if kind is str:
         out.append(_encode_str(value))
@@ -118,12 +119,12 @@ def _write(value: Any, indent: str, level: int, sort_keys: bool, item_sep: str, 
         out.append("\n" + indent * level + ("}" if is_dict else "]"))
 
 
-def _unserializable(value: Any) -> Any:
+def _unserializable(value: "Any") -> "Any":
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")  # _plain() let it by
 
 
 def dumps(
-    value: Any,
+    value: "Any",
     *,
     indent: int | str | None = None,
     sort_keys: bool = False,

@@ -7,8 +7,9 @@ enum, Record, contextlib or error classes at import; state.py (Status, Container
 and container.py are built on these functions, so the fast verbs and the library cannot disagree.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: `pyrunc state` and `events --stats` import this module,
+# and the __future__ module costs them ~0.15 ms (tests/integration/test_cli_imports.py); annotations
+# that name TYPE_CHECKING imports are strings.
 import os
 
 TYPE_CHECKING = False  # not `typing`: its import costs ~3 ms of every pyrunc call
@@ -120,7 +121,7 @@ def oci_state(
     created: str,
     owner: str,
     annotations: dict[str, str],
-) -> dict[str, Any]:
+) -> "dict[str, Any]":
     """The OCI state (state-schema.json) plus runc's `rootfs`, `created` and `owner`: what
     `pyrunc state` prints."""
     if not oci_version:
@@ -142,7 +143,7 @@ def oci_state(
     return doc
 
 
-def read_state(root: str, container_id: str) -> dict[str, Any] | None:
+def read_state(root: str, container_id: str) -> "dict[str, Any] | None":
     """state.json of a container whose create has finished, as a dict with every field
     ContainerState has (its defaults filled in), or None for anything else: no such container, an
     invalid id, a file that is not what ContainerState.from_json takes, a create still at work.
@@ -176,7 +177,7 @@ def read_state(root: str, container_id: str) -> dict[str, Any] | None:
     return data
 
 
-_FIELDS: tuple[tuple[str, type, Any], ...] = (
+_FIELDS: "tuple[tuple[str, type, Any], ...]" = (
     ("id", str, None),
     ("bundle", str, None),
     ("rootfs", str, None),

@@ -13,8 +13,9 @@ Later (state, pause, events, delete)::
     mgr.freeze(); mgr.thaw(); mgr.stats().to_runc_json(id); mgr.pids(); mgr.destroy()
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: `pyrunc state` and `events --stats` import this module,
+# and the __future__ module costs them ~0.15 ms (tests/integration/test_cli_imports.py); annotations
+# that name TYPE_CHECKING imports are strings.
 import os
 import sys
 
@@ -102,10 +103,10 @@ def new_manager(
     container_id: str,
     cgroups_path: str | None = None,
     *,
-    mounts: Mounts | None = None,
+    mounts: "Mounts | None" = None,
     default_parent: str | None = None,
     enabled: bool = True,
-) -> Manager:
+) -> "Manager":
     """The manager for a new container: v1 on v1 and hybrid hosts, v2 on unified hosts, the none
     driver when ``enabled`` is False or no cgroup filesystem is mounted. Creates nothing yet."""
     from libcontainer_py.cgroups.paths import DEFAULT_PARENT, Layout, detect_mounts, host_path, resolve_cgroups_path
@@ -127,7 +128,9 @@ def new_manager(
     return V2Manager(host_path(mounts.unified, inner), mountpoint=mounts.unified.mountpoint, inner=inner)
 
 
-def manager_for_spec(spec: Spec, container_id: str, *, mounts: Mounts | None = None, enabled: bool = True) -> Manager:
+def manager_for_spec(
+    spec: "Spec", container_id: str, *, mounts: "Mounts | None" = None, enabled: bool = True
+) -> "Manager":
     """new_manager() with the spec's ``linux.cgroupsPath``."""
     linux = spec.linux
     return new_manager(container_id, linux.cgroups_path if linux is not None else None, mounts=mounts, enabled=enabled)
@@ -144,7 +147,7 @@ def join_files(paths: dict[str, str]) -> list[str]:
     return [os.path.join(d, "tasks") for d in dict.fromkeys(paths.values())]
 
 
-def load_manager(paths: dict[str, str], *, mounts: Mounts | None = None) -> Manager:
+def load_manager(paths: dict[str, str], *, mounts: "Mounts | None" = None) -> "Manager":
     """Rebuild a manager from what ``paths()`` returned (runc's ``cgroup_paths`` in state.json)."""
     if not paths:
         from libcontainer_py.cgroups.none import NoneManager

@@ -9,8 +9,9 @@ done here the way its IntegerFile, IntegerListFile and DictFile parse them (a fi
 or parse gives the default), so the numbers are the same.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: `pyrunc state` and `events --stats` import this module,
+# and the __future__ module costs them ~0.15 ms (tests/integration/test_cli_imports.py); annotations
+# that name TYPE_CHECKING imports are strings.
 import os
 
 TYPE_CHECKING = False  # not `typing` (~3 ms)
@@ -110,7 +111,7 @@ def host_hugepage_sizes(sysfs: str = "/sys/kernel/mm/hugepages") -> list[str]:
 # test holds the two to each other.
 
 
-def stats(paths: dict[str, str]) -> Stats:
+def stats(paths: dict[str, str]) -> "Stats":
     """The typed stats of the cgroup that state.json's ``cgroup_paths`` names (what
     load_manager(paths).stats() gives): ``{"": dir}`` is v2, ``{controller: dir}`` v1, ``{}`` no
     cgroup (zeros)."""
@@ -119,19 +120,19 @@ def stats(paths: dict[str, str]) -> Stats:
     return Stats.from_runc(*runc_stats(paths))
 
 
-def stats_v1(dirs: dict[str, str]) -> Stats:
+def stats_v1(dirs: dict[str, str]) -> "Stats":
     from libcontainer_py.cgroups.stats import Stats
 
     return Stats.from_runc(*runc_stats_v1(dirs))
 
 
-def stats_v2(directory: str) -> Stats:
+def stats_v2(directory: str) -> "Stats":
     from libcontainer_py.cgroups.stats import Stats
 
     return Stats.from_runc(*runc_stats_v2(directory))
 
 
-def runc_stats(paths: dict[str, str]) -> tuple[dict[str, Any], int]:
+def runc_stats(paths: dict[str, str]) -> "tuple[dict[str, Any], int]":
     """runc's stats dict (see above) and the OOM-kill count (memory.oom_control or memory.events'
     oom_kill, not in runc's stats: what `events` reports OOMs from) of a state.json's
     ``cgroup_paths``."""
@@ -145,24 +146,24 @@ def runc_stats(paths: dict[str, str]) -> tuple[dict[str, Any], int]:
 # The parts, with every key: runc_dict drops the omitempty ones that are zero or empty.
 
 
-def _cpu_usage() -> dict[str, Any]:
+def _cpu_usage() -> "dict[str, Any]":
     return {"total": 0, "percpu": [], "percpu_kernel": [], "kernel": 0, "percpu_user": [], "user": 0}
 
 
-def _throttling() -> dict[str, Any]:
+def _throttling() -> "dict[str, Any]":
     return {"periods": 0, "throttledPeriods": 0, "throttledTime": 0}
 
 
-def _memory_entry() -> dict[str, Any]:
+def _memory_entry() -> "dict[str, Any]":
     return {"limit": 0, "usage": 0, "max": 0, "failcnt": 0}
 
 
-def _memory() -> dict[str, Any]:
+def _memory() -> "dict[str, Any]":
     return {"cache": 0, "usage": _memory_entry(), "swap": _memory_entry(), "kernel": _memory_entry(),
             "kernelTCP": _memory_entry(), "raw": {}}
 
 
-def _omit(d: dict[str, Any], *keys: str) -> dict[str, Any]:
+def _omit(d: "dict[str, Any]", *keys: str) -> "dict[str, Any]":
     """Drop the ``omitempty`` keys whose value is zero, empty or None (Go's encoding/json)."""
     for k in keys:
         if not d.get(k):
@@ -171,14 +172,14 @@ def _omit(d: dict[str, Any], *keys: str) -> dict[str, Any]:
 
 
 def runc_dict(
-    usage: dict[str, Any],
-    throttling: dict[str, Any],
-    memory: dict[str, Any],
+    usage: "dict[str, Any]",
+    throttling: "dict[str, Any]",
+    memory: "dict[str, Any]",
     pids: dict[str, int],
-    io_bytes: list[dict[str, Any]],
-    io_ops: list[dict[str, Any]],
+    io_bytes: "list[dict[str, Any]]",
+    io_ops: "list[dict[str, Any]]",
     hugetlb: dict[str, dict[str, int]],
-) -> dict[str, Any]:
+) -> "dict[str, Any]":
     """runc's ``types.Stats``, the JSON tags and omitempty as stats.go has them (nested structs are
     always there)."""
     for entry in ("usage", "swap", "kernel", "kernelTCP"):
@@ -209,7 +210,7 @@ def runc_dict(
     }
 
 
-def runc_stats_v1(dirs: dict[str, str]) -> tuple[dict[str, Any], int]:
+def runc_stats_v1(dirs: dict[str, str]) -> "tuple[dict[str, Any], int]":
     usage, throttling, memory = _cpu_usage(), _throttling(), _memory()
     pids: dict[str, int] = {"current": 0, "limit": 0}
     io_bytes: list[dict[str, Any]] = []
@@ -292,7 +293,7 @@ def _acct_stat(text: str | None) -> dict[str, int]:
     return out
 
 
-def _blkio_entries(path: str) -> list[dict[str, Any]]:
+def _blkio_entries(path: str) -> "list[dict[str, Any]]":
     """``8:0 Read 4096`` lines (the ``Total`` line is dropped, as runc does)."""
     out: list[dict[str, Any]] = []
     for line in (read_optional(path) or "").splitlines():
@@ -316,7 +317,7 @@ def v2_controllers(directory: str) -> set[str]:
     return set((text or "").split())
 
 
-def runc_stats_v2(directory: str) -> tuple[dict[str, Any], int]:
+def runc_stats_v2(directory: str) -> "tuple[dict[str, Any], int]":
     directory = directory.rstrip("/")
 
     def file(name: str) -> str:

@@ -10,8 +10,9 @@ Every verb module exposes:
     run(args: Namespace, ctx: Context) -> int
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: `pyrunc state` and `events --stats` import this module,
+# and the __future__ module costs them ~0.15 ms (tests/integration/test_cli_imports.py); annotations
+# that name TYPE_CHECKING imports are strings.
 import os
 import sys
 
@@ -73,7 +74,7 @@ def version_text() -> str:
     return f"pyrunc version {__version__}\nspec: {SPEC_VERSION}\npython: {sys.version.split()[0]}\n"
 
 
-def main(argv: list[str] | None = None) -> NoReturn:
+def main(argv: list[str] | None = None) -> "NoReturn":
     # A short-lived process: the cyclic garbage collector would spend ~10 ms walking the objects
     # of the imports (pydantic's above all) to free nothing; and the interpreter's teardown of
     # those modules costs another 15-25 ms that no one waits for. So: no collection passes, and

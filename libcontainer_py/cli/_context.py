@@ -5,8 +5,9 @@ global flags before the verb, write them as `--root X`, `--root=X` or `-root X`,
 messages on stderr and, with `--log FILE --log-format json`, as JSON lines in FILE.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: `pyrunc state` and `events --stats` import this module,
+# and the __future__ module costs them ~0.15 ms (tests/integration/test_cli_imports.py); annotations
+# that name TYPE_CHECKING imports are strings.
 import os
 import sys
 

@@ -1,8 +1,9 @@
 """pyrunc events [--stats] [--interval 5s] ID: the container's resource usage as JSON, once with
 --stats, else a stream (one JSON object per line) every interval, with OOM events as they happen."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: `pyrunc state` and `events --stats` import this module,
+# and the __future__ module costs them ~0.15 ms (tests/integration/test_cli_imports.py); annotations
+# that name TYPE_CHECKING imports are strings.
 import sys
 
 from libcontainer_py import _json
@@ -31,7 +32,7 @@ def duration(text: str) -> float:
     return total
 
 
-def configure(parser: VerbParser) -> None:
+def configure(parser: "VerbParser") -> None:
     from libcontainer_py.cli._common import add_id
 
     parser.add_argument("--interval", type=duration, default=5.0, help="stats interval (default 5s)")
@@ -39,7 +40,7 @@ def configure(parser: VerbParser) -> None:
     add_id(parser)
 
 
-def fast(argv: list[str], ctx: Context) -> int | None:
+def fast(argv: list[str], ctx: "Context") -> int | None:
     """`pyrunc events --stats ID` of a running container, through _status.py and cgroups/_read.py
     alone (cli/__init__.py _run_verb): what podman and the shims poll, and what runc answers in
     ~5 ms. None for anything else (other arguments, no such or a stopped container, no cgroup):
@@ -61,7 +62,7 @@ def fast(argv: list[str], ctx: Context) -> int | None:
     return 0
 
 
-def run(args: Namespace, ctx: Context) -> int:
+def run(args: "Namespace", ctx: "Context") -> int:
     import contextlib
     import time
 

@@ -1,7 +1,8 @@
 """pyrunc state: print the container's state as JSON (state-schema.json, plus runc's fields)."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: `pyrunc state` and `events --stats` import this module,
+# and the __future__ module costs them ~0.15 ms (tests/integration/test_cli_imports.py); annotations
+# that name TYPE_CHECKING imports are strings.
 import sys
 
 from libcontainer_py import _json
@@ -14,13 +15,13 @@ if TYPE_CHECKING:
 HELP = "output the state of a container"
 
 
-def configure(parser: VerbParser) -> None:
+def configure(parser: "VerbParser") -> None:
     from libcontainer_py.cli._common import add_id
 
     add_id(parser)
 
 
-def fast(argv: list[str], ctx: Context) -> int | None:
+def fast(argv: list[str], ctx: "Context") -> int | None:
     """`pyrunc state ID` of a created container, through _status.py alone (cli/__init__.py
     _run_verb); None for anything else (other arguments, no such container, a create at work):
     the parser and the library then answer, errors included."""
@@ -39,7 +40,7 @@ def fast(argv: list[str], ctx: Context) -> int | None:
     return 0
 
 
-def run(args: Namespace, ctx: Context) -> int:
+def run(args: "Namespace", ctx: "Context") -> int:
     from libcontainer_py.container import Container
 
     _print(Container.load(args.container_id, ctx.root).state())

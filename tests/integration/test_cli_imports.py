@@ -84,7 +84,7 @@ NOT_ON_THE_FAST_PATH = {
     "libcontainer_py.state", "libcontainer_py.cli._parser", "libcontainer_py.cli._common",
     "libcontainer_py.cgroups.base", "libcontainer_py.cgroups.paths", "libcontainer_py.cgroups.v1",
     "libcontainer_py.cgroups.v2", "libcontainer_py.mountinfo", "libcontainer_py._version", "json", "re",
-    "libcontainer_py.cgroups.stats", "libcontainer_py._record",
+    "libcontainer_py.cgroups.stats", "libcontainer_py._record", "__future__",
 }  # fmt: skip
 
 
