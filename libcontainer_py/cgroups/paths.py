@@ -28,11 +28,11 @@ systemd's ``slice:prefix:name`` form is refused with a clear error: pyrunc has n
 
 from __future__ import annotations
 
-import enum
 import os
 import posixpath
 
 from libcontainer_py._record import Record, field
+from libcontainer_py._strenum import StrEnum
 from libcontainer_py.errors import LibcontainerError
 
 #: Parent of relative and default cgroup paths.
@@ -68,7 +68,7 @@ class CgroupError(LibcontainerError):
         super().__init__(f"{field}: {message}" if field else message)
 
 
-class Layout(enum.Enum):
+class Layout(StrEnum):
     """The host's cgroup layout."""
 
     NONE = "none"

@@ -4,7 +4,7 @@ why)."""
 
 from __future__ import annotations
 
-from enum import StrEnum
+from libcontainer_py._strenum import StrEnum
 
 
 class NamespaceType(StrEnum):

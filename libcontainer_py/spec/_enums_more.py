@@ -3,7 +3,7 @@ when a config uses those sections (spec/enums.py has why)."""
 
 from __future__ import annotations
 
-from enum import StrEnum
+from libcontainer_py._strenum import StrEnum
 
 
 class SeccompAction(StrEnum):

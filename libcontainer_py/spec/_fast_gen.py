@@ -39,7 +39,6 @@ for Python's ``re``, see ``python_pattern``), ``("bool", strict)``, ``("enum", n
 from __future__ import annotations
 
 import argparse
-import enum
 import os
 import re
 import sys
@@ -47,6 +46,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from libcontainer_py._strenum import StrEnum
 from libcontainer_py.spec import enums as spec_enums
 from libcontainer_py.spec._base import OCIModel, _declared_keys
 from libcontainer_py.spec.config import Spec
@@ -209,7 +209,7 @@ class Describer:
                 raise Unsupported(f"default factory {factory!r}")
             return ("factory", factory.__name__)
         value = node["default"]
-        if isinstance(value, enum.Enum):
+        if isinstance(value, StrEnum):
             if getattr(spec_enums, type(value).__name__, None) is not type(value):
                 raise Unsupported(f"default {value!r}")
             return ("enum", type(value).__name__, value.value)
@@ -266,7 +266,7 @@ class Describer:
             return self._enum(node)
         if kind == "literal":
             _check_keys(node, {"expected"})
-            if not all(isinstance(v, _JSON_SCALARS) and not isinstance(v, enum.Enum) for v in node["expected"]):
+            if not all(isinstance(v, _JSON_SCALARS) and not isinstance(v, StrEnum) for v in node["expected"]):
                 raise Unsupported(f"literal {node['expected']!r}")
             return ("literal", tuple(node["expected"]))
         if kind == "list":
@@ -291,7 +291,7 @@ class Describer:
 
     def _enum(self, node: dict[str, Any]) -> tuple[Any, ...]:
         _check_keys(node, {"cls", "members", "sub_type", "strict"})
-        cls: type[enum.Enum] = node["cls"]
+        cls: type[StrEnum] = node["cls"]
         if getattr(spec_enums, cls.__name__, None) is not cls:
             raise Unsupported(f"enum {cls.__qualname__} (not in libcontainer_py.spec.enums)")
         if node.get("sub_type") != "str" or list(node["members"]) != list(cls):

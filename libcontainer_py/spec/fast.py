@@ -43,8 +43,8 @@ from __future__ import annotations
 
 import _thread
 import os
-from enum import Enum
 
+from libcontainer_py._strenum import StrEnum
 from libcontainer_py.errors import ConfigError
 from libcontainer_py.spec._fast_table import TABLE
 from libcontainer_py.spec._keyorder import ordered
@@ -322,7 +322,7 @@ _SCALARS: dict[str, Callable[[tuple[Any, ...]], Check]] = {
 }
 
 
-def _enum_class(name: str) -> type[Enum]:
+def _enum_class(name: str) -> type[StrEnum]:
     """The enum class of spec/enums.py named ``name``, its module imported on first use: most configs
     need two of the fourteen (the others, seccomp's above all, cost ~1 ms to create here)."""
     from libcontainer_py.spec import _enums_core
@@ -332,7 +332,7 @@ def _enum_class(name: str) -> type[Enum]:
         from libcontainer_py.spec import _enums_more
 
         cls = getattr(_enums_more, name)
-    assert isinstance(cls, type) and issubclass(cls, Enum)
+    assert isinstance(cls, type) and issubclass(cls, StrEnum)
     return cls
 
 
@@ -340,8 +340,8 @@ def _compile_enum(desc: tuple[Any, ...], check: bool) -> Check:
     _, name, strict = desc
     # Resolved when the first value arrives, not when the model's checks are made: validating a Spec
     # makes the checks of every section, and most sections are absent.
-    cls: type[Enum] | None = None
-    members: dict[str, Enum] = {}  # value -> member, without iterating the enum
+    cls: type[StrEnum] | None = None
+    members: dict[str, StrEnum] = {}  # value -> member, without iterating the enum
 
     def check_enum(value: Any) -> Any:
         nonlocal cls
@@ -355,7 +355,7 @@ def _compile_enum(desc: tuple[Any, ...], check: bool) -> Check:
             raise _Invalid(f"must be one of {', '.join(map(repr, members))} (got {_short(value)})")
         if type(value) is cls:
             return value
-        if isinstance(value, str) and not isinstance(value, Enum) and not strict:
+        if isinstance(value, str) and not isinstance(value, StrEnum) and not strict:
             return check_enum(str.__str__(value))
         raise _mismatch(desc, value)
 
@@ -640,7 +640,7 @@ def _dump(value: Any) -> Any:
         return value.to_dict()
     if kind is dict:
         return {k: _dump(x) for k, x in value.items()}
-    if isinstance(value, Enum):
+    if isinstance(value, StrEnum):
         return _dump(value.value)
     if kind is float:
         return value if value - value == 0 else None  # NaN and the infinities: null, as pydantic writes them

@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from oci_schema import SKIP_REASON, spec_dir
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from libcontainer_py._strenum import StrEnum
 from libcontainer_py.errors import BundleError, ConfigError
 from libcontainer_py.spec import (
     Hook,
@@ -85,7 +86,7 @@ def assert_same(f: Any, p: Any, where: str = "") -> None:
     else:
         assert type(f) is type(p), f"{where}: {f!r} vs {p!r}"
         assert f == p or (f != f and p != p), f"{where}: {f!r} vs {p!r}"  # NaN equals nothing
-        if isinstance(p, Enum):
+        if isinstance(p, Enum | StrEnum):  # the spec's enums are libcontainer_py._strenum's
             assert f is p, where
 
 
