@@ -2,6 +2,8 @@
 
 They are ``StrEnum``s, so members compare equal to (and serialize as) their plain string values:
 ``ns.type == "pid"`` and ``ns.type is NamespaceType.PID`` both hold after loading ``{"type": "pid"}``.
+The base is ``libcontainer_py._strenum.StrEnum``, which behaves as ``enum.StrEnum`` (pydantic
+included) without importing ``enum`` (3-6 ms of a `pyrunc run` here; that module says what differs).
 """
 
 from __future__ import annotations

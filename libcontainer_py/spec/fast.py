@@ -32,6 +32,8 @@ load average 3-6; min / median of 20-40 runs; ``-X importtime`` for the split):
   (``contextlib``, ``os``, ``signal``, hence ``enum``): 3.3 / 3.6 ms. This module and its table are ~0.7 ms
   of it (no class is made at import); the 14 StrEnums of ``spec/enums.py`` ~1.5 ms; the ``libcontainer_py``
   and ``libcontainer_py.spec`` packages ~1 ms. From a bare interpreter, add ``enum`` itself: 6.7 / 7.9 ms.
+  (Since 2026-12-01 the enums are ``libcontainer_py._strenum``'s, and the runtime's path imports no
+  ``enum``, ``contextlib`` or ``signal``: docs/performance.md has the later numbers.)
 * ``validate`` of the runtime-spec's ``schema/test/config/good/spec-example.json``: 0.11 / 0.11 ms; the first
   call of a process 1.2 / 1.6 ms (it makes the 37 classes and compiles their checks). ``build`` of the same
   data 0.09 ms, ``to_dict`` 0.10 ms.
