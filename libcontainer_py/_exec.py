@@ -4,8 +4,6 @@ children's). `Container.exec()` and `pyrunc exec` call exec_process()."""
 from __future__ import annotations
 
 import _signal  # type: ignore[import-not-found]  # (no stub) not signal: its enums, ~0.4 ms of every exec
-import collections
-import contextlib
 import os
 
 from libcontainer_py._faults import checkpoint
@@ -28,8 +26,33 @@ if TYPE_CHECKING:
         exit_status: int | None  # None when detached
         console: int | None = None  # the pty master, for a terminal without a console socket (yours to close)
 
-else:  # the same tuple, without importing typing (~3 ms of every pyrunc exec)
-    ExecResult = collections.namedtuple("ExecResult", ["pid", "exit_status", "console"], defaults=[None])
+else:  # the same tuple, without importing typing (~3 ms of every pyrunc exec) nor collections for namedtuple
+
+    class ExecResult(tuple):
+        """(pid, exit_status, console): what collections.namedtuple would make, by hand."""
+
+        __slots__ = ()
+        _fields = ("pid", "exit_status", "console")
+        __match_args__ = _fields
+
+        def __new__(cls, pid, exit_status, console=None):
+            return tuple.__new__(cls, (pid, exit_status, console))
+
+        def __getnewargs__(self):  # pickle and copy
+            return tuple(self)
+
+        def __repr__(self):
+            return f"ExecResult(pid={self[0]!r}, exit_status={self[1]!r}, console={self[2]!r})"
+
+        def _asdict(self):
+            return dict(zip(self._fields, self, strict=True))
+
+        def _replace(self, **changes):
+            return type(self)(**{**self._asdict(), **changes})
+
+        pid = property(lambda self: self[0], doc="the process's pid, as the host sees it")
+        exit_status = property(lambda self: self[1], doc="its status as a shell gives it; None when detached")
+        console = property(lambda self: self[2], doc="the pty master, for a terminal without a console socket")
 
 
 class ExecError(LibcontainerError):
@@ -130,7 +153,7 @@ def exec_process(
     parent_sock, child_sock = sync.socketpair()
     pids: list[int] = []
     console: int | None = None
-    reaper = contextlib.ExitStack()
+    reaper = None  # our subreaper window, for two stages
     try:
         # One child, our own, when this caller can fork (init/setns.py spawn_one); else two stages:
         # stage 1 exits once stage 2 is born, which we wait for as their subreaper.
@@ -140,7 +163,8 @@ def exec_process(
             pids.append(pid)
             checkpoint("exec:pid-known")
         else:
-            reaper.enter_context(subreaper())
+            reaper = subreaper()
+            reaper.__enter__()
             stage1 = spawn_child(spawn, cfg, child_sock, stdio, close_in_child=parent_sock)
             pids.append(stage1)
             pid = 0
@@ -177,12 +201,15 @@ def exec_process(
         if console is not None:
             os.close(console)
         for p in reversed(pids):
-            with contextlib.suppress(OSError):
+            try:  # noqa: SIM105  (not contextlib: its import costs ~3 ms of every pyrunc call)
                 os.kill(p, _signal.SIGKILL)
+            except OSError:
+                pass
             _reap(p)
         raise
     finally:
-        reaper.close()
+        if reaper is not None:  # (not contextlib.ExitStack: its import costs ~3 ms of every pyrunc exec)
+            reaper.__exit__(None, None, None)
         parent_sock.close()
         child_sock.close()
     if pid_file:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import _signal  # type: ignore[import-not-found]  # (no stub) not signal: its IntEnums cost ~0.4 ms of every create/run/start/delete; kill imports it
 import builtins
-import contextlib
 import errno
 import os
 import select
@@ -138,8 +137,10 @@ class Container:
     def list(cls, root: str = DEFAULT_ROOT) -> list[Container]:
         out = []
         for cid in list_ids(root):
-            with contextlib.suppress(LibcontainerError):
+            try:  # noqa: SIM105  (not contextlib: its import costs ~3 ms of every pyrunc call)
                 out.append(cls.load(cid, root))
+            except LibcontainerError:
+                pass
         return out
 
     @property
@@ -264,11 +265,9 @@ class Container:
         self.console = tty.hand_over(master, console_socket)
 
     # -- start, wait, kill, delete -----------------------------------------------------------------
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        with self._dir.lock():
-            self._state = self._dir.load()
-            yield
+    def _locked(self) -> _Locked:
+        """The container's lock, for a `with` block, with its state (re)loaded under it."""
+        return _Locked(self)
 
     def start(self) -> None:
         """Run the program: release the init blocked on the exec fifo."""
@@ -293,8 +292,10 @@ class Container:
                         raise InvalidState(f"container {self.id!r} did not start within {START_TIMEOUT:.0f}s")
             finally:
                 os.close(fd)
-                with contextlib.suppress(FileNotFoundError):
+                try:  # noqa: SIM105  (not contextlib: its import costs ~3 ms of every pyrunc call)
                     os.unlink(self._dir.exec_fifo)
+                except FileNotFoundError:
+                    pass
             self._poststart()
 
     def _poststart(self) -> None:
@@ -457,8 +458,10 @@ class Container:
         """Every process of the container: its cgroup's list, or without a cgroup, every process in
         its pid namespace."""
         if self._state.cgroup_paths:
-            with contextlib.suppress(LibcontainerError, OSError):
+            try:
                 return list(self._cgroups().pids())
+            except (LibcontainerError, OSError):
+                pass
         try:
             want = os.stat(f"/proc/{self.pid}/ns/pid").st_ino
         except OSError:
@@ -466,9 +469,11 @@ class Container:
         out = []
         for name in os.listdir("/proc"):
             if name.isdigit():
-                with contextlib.suppress(OSError):
+                try:
                     if os.stat(f"/proc/{name}/ns/pid").st_ino == want:
                         out.append(int(name))
+                except OSError:
+                    pass
         return out
 
     def delete(self, *, force: bool = False, warn: Callable[[str], None] | None = None) -> None:
@@ -498,13 +503,17 @@ class Container:
         (runtime.md steps 12-13; a poststop failure is a warning)."""
         alive = bool(self.pid) and process_start_time(self.pid) == self._state.pid_start
         for pid in self._processes() or ([self.pid] if alive else []):
-            with contextlib.suppress(OSError):
+            try:  # noqa: SIM105  (not contextlib: its import costs ~3 ms of every pyrunc call)
                 os.kill(pid, _signal.SIGKILL)
+            except OSError:
+                pass
         if self._state.cgroup_paths:
             manager = self._cgroups()
-            with contextlib.suppress(LibcontainerError, OSError):
+            try:
                 if manager.is_frozen():  # (frozen or freezing) frozen tasks cannot die
                     manager.thaw()
+            except (LibcontainerError, OSError):
+                pass
         if alive:
             _wait_gone(self.pid, self._state.pid_start)
         if self.pid:
@@ -546,22 +555,58 @@ def shell_status(wait_status: int) -> int:
     return 128 - code if code < 0 else code
 
 
-@contextlib.contextmanager
-def subreaper() -> Iterator[None]:
+def subreaper(active: bool = True) -> _Subreaper:
     """Be a child subreaper while a container's first child lives: when it exits, the process it
     forked (the init, or exec's process) is re-parented to us, so we can wait for it. Only for
     that window: a library caller (a test runner, a notebook) must not collect every orphan of
-    its other children for the rest of its life. A caller that was a subreaper stays one."""
-    from libcontainer_py import _sys
+    its other children for the rest of its life. A caller that was a subreaper stays one. With
+    active=False, a `with` block that does nothing (for a caller that waits for its own child)."""
+    return _Subreaper(active)
 
-    was = _is_subreaper()
-    if not was:
-        _sys.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-    try:
-        yield
-    finally:
-        if not was:
+
+# The two context managers below are classes, not @contextlib.contextmanager generators:
+# contextlib's import (with collections and functools) costs ~3 ms of every pyrunc call.
+class _Subreaper:
+    __slots__ = ("_active", "_made")
+
+    def __init__(self, active: bool) -> None:
+        self._active = active
+        self._made = False  # we made ourselves a subreaper, and undo it at the end
+
+    def __enter__(self) -> None:
+        if self._active and not _is_subreaper():
+            from libcontainer_py import _sys
+
+            _sys.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+            self._made = True
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._made:
+            from libcontainer_py import _sys
+
+            self._made = False
             _sys.prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
+
+
+class _Locked:
+    """Container._locked(): the state directory's lock, and the state loaded under it."""
+
+    __slots__ = ("_container", "_lock")
+
+    def __init__(self, container: Container) -> None:
+        self._container = container
+        self._lock = container._dir.lock()
+
+    def __enter__(self) -> None:
+        self._lock.__enter__()
+        try:
+            self._container._state = self._container._dir.load()
+        except BaseException:
+            self._lock.__exit__(None, None, None)
+            raise
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._lock.__exit__(None, None, None)
 
 
 def _is_subreaper() -> bool:

@@ -7,7 +7,6 @@ and time namespaces apply only to children, which is why the init is forked afte
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import os
 
@@ -154,12 +153,14 @@ def check_sysctls(sysctl: dict[str, str] | None, namespaces: list[tuple[str, str
             need = "network"
             for t, path in namespaces:
                 if t == "network" and path:
-                    with contextlib.suppress(OSError):
+                    try:
                         if os.stat(path).st_ino == host_net:
                             raise ConfigError(
                                 f"{key} would change the host's network namespace ({path} is the host's)",
                                 path=field,
                             )
+                    except OSError:
+                        pass
         elif key in ("kernel.domainname", "kernel.hostname"):
             if key == "kernel.hostname":
                 raise ConfigError("set the hostname with the hostname field, not a sysctl", path=field)

@@ -18,7 +18,6 @@ when the cgroup is frozen, `running` otherwise.
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import errno
 import fcntl
@@ -36,7 +35,6 @@ from libcontainer_py.errors import LibcontainerError
 
 TYPE_CHECKING = False  # not `typing`: its import costs ~3 ms of every pyrunc call
 if TYPE_CHECKING:
-    from collections.abc import Iterator
     from typing import Any
 
 
@@ -157,23 +155,9 @@ class StateDir:
         except FileExistsError:
             raise ContainerExists(self.id) from None
 
-    @contextlib.contextmanager
-    def lock(self, *, must_exist: bool = True) -> Iterator[None]:
-        try:
-            fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        except FileNotFoundError:
-            raise ContainerNotFound(self.id) from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            if must_exist and not os.path.exists(self.path):  # deleted while we waited
-                raise ContainerNotFound(self.id)
-            self._held += 1
-            try:
-                yield
-            finally:
-                self._held -= 1
-        finally:
-            os.close(fd)
+    def lock(self, *, must_exist: bool = True) -> _DirLock:
+        """The directory's flock, for a `with` block (raises ContainerNotFound when it is gone)."""
+        return _DirLock(self, must_exist, creating=False)
 
     def remove_orphan(self) -> bool:
         """Remove a directory that a killed create left before it could write state.json (it
@@ -188,18 +172,12 @@ class StateDir:
         except ContainerNotFound:
             return False
 
-    @contextlib.contextmanager
-    def creating(self) -> Iterator[None]:
+    def creating(self) -> _DirLock:
         """create holds the directory's lock from the moment it claimed the id to its end: other
         verbs wait for it, and a create that was killed is told from one that is still working by
         the lock alone (the kernel drops a dead holder's flock). Its children never hold it: they
         close every fd they inherit (init/process_setup.close_inherited_fds)."""
-        with self.lock():
-            self._creating = True
-            try:
-                yield
-            finally:
-                self._creating = False
+        return _DirLock(self, True, creating=True)
 
     def creator_alive(self) -> bool:
         """Whether a create of this container is still at work (it holds the lock)."""
@@ -250,13 +228,56 @@ class StateDir:
         except FileNotFoundError:
             return
         for name in names:
-            with contextlib.suppress(FileNotFoundError):
+            try:  # noqa: SIM105  (not contextlib: its import costs ~3 ms of every pyrunc call)
                 os.unlink(os.path.join(self.path, name))
+            except FileNotFoundError:
+                pass
         try:
             os.rmdir(self.path)
         except OSError as exc:
             if exc.errno != errno.ENOENT:
                 raise
+
+
+class _DirLock:
+    """StateDir.lock() and .creating(): flock(2) of the directory for a `with` block. A class, not a
+    @contextlib.contextmanager generator: contextlib's import costs ~3 ms of every pyrunc call."""
+
+    __slots__ = ("_creating", "_dir", "_fd", "_must_exist")
+
+    def __init__(self, state_dir: StateDir, must_exist: bool, *, creating: bool) -> None:
+        self._dir = state_dir
+        self._must_exist = must_exist
+        self._creating = creating
+        self._fd = -1
+
+    def __enter__(self) -> None:
+        d = self._dir
+        try:
+            fd = os.open(d.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            raise ContainerNotFound(d.id) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            if self._must_exist and not os.path.exists(d.path):  # deleted while we waited
+                raise ContainerNotFound(d.id)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
+        d._held += 1
+        if self._creating:
+            d._creating = True
+
+    def __exit__(self, *exc_info: object) -> None:  # None: an exception of the block propagates
+        d = self._dir
+        try:
+            if self._creating:
+                d._creating = False
+            d._held -= 1
+        finally:
+            fd, self._fd = self._fd, -1
+            os.close(fd)
 
 
 def _exchange(new: str, path: str) -> bool:
@@ -272,8 +293,10 @@ def _exchange(new: str, path: str) -> bool:
         _sys.renameat2(_sys.consts.AT_FDCWD, new, _sys.consts.AT_FDCWD, path, _sys.consts.RENAME_EXCHANGE)
     except OSError:  # no `path` yet (ENOENT), or a filesystem without exchange (EINVAL)
         return False
-    with contextlib.suppress(FileNotFoundError):
+    try:  # noqa: SIM105  (not contextlib: its import costs ~3 ms of every pyrunc call)
         os.unlink(new)  # now the previous state
+    except FileNotFoundError:
+        pass
     return True
 
 

@@ -17,11 +17,9 @@ missing build gives :class:`ShimNotBuiltError` with the fix rather than an Impor
 
 from __future__ import annotations
 
-import collections
 import errno
 import os
 import sys
-from collections.abc import Iterable
 
 from libcontainer_py._sys import consts
 from libcontainer_py._sys.consts import AT_FDCWD
@@ -29,6 +27,7 @@ from libcontainer_py.errors import LibcontainerError, SyscallError
 
 TYPE_CHECKING = False  # not `typing`: its import costs ~3 ms of every pyrunc call
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from typing import Any, NamedTuple, NoReturn, TypeAlias
 
 # What the wrappers accept as a path: like the os module, str, bytes or a path-like object.
@@ -421,8 +420,34 @@ if TYPE_CHECKING:
         permitted: int
         inheritable: int
 
-else:  # the same tuple, without importing typing (~3 ms of every pyrunc call that makes a container)
-    CapSets = collections.namedtuple("CapSets", ["effective", "permitted", "inheritable"])
+else:  # the same tuple, without importing typing (~3 ms of every pyrunc call that makes a container), nor
+    # collections for namedtuple (with contextlib's other dependencies, ~3 ms too)
+
+    class CapSets(tuple):
+        """(effective, permitted, inheritable): what collections.namedtuple would make, by hand."""
+
+        __slots__ = ()
+        _fields = ("effective", "permitted", "inheritable")
+        __match_args__ = _fields
+
+        def __new__(cls, effective, permitted, inheritable):
+            return tuple.__new__(cls, (effective, permitted, inheritable))
+
+        def __getnewargs__(self):  # pickle and copy
+            return tuple(self)
+
+        def __repr__(self):
+            return f"CapSets(effective={self[0]!r}, permitted={self[1]!r}, inheritable={self[2]!r})"
+
+        def _asdict(self):
+            return dict(zip(self._fields, self, strict=True))
+
+        def _replace(self, **changes):
+            return type(self)(**{**self._asdict(), **changes})
+
+        effective = property(lambda self: self[0])
+        permitted = property(lambda self: self[1])
+        inheritable = property(lambda self: self[2])
 
 
 def _words(mask: int) -> Any:

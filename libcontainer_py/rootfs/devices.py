@@ -12,11 +12,9 @@ in the image cannot make us mknod on the host.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import stat
-from collections.abc import Iterator, Sequence
 
 from libcontainer_py import _sys
 from libcontainer_py._record import Record
@@ -27,6 +25,8 @@ from libcontainer_py.rootfs.errors import DeviceError, PathError, strerror
 
 TYPE_CHECKING = False  # not `typing`: its import costs ~3 ms of every pyrunc call
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from libcontainer_py.rootfs.mounts import MountPlan
     from libcontainer_py.spec import LinuxDevice
 
@@ -103,20 +103,14 @@ def needs_dev_setup(plans: Sequence[MountPlan]) -> bool:
     return not any(p.kind == "bind" and p.destination == "/dev" for p in plans)
 
 
-@contextlib.contextmanager
-def _umask(mask: int) -> Iterator[None]:
-    old = os.umask(mask)
-    try:
-        yield
-    finally:
-        os.umask(old)
-
-
 def create_devices(root_fd: int, devices: Sequence[Device], *, in_userns: bool) -> None:
     # umask 0: the node gets exactly fileMode.
-    with _umask(0):
+    old = os.umask(0)
+    try:
         for dev in devices:
             create_device(root_fd, dev, in_userns=in_userns)
+    finally:
+        os.umask(old)
 
 
 def create_device(root_fd: int, dev: Device, *, in_userns: bool) -> None:
@@ -212,8 +206,10 @@ def setup_ptmx(root_fd: int) -> bool:
     os.close(pts)
     dev = paths.resolve(root_fd, "/dev", flags=os.O_DIRECTORY)
     try:
-        with contextlib.suppress(FileNotFoundError):
+        try:  # noqa: SIM105  (not contextlib: its import costs ~3 ms of every pyrunc call)
             os.unlink("ptmx", dir_fd=dev)
+        except FileNotFoundError:
+            pass
         os.symlink("pts/ptmx", "ptmx", dir_fd=dev)
     except OSError as exc:
         raise DeviceError(f"/dev/ptmx: symlink to pts/ptmx: {strerror(exc.errno)}", errno=exc.errno) from exc
