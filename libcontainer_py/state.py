@@ -18,7 +18,6 @@ when the cgroup is frozen, `running` otherwise.
 
 from __future__ import annotations
 
-import enum
 import errno
 import fcntl
 import os
@@ -31,6 +30,7 @@ from libcontainer_py._record import Record, as_dict, field
 # verbs use them without importing this module.
 from libcontainer_py._status import EXEC_FIFO, INIT_COMM, STATE_FILE, live_status, process_start_time
 from libcontainer_py._status import ID_CHARS as _ID_CHARS
+from libcontainer_py._strenum import StrEnum
 from libcontainer_py.errors import LibcontainerError
 
 TYPE_CHECKING = False  # not `typing`: its import costs ~3 ms of every pyrunc call
@@ -55,7 +55,7 @@ class InvalidState(LibcontainerError):
     """An operation not allowed in the container's current status."""
 
 
-class Status(enum.StrEnum):
+class Status(StrEnum):
     CREATING = "creating"
     CREATED = "created"
     RUNNING = "running"

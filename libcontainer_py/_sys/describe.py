@@ -9,12 +9,13 @@ error path (the flag-name tables cost a little to build), so it may do some work
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 
 from libcontainer_py._sys import consts as c
 
 TYPE_CHECKING = False  # not `typing`: its import costs ~3 ms of every pyrunc call
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from libcontainer_py._sys import StrOrBytesPath
 
 

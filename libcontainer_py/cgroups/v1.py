@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
 
 from libcontainer_py.cgroups import _read, convert
 from libcontainer_py.cgroups._plan import Planner, R, throttles
@@ -43,6 +42,7 @@ from libcontainer_py.cgroups.paths import CgroupError, Layout, Mounts
 # `pause` and `delete` need not pay (they never build a LinuxResources).
 TYPE_CHECKING = False  # not `typing`: its import costs ~3 ms of every pyrunc call
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
     from libcontainer_py.cgroups.stats import Stats

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import resource
-from collections.abc import Callable, Sequence
 
 from libcontainer_py import _sys, capabilities, procfs  # at import: after pivot_root nothing can be imported
 from libcontainer_py.errors import ConfigError
@@ -19,6 +18,7 @@ __all__ = ["Stage", "close_fds_from", "close_inherited_fds"]  # (where they were
 
 TYPE_CHECKING = False  # not `typing`: its import costs ~3 ms of every pyrunc call
 if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
     from typing import Any
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

@@ -14,7 +14,6 @@ Errors are :class:`RootfsError` subclasses whose one-line message starts with th
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 
 from libcontainer_py._record import replace
 from libcontainer_py._sys import consts as c
@@ -36,6 +35,8 @@ from libcontainer_py.rootfs.options import (
 
 TYPE_CHECKING = False  # not `typing`: its import costs ~3 ms of every pyrunc call
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from libcontainer_py.spec import Spec
 
 __all__ = [

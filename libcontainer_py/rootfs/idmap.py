@@ -9,7 +9,6 @@ root in our namespace we may write any mapping, and need not deny setgroups), op
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
 
 from libcontainer_py import _sys
 from libcontainer_py._record import Record
@@ -18,6 +17,7 @@ from libcontainer_py.rootfs.errors import MountError
 
 TYPE_CHECKING = False  # not `typing`: its import costs ~3 ms of every pyrunc call
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from typing import Protocol
 
     class _Mapping(Protocol):

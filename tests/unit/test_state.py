@@ -121,7 +121,11 @@ def test_lock_serialises(tmp_path: Path) -> None:
     d.create()
     order: list[str] = []
     with d.lock():
-        t = threading.Thread(target=lambda: (d.lock().__enter__(), order.append("second")))
+        def second() -> None:
+            with d.lock():
+                order.append("second")
+
+        t = threading.Thread(target=second)
         t.start()
         time.sleep(0.1)
         order.append("first")
