@@ -7,6 +7,7 @@ import _signal  # type: ignore[import-not-found]  # (no stub) not signal: its en
 import os
 
 from libcontainer_py._faults import checkpoint
+from libcontainer_py._record import TupleRecord
 from libcontainer_py.errors import ConfigError, LibcontainerError
 from libcontainer_py.state import InvalidState, Status
 
@@ -28,31 +29,13 @@ if TYPE_CHECKING:
 
 else:  # the same tuple, without importing typing (~3 ms of every pyrunc exec) nor collections for namedtuple
 
-    class ExecResult(tuple):
-        """(pid, exit_status, console): what collections.namedtuple would make, by hand."""
+    class ExecResult(TupleRecord):
+        """(pid, exit_status, console): the process's pid as the host sees it; its status as a shell
+        gives it (None when detached); the pty master, for a terminal without a console socket."""
 
         __slots__ = ()
         _fields = ("pid", "exit_status", "console")
-        __match_args__ = _fields
-
-        def __new__(cls, pid, exit_status, console=None):
-            return tuple.__new__(cls, (pid, exit_status, console))
-
-        def __getnewargs__(self):  # pickle and copy
-            return tuple(self)
-
-        def __repr__(self):
-            return f"ExecResult(pid={self[0]!r}, exit_status={self[1]!r}, console={self[2]!r})"
-
-        def _asdict(self):
-            return dict(zip(self._fields, self, strict=True))
-
-        def _replace(self, **changes):
-            return type(self)(**{**self._asdict(), **changes})
-
-        pid = property(lambda self: self[0], doc="the process's pid, as the host sees it")
-        exit_status = property(lambda self: self[1], doc="its status as a shell gives it; None when detached")
-        console = property(lambda self: self[2], doc="the pty master, for a terminal without a console socket")
+        _field_defaults = {"console": None}
 
 
 class ExecError(LibcontainerError):

@@ -167,3 +167,65 @@ def replace(record: T, **changes: Any) -> T:
     values = {name: getattr(record, name) for name in record.__record_init__}
     values.update(changes)
     return type(record)(**values)
+
+
+def _item(index: int) -> Callable[[tuple[Any, ...]], Any]:
+    def get(self: tuple[Any, ...]) -> Any:
+        return self[index]
+
+    return get
+
+
+class TupleRecord(tuple):  # type: ignore[type-arg]  # the subclasses are typed as NamedTuples (TYPE_CHECKING)
+    """What collections.namedtuple makes, by hand: `collections` (with `operator`, `keyword`,
+    `reprlib`) costs ~1-3 ms of every pyrunc call that would import it for two small tuples. A
+    subclass names its fields (and the defaults of the last ones) and gets the namedtuple's API:
+    positional and keyword construction, attribute access, unpacking, equality and hashing as a
+    tuple, pattern matching, pickle and copy, repr, ``_fields``, ``_asdict()`` and ``_replace()``::
+
+        class Point(TupleRecord):
+            __slots__ = ()
+            _fields = ("x", "y", "label")
+            _field_defaults = {"label": None}
+
+    For the type checker, define the class as a typing.NamedTuple under TYPE_CHECKING (as
+    _exec.ExecResult and _sys.CapSets do)."""
+
+    __slots__ = ()
+    _fields: tuple[str, ...] = ()
+    _field_defaults: dict[str, Any] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        setattr(cls, "__match_args__", cls._fields)  # noqa: B010  (mypy refuses the plain assignment)
+        for index, name in enumerate(cls._fields):
+            setattr(cls, name, property(_item(index)))
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        names = cls._fields
+        if len(args) > len(names):
+            raise TypeError(f"{cls.__name__}() takes {len(names)} arguments, {len(args)} given")
+        values = list(args)
+        for name in names[len(args):]:
+            if name in kwargs:
+                values.append(kwargs.pop(name))
+            elif name in cls._field_defaults:
+                values.append(cls._field_defaults[name])
+            else:
+                raise TypeError(f"{cls.__name__}() missing argument {name!r}")
+        if kwargs:
+            raise TypeError(f"{cls.__name__}() got unexpected or repeated arguments {sorted(kwargs)}")
+        return tuple.__new__(cls, values)
+
+    def __getnewargs__(self) -> tuple[Any, ...]:  # pickle and copy
+        return tuple(self)
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{name}={value!r}" for name, value in zip(self._fields, self, strict=True))
+        return f"{type(self).__name__}({inner})"
+
+    def _asdict(self) -> dict[str, Any]:
+        return dict(zip(self._fields, self, strict=True))
+
+    def _replace(self, **changes: Any) -> Any:
+        return type(self)(**{**self._asdict(), **changes})

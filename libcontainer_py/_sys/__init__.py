@@ -21,6 +21,7 @@ import errno
 import os
 import sys
 
+from libcontainer_py._record import TupleRecord
 from libcontainer_py._sys import consts
 from libcontainer_py._sys.consts import AT_FDCWD
 from libcontainer_py.errors import LibcontainerError, SyscallError
@@ -423,31 +424,11 @@ if TYPE_CHECKING:
 else:  # the same tuple, without importing typing (~3 ms of every pyrunc call that makes a container), nor
     # collections for namedtuple (with contextlib's other dependencies, ~3 ms too)
 
-    class CapSets(tuple):
-        """(effective, permitted, inheritable): what collections.namedtuple would make, by hand."""
+    class CapSets(TupleRecord):
+        """(effective, permitted, inheritable): a thread's capability sets as 64-bit masks."""
 
         __slots__ = ()
         _fields = ("effective", "permitted", "inheritable")
-        __match_args__ = _fields
-
-        def __new__(cls, effective, permitted, inheritable):
-            return tuple.__new__(cls, (effective, permitted, inheritable))
-
-        def __getnewargs__(self):  # pickle and copy
-            return tuple(self)
-
-        def __repr__(self):
-            return f"CapSets(effective={self[0]!r}, permitted={self[1]!r}, inheritable={self[2]!r})"
-
-        def _asdict(self):
-            return dict(zip(self._fields, self, strict=True))
-
-        def _replace(self, **changes):
-            return type(self)(**{**self._asdict(), **changes})
-
-        effective = property(lambda self: self[0])
-        permitted = property(lambda self: self[1])
-        inheritable = property(lambda self: self[2])
 
 
 def _words(mask: int) -> Any:

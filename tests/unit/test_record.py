@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import collections
+import copy
 import dataclasses
+import pickle
+from typing import Any
 
 import pytest
 
-from libcontainer_py._record import Record, as_dict, field, replace
+from libcontainer_py._record import Record, TupleRecord, as_dict, field, replace
 
 
 class Inner(Record):
@@ -79,3 +83,51 @@ def test_subclass_inherits_and_extends_fields() -> None:
         b: str = "b"
 
     assert More(1, [], "c") == More(a=1, b="c") and repr(More()) == "More(a=0, tags=[], b='b')"
+
+
+# --- TupleRecord: collections.namedtuple's API without collections ------------------------------------
+
+
+class _Lite(TupleRecord):
+    __slots__ = ()
+    _fields = ("pid", "status", "console")
+    _field_defaults = {"console": None}
+
+
+_Real = collections.namedtuple("_Real", ["pid", "status", "console"], defaults=[None])
+
+
+def _observe(cls: Any) -> list[Any]:
+    a = cls(1, 0)
+    b = cls(pid=1, status=0, console=7)
+    match b:
+        case cls(pid, status, console):
+            matched = (pid, status, console)
+    x, y, z = a
+    return [
+        tuple(a), (x, y, z), a.pid, a.status, a.console, b.console, a == (1, 0, None), a == cls(1, 0, None),
+        hash(a) == hash((1, 0, None)), a[:2] < b[:2], len(a), a[1:], repr(a).replace(cls.__name__, "T"),
+        a._asdict(), b._replace(status=9), cls._fields, pickle.loads(pickle.dumps(b)) == b,
+        type(copy.deepcopy(b)) is cls, matched, cls(1, 0, console=3) == (1, 0, 3),
+    ]  # fmt: skip
+
+
+def test_tuple_record_behaves_as_namedtuple() -> None:
+    assert _observe(_Lite) == _observe(_Real)
+    for bad in ((), (1, 2, 3, 4)):
+        with pytest.raises(TypeError):
+            _Lite(*bad)
+    with pytest.raises(TypeError):
+        _Lite(1, 2, pid=3)
+    with pytest.raises(AttributeError):
+        _Lite(1, 2).pid = 5  # type: ignore[misc]
+
+
+def test_exec_result_and_capsets_are_tuple_records() -> None:
+    from libcontainer_py._exec import ExecResult
+    from libcontainer_py._sys import CapSets
+
+    r = ExecResult(10, 0)
+    assert r == (10, 0, None) and r.exit_status == 0 and r.console is None and repr(r).startswith("ExecResult(pid=10")
+    c = CapSets(1, 2, 3)
+    assert (c.effective, c.permitted, c.inheritable) == (1, 2, 3) and c._asdict()["permitted"] == 2
