@@ -177,10 +177,19 @@ def test_network_none(pod: PodHandle) -> None:
     assert (r.rc, r.out.split()) == (0, ["lo"]), r
 
 
+def _is_mount_point(path: str) -> bool:
+    """From mountinfo: os.path.ismount misses a bind mount of a directory on itself (same device)."""
+    with open("/proc/self/mountinfo") as f:
+        return any(line.split()[4] == path for line in f)
+
+
 def test_network_namespace_joined_by_path(pod: PodHandle) -> None:
     """podman's default network hands the runtime a netns path to join (`/run/netns/...`). The same
     path is exercised here with a namespace of our own, leaving no bridge or firewall rules behind."""
     name = f"lcpy-ns-{uuid.uuid4().hex[:8]}"
+    # `ip netns add` makes /run/netns a (shared) mount point of itself the first time, and `ip netns
+    # del` leaves it: take it away again if this test made it, so no mount outlives the test.
+    was_mount = _is_mount_point("/run/netns")
     subprocess.run(["ip", "netns", "add", name], check=True)
     try:
         want = os.stat(f"/run/netns/{name}").st_ino
@@ -188,6 +197,8 @@ def test_network_namespace_joined_by_path(pod: PodHandle) -> None:
         assert (r.rc, r.out.strip()) == (0, f"net:[{want}]"), r
     finally:
         subprocess.run(["ip", "netns", "del", name], check=False)
+        if not was_mount and _is_mount_point("/run/netns") and not os.listdir("/run/netns"):
+            subprocess.run(["umount", "/run/netns"], check=False)
 
 
 def test_hostname_and_env(pod: PodHandle) -> None:
