@@ -98,7 +98,7 @@ def load_process(text: str, source: str) -> object:
 
 def run(args: Namespace, ctx: Context) -> int:
     from libcontainer_py._exec import wait_exit
-    from libcontainer_py._specload import load_spec
+    from libcontainer_py._specload import load_process_of
     from libcontainer_py.container import Container
 
     for flag in ("apparmor", "process_label"):
@@ -111,15 +111,16 @@ def run(args: Namespace, ctx: Context) -> int:
     if args.preserve_fds < 0:
         raise UsageError(f"--preserve-fds: must not be negative (got {args.preserve_fds})")
     container = Container.load(args.container_id, ctx.root)
-    spec = None
+    init_process = None
     if not args.process:
         try:
-            spec = load_spec(container._state.config)
+            # its process alone: exec takes nothing else of the config (seccomp comes from state.json)
+            init_process = load_process_of(container._state.config)
         except Exception as exc:
             raise UsageError(
                 f"cannot read the config of container {args.container_id!r} ({exc}): use --process FILE"
             ) from None
-    process = build_process(args, spec.process if spec else None)
+    process = build_process(args, init_process)
     if getattr(process, "terminal", False) and args.detach and not args.console_socket:
         raise UsageError("cannot allocate a tty if pyrunc will detach without setting --console-socket")
     # Started detached, then waited for here, so that signals can be forwarded meanwhile.

@@ -98,6 +98,21 @@ def test_exec_failures_exit_255_and_leave_nothing(rt: Any) -> None:
     assert Container.load(cid, rt.root).processes() == before  # nothing left in the container
 
 
+def test_exec_takes_only_the_process_of_the_containers_config(rt: Any) -> None:
+    """exec reads the container's config.json for its process alone (cli/exec.py): a section it
+    does not use does not stop it; a broken process is one line naming the file and the field."""
+    cid, bundle = running(rt)
+    config = json.loads((bundle / "config.json").read_text())
+    config["process"]["env"] = [*config["process"]["env"], "FROM_CONFIG=1"]
+    (bundle / "config.json").write_text(json.dumps(dict(config, mounts="not a list")))
+    r = rt.pyrunc("exec", cid, "sh", "-c", "echo $FROM_CONFIG")
+    assert (r.rc, r.out) == (0, "1\n"), r
+    (bundle / "config.json").write_text(json.dumps(dict(config, process=dict(config["process"], args=[1]))))
+    r = rt.pyrunc("exec", cid, "true")
+    assert r.rc == 1 and len(r.err.strip().splitlines()) == 1, r
+    assert "cannot read the config" in r.err and "config.json (process)" in r.err and "args" in r.err, r
+
+
 def test_exec_refused_when_not_running(rt: Any) -> None:
     bundle = rt.bundle(["true"])
     cid = rt.new_id("st")
