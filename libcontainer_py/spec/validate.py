@@ -13,7 +13,6 @@ import posixpath
 
 from libcontainer_py._record import Record
 from libcontainer_py.errors import ConfigError
-from libcontainer_py.spec._enums_core import NamespaceType  # not spec.enums: it makes all fourteen
 from libcontainer_py.spec.caps import KNOWN_CAPABILITIES
 
 TYPE_CHECKING = False  # not `typing`, nor the models (pydantic): the runtime validates fast.Spec objects
@@ -119,6 +118,10 @@ def exec_problems(process: Process, path: str) -> list[Problem]:
 def _check_namespaces(spec: Spec, errors: list[Problem]) -> bool:
     """Check namespaces and the id mappings that depend on them; return whether a user namespace is
     used (created or joined)."""
+    # here, not at the top: exec imports this module for exec_problems, and its process has no enum
+    # (not spec.enums either: it makes all fourteen)
+    from libcontainer_py.spec._enums_core import NamespaceType
+
     linux = spec.linux
     if linux is None:
         return False
