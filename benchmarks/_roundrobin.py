@@ -16,12 +16,24 @@ timed here.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 
 ORDERS = ("round-robin", "blocks")
+
+
+# Container ids of this benchmark process: runc and crun put a container without cgroupsPath in the
+# cgroup "/<id>" (and pyrunc in "/pyrunc/<id>"), so a plain "r1" would share the cgroup of any other
+# container of that name on the host (a `runc delete` then fails with "device or resource busy").
+ID_PREFIX = f"lcpyb{os.getpid()}-"
+
+
+def bench_id(name: str) -> str:
+    """A container id unique to this benchmark process."""
+    return ID_PREFIX + name
 
 
 def measure(

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from _roundrobin import ORDERS, measure  # benchmarks/ is sys.path[0] when a script here runs
+from _roundrobin import ORDERS, bench_id, measure  # benchmarks/ is sys.path[0] when a script here runs
 
 LIMITS = {
     "memory": {"limit": 256 << 20, "swap": 256 << 20},
@@ -75,7 +75,7 @@ def main() -> None:
 
                 def once(cmd: list[str] = cmd, root: str = str(work / f"state-{name}"),
                          bundle: Path = bundles[lim], name: str = name) -> None:  # fmt: skip
-                    cid = f"b{next(counter)}"
+                    cid = bench_id(f"b{next(counter)}")
                     set_cgroups_path(bundle, f"/bench-{name}/{cid}")
                     subprocess.run([*cmd, "--root", root, "run", "--bundle", str(bundle), cid], check=True,
                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)  # fmt: skip
@@ -87,7 +87,7 @@ def main() -> None:
         stats: dict[str, Callable[[], float | None]] = {}
         for name, cmd in runtimes.items():
             root = str(work / f"state-{name}")
-            cid = f"ev-{name}"
+            cid = bench_id(f"ev-{name}")
             set_cgroups_path(sleeper, f"/bench-{name}/{cid}")
             with open(work / "err", "w") as err:  # not a pipe: the detached container holds it
                 subprocess.run([*cmd, "--root", root, "run", "-d", "--bundle", str(sleeper), cid], check=True,

@@ -20,7 +20,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from _roundrobin import ORDERS, LeanWorker, measure  # benchmarks/ is sys.path[0] when a script here runs
+from _roundrobin import ORDERS, LeanWorker, bench_id, measure  # benchmarks/ is sys.path[0] when a script here runs
 
 
 def main() -> None:
@@ -49,8 +49,8 @@ def main() -> None:
         cfg = json.loads((bundle / "config.json").read_text())
         cfg["ociVersion"] = "1.0.2-dev"  # crun 1.8 refuses 1.3.0
         (bundle / "config.json").write_text(json.dumps(cfg))
-        sh([pyrunc, "--root", root, "run", "-d", "p"])
-        container = Container.load("p", root)
+        sh([pyrunc, "--root", root, "run", "-d", bench_id("p")])
+        container = Container.load(bench_id("p"), root)
         proc = Process(args=["true"], cwd="/", env=["PATH=/bin:/usr/bin"])
 
         def library() -> None:
@@ -62,23 +62,23 @@ def main() -> None:
             "c = Container.load(sys.argv[1], sys.argv[2])\n"
             "proc = {'args': ['true'], 'cwd': '/', 'env': ['PATH=/bin:/usr/bin']}\n"
             "def call(): assert c.exec(proc).exit_status == 0",
-            "p",
+            bench_id("p"),
             root,
         )
 
         candidates: dict[str, Callable[[], float | None]] = {
             "library exec() in-process": library,
             "library exec(), no pydantic": lean,
-            "pyrunc exec": lambda: sh([pyrunc, "--root", root, "exec", "p", "true"]),
+            "pyrunc exec": lambda: sh([pyrunc, "--root", root, "exec", bench_id("p"), "true"]),
         }
         if shutil.which("runc"):
-            sh(["runc", "--root", str(work / "runc"), "run", "-d", "r"])
-            candidates["runc exec"] = lambda: sh(["runc", "--root", str(work / "runc"), "exec", "r", "true"])
+            sh(["runc", "--root", str(work / "runc"), "run", "-d", bench_id("r")])
+            candidates["runc exec"] = lambda: sh(["runc", "--root", str(work / "runc"), "exec", bench_id("r"), "true"])
         crun_name = "crun exec (minus unshare+sh)"
         if shutil.which("crun"):
-            sh([*crun_pre, "run", "-d", "c"])
+            sh([*crun_pre, "run", "-d", bench_id("c")])
             candidates["unshare+sh"] = lambda: sh(["unshare", "-m", "sh", "-c", wrap, "sh", "true"])
-            candidates[crun_name] = lambda: sh([*crun_pre, "exec", "c", "true"])
+            candidates[crun_name] = lambda: sh([*crun_pre, "exec", bench_id("c"), "true"])
         results = measure(candidates, n, order=cli.order, gap=cli.gap)
         lean.close()
         if crun_name in results:
@@ -96,11 +96,13 @@ def main() -> None:
         if "runc exec" in med:
             print(f"ratio pyrunc/runc:  {med['pyrunc exec'] / med['runc exec']:.2f}")
     finally:
-        subprocess.run([pyrunc, "--root", root, "delete", "-f", "p"], check=False)
+        subprocess.run([pyrunc, "--root", root, "delete", "-f", bench_id("p")], check=False)
         subprocess.run(
-            ["runc", "--root", str(work / "runc"), "delete", "-f", "r"], check=False, stderr=subprocess.DEVNULL
+            ["runc", "--root", str(work / "runc"), "delete", "-f", bench_id("r")],
+            check=False,
+            stderr=subprocess.DEVNULL,
         )
-        subprocess.run([*crun_pre, "delete", "-f", "c"], check=False, stderr=subprocess.DEVNULL)
+        subprocess.run([*crun_pre, "delete", "-f", bench_id("c")], check=False, stderr=subprocess.DEVNULL)
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -22,7 +22,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from _roundrobin import ORDERS, LeanWorker, measure  # benchmarks/ is sys.path[0] when a script here runs
+from _roundrobin import ORDERS, LeanWorker, bench_id, measure  # benchmarks/ is sys.path[0] when a script here runs
 
 
 def main() -> None:
@@ -67,10 +67,11 @@ def main() -> None:
         candidates: dict[str, Callable[[], float | None]] = {
             "library run() in-process": library,
             "library run(), no pydantic": lean,
-            "pyrunc run": lambda: sh([pyrunc, "--root", str(root), "run", f"p{next(counter)}"]),
+            "pyrunc run": lambda: sh([pyrunc, "--root", str(root), "run", bench_id(f"p{next(counter)}")]),
         }
         if shutil.which("runc"):
-            candidates["runc run"] = lambda: sh(["runc", "--root", str(work / "runc"), "run", f"r{next(counter)}"])
+            runc_root = str(work / "runc")
+            candidates["runc run"] = lambda: sh(["runc", "--root", runc_root, "run", bench_id(f"r{next(counter)}")])
         crun_name = "crun run (minus unshare+sh)"
         wrap = 'umount /sys/fs/cgroup/unified 2>/dev/null; exec "$@"'
         if shutil.which("crun"):
@@ -87,7 +88,7 @@ def main() -> None:
                     "--root",
                     str(work / "crun"),
                     "run",
-                    f"c{next(counter)}",
+                    bench_id(f"c{next(counter)}"),
                 ]
             )
         results = measure(candidates, n, order=cli.order, gap=cli.gap)
