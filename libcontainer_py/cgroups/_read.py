@@ -1,7 +1,7 @@
 """Reading a container's cgroups: the file helpers, the v1 and v2 stats, and the frozen check.
 
-Everything here imports only `os` (the typed Stats records of cgroups/stats.py only for stats(),
-stats_v1() and stats_v2(), the library's): `pyrunc events --stats` reads a container's stats as
+Everything here imports only `os` (the typed Stats records of cgroups/stats.py only for stats_v1()
+and stats_v2(), what the drivers' stats() give): `pyrunc events --stats` reads a container's stats as
 runc's dict (runc_stats) through this module alone, without the records and the drivers
 (v1.py, v2.py: the manager ABC, the layout enum, mountinfo, cgroupspy), which V1Manager.stats and
 V2Manager.stats delegate to. cgroupspy stays the v1 driver's writer; its three cpuacct reads are
@@ -111,15 +111,6 @@ def host_hugepage_sizes(sysfs: str = "/sys/kernel/mm/hugepages") -> list[str]:
 # test holds the two to each other.
 
 
-def stats(paths: dict[str, str]) -> "Stats":
-    """The typed stats of the cgroup that state.json's ``cgroup_paths`` names (what
-    load_manager(paths).stats() gives): ``{"": dir}`` is v2, ``{controller: dir}`` v1, ``{}`` no
-    cgroup (zeros)."""
-    from libcontainer_py.cgroups.stats import Stats
-
-    return Stats.from_runc(*runc_stats(paths))
-
-
 def stats_v1(dirs: dict[str, str]) -> "Stats":
     from libcontainer_py.cgroups.stats import Stats
 
@@ -135,7 +126,7 @@ def stats_v2(directory: str) -> "Stats":
 def runc_stats(paths: dict[str, str]) -> "tuple[dict[str, Any], int]":
     """runc's stats dict (see above) and the OOM-kill count (memory.oom_control or memory.events'
     oom_kill, not in runc's stats: what `events` reports OOMs from) of a state.json's
-    ``cgroup_paths``."""
+    ``cgroup_paths``: ``{"": dir}`` is v2, ``{controller: dir}`` v1, ``{}`` no cgroup (zeros)."""
     if not paths:
         return runc_dict(_cpu_usage(), _throttling(), _memory(), {}, [], [], {}), 0
     if "" in paths:
