@@ -240,7 +240,7 @@ def runc_stats_v1(dirs: dict[str, str]) -> "tuple[dict[str, Any], int]":
     if d is not None and os.path.isdir(d):
         raw = read_keyed(os.path.join(d, "memory.stat"))
         memory["raw"] = raw
-        memory["cache"] = raw.get("total_cache", raw.get("cache", 0))
+        memory["cache"] = raw.get("cache", 0)  # runc's fs/memory.go: the cgroup's own, not total_cache
         for entry, prefix in (("usage", "memory"), ("swap", "memory.memsw"), ("kernel", "memory.kmem"),
                               ("kernelTCP", "memory.kmem.tcp")):
             e = memory[entry]
