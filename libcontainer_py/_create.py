@@ -265,12 +265,15 @@ def create(
     parent_sock = child_sock = None
     fifo_fd = -1
     try:
-        os.mkfifo(state_dir.exec_fifo, 0o622)
-        # Owned by the container's root as the host sees it (as runc does), so that the init can
-        # open it for writing after it has become that user; 0622 despite the umask.
-        os.chown(state_dir.exec_fifo, _host_id(p.spec, "uid"), _host_id(p.spec, "gid"))
-        os.chmod(state_dir.exec_fifo, 0o622)
-        fifo_fd = os.open(state_dir.exec_fifo, os.O_PATH | os.O_CLOEXEC)
+        if not start_now:
+            # Not for run (start_now): its init execs the program when told "run", so the fifo
+            # would only be made and removed (an mkfifo is ~0.5 ms on some filesystems).
+            os.mkfifo(state_dir.exec_fifo, 0o622)
+            # Owned by the container's root as the host sees it (as runc does), so that the init can
+            # open it for writing after it has become that user; 0622 despite the umask.
+            os.chown(state_dir.exec_fifo, _host_id(p.spec, "uid"), _host_id(p.spec, "gid"))
+            os.chmod(state_dir.exec_fifo, 0o622)
+            fifo_fd = os.open(state_dir.exec_fifo, os.O_PATH | os.O_CLOEXEC)
         state_dir.save(state)
         checkpoint("create:state-dir")
         cfg = init_child.InitConfig(
@@ -440,11 +443,9 @@ def _converse(
                 manager.set(new("LinuxResources", pids=p.resources.pids))
             ready = True
             checkpoint("create:ready")
-            if start_now:
-                # No wait on the exec fifo: the init execs the program once it is set up (as crun's
-                # run does, without its fifo): no round trip through a `start`. Gone, the fifo no
-                # longer says "created" (_status.live_status).
-                os.unlink(container._dir.exec_fifo)
+            # start_now: no exec fifo (none was made): the init execs the program once it is set
+            # up (as crun's run does, without its fifo), no round trip through a `start`; without
+            # the fifo, the container is never "created" (_status.live_status).
             sync.send(sock, "run", exec=start_now)
         else:
             raise sync.ProtocolError(f"unexpected message {kind!r} from container init")

@@ -4,7 +4,8 @@ Layout under the state root (`--root`, default /run/pyrunc), one directory per c
 
     <root>/<id>/state.json   what the runtime must remember (written atomically: tmp + rename)
     <root>/<id>/exec.fifo    exists from create until start: the init blocks opening it (runtime.md:
-                             `create` must not run the user program; `start` releases it)
+                             `create` must not run the user program; `start` releases it).
+                             Not made by Container.create(start=True) (run), whose init does not wait.
 
 Concurrent commands on one container serialise on flock(2) of the container's directory, so that
 two `delete`s or a `start` racing a `kill` never see half a state. A duplicate id is refused by

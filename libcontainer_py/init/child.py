@@ -41,7 +41,9 @@ class InitConfig(Record):
     bundle: str
     rootfs: str
     ns: NamespacePlan
-    exec_fifo_fd: int  # O_PATH, opened by the parent: the mapped root may not reach the state dir
+    # O_PATH, opened by the parent: the mapped root may not reach the state dir. -1 for
+    # Container.create(start=True), which makes no fifo.
+    exec_fifo_fd: int
     no_pivot: bool = False
     preserve_fds: int = 0
     container_id: str = ""
@@ -331,6 +333,8 @@ def stage2(cfg: InitConfig, sock: _socket.socket) -> NoReturn:
         sock.close()
         stage = "exec fifo"
         if not at_once:
+            if fifo_fd < 0:
+                raise LibcontainerError("told to wait on the exec fifo, but the runtime made none")
             try:
                 wfd = os.open(f"/proc/self/fd/{fifo_fd}", os.O_WRONLY | os.O_CLOEXEC)
             except OSError as exc:
@@ -340,7 +344,8 @@ def stage2(cfg: InitConfig, sock: _socket.socket) -> NoReturn:
                 ) from None
             os.write(wfd, b"0")
             os.close(wfd)
-        os.close(fifo_fd)
+        if fifo_fd >= 0:
+            os.close(fifo_fd)
         if spec.hooks is not None:
             from libcontainer_py import hooks  # (preload)
 

@@ -152,7 +152,7 @@ def _spawn_exec(cfg: AnyConfig, child_sock: _socket.socket, stdio: tuple[int | N
     try:
         os.write(cfg_fd, _json.dumps(encode(cfg)).encode())
         keep = [child_sock.fileno(), cfg_fd, *range(3, 3 + cfg.preserve_fds)]
-        if isinstance(cfg, InitConfig):
+        if isinstance(cfg, InitConfig) and cfg.exec_fifo_fd >= 0:
             keep.append(cfg.exec_fifo_fd)
         std = [fd if fd is not None else target for target, fd in enumerate(stdio)]
         import subprocess  # here: only a threaded caller spawns this way (~2 ms to import)

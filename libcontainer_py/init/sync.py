@@ -51,7 +51,7 @@ reaches `create`, never a half-made container.
     start: open exec.fifo for reading, read 1 byte ------------------------>| startContainer hooks,
       poststart hooks                                                        execve(args)
 
-    Container.create(start=True) (what run() uses): the parent removes exec.fifo and sends
+    Container.create(start=True) (what run() uses): no exec.fifo is made; the parent sends
     "run" with exec: true; the init skips the fifo and goes on to its startContainer hooks and
     execve as soon as it has closed its end; the parent runs the poststart hooks after the EOF.
 

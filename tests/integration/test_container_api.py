@@ -42,13 +42,20 @@ def test_lifecycle(rt: Any) -> None:
 def test_create_with_start_runs_the_program_at_once(rt: Any) -> None:
     """Container.create(start=True), what run() uses: no exec fifo round trip. The program runs
     when create returns (never "created"), after the poststart hooks; start() then refuses. A
-    failing poststart hook ends it as start() would: the container destroyed, nothing left."""
+    failing poststart hook ends it as start() would: the container destroyed, nothing left. It
+    makes no exec fifo at all (a prestart hook lists the state dir while the init is set up)."""
     marker = rt.base / "poststart-ran"
+    listing = rt.base / "state-dir-at-prestart"
+    cid = rt.new_id()
 
     def hooks(config: dict[str, Any]) -> None:
-        config["hooks"] = {"poststart": [{"path": "/bin/sh", "args": ["sh", "-c", f"echo $$ > {marker}"]}]}
+        config["hooks"] = {
+            "poststart": [{"path": "/bin/sh", "args": ["sh", "-c", f"echo $$ > {marker}"]}],
+            "prestart": [{"path": "/bin/sh", "args": ["sh", "-c", f"ls -a {rt.root}/{cid} > {listing}"]}],
+        }
 
-    c = Container.create(rt.new_id(), rt.bundle(["sleep", "100"], edit=hooks), root=rt.root, start=True)
+    c = Container.create(cid, rt.bundle(["sleep", "100"], edit=hooks), root=rt.root, start=True)
+    assert "state.json" in listing.read_text().split() and "exec.fifo" not in listing.read_text().split()
     assert c.status is Status.RUNNING
     assert marker.exists()
     with open(f"/proc/{c.pid}/comm") as f:
