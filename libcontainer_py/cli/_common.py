@@ -45,8 +45,9 @@ def add_create_flags(parser: VerbParser) -> None:
     add_id(parser)
 
 
-def create_container(args: Namespace, ctx: Context, *, detach: bool) -> object:
-    """Container.create with the flags; `detach`: nobody will relay a terminal (create, run -d)."""
+def create_container(args: Namespace, ctx: Context, *, detach: bool, start: bool = False) -> object:
+    """Container.create with the flags; `detach`: nobody will relay a terminal (create, run -d);
+    `start`: run the program as soon as the container is set up (run)."""
     from libcontainer_py import _create
     from libcontainer_py.cli._context import UsageError
     from libcontainer_py.container import Container
@@ -65,4 +66,5 @@ def create_container(args: Namespace, ctx: Context, *, detach: bool) -> object:
         console_socket=args.console_socket,
         detach=detach,
         warn=ctx.warn,
+        start=start,
     )

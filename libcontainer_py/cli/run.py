@@ -32,13 +32,10 @@ def configure(parser: VerbParser) -> None:
 def run(args: Namespace, ctx: Context) -> int:
     from libcontainer_py.container import Container
 
-    container = create_container(args, ctx, detach=args.detach)
+    # Created and started in one step, as the library's run() (and crun's run): no exec fifo, no
+    # `start` round trip; a failure there (a poststart hook included) leaves nothing behind.
+    container = create_container(args, ctx, detach=args.detach, start=True)
     assert isinstance(container, Container)
-    try:
-        container.start()
-    except BaseException:
-        container.delete(force=True)
-        raise
     if args.detach:
         return 0
 
