@@ -45,3 +45,6 @@ fi
 # Bytecode for the package, written now: where PYTHONDONTWRITEBYTECODE is set (it is on some
 # machines), every pyrunc call would otherwise compile the modules it imports again (~7 ms).
 .venv/bin/python -m compileall -q libcontainer_py >/dev/null
+# And the CLI's code pack (libcontainer_py/_codepack.py), made from that bytecode: pyrunc rewrites
+# it itself after a change, but not where bytecode writing is off.
+.venv/bin/python -m libcontainer_py._codepack >/dev/null
