@@ -1,12 +1,30 @@
-"""Shared pytest set-up: the ``root`` marker's skip (markers are declared in pyproject.toml)."""
+"""Shared pytest set-up: the ``root`` marker's skip (markers are declared in pyproject.toml), and
+pyrunc's default state root removed at the end when the session made it."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+from collections.abc import Iterator
 
 import pytest
 
 IS_ROOT = os.geteuid() == 0
+# pyrunc's default --root: the examples (as the talk does `runc run demo`) and podman use it.
+DEFAULT_ROOT = "/run/pyrunc"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _default_state_root() -> Iterator[None]:
+    """When the session made /run/pyrunc, it goes at the end with the seccomp cache in it; a
+    container's state left there keeps it (and shows the leak)."""
+    made = not os.path.exists(DEFAULT_ROOT)
+    yield
+    if made and os.path.isdir(DEFAULT_ROOT):
+        shutil.rmtree(os.path.join(DEFAULT_ROOT, ".seccomp-cache"), ignore_errors=True)
+        with contextlib.suppress(OSError):
+            os.rmdir(DEFAULT_ROOT)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -91,9 +91,8 @@ def podman_session(busybox_layer: bytes) -> Iterator[Podman]:
     assert PYRUNC is not None
     base = private_dir("lcpy-podman-")
     cgroup_parents = cgroup_dirs("libpod_parent")
-    # podman passes no --root: pyrunc makes its default root, and the seccomp cache in it (podman
-    # asks for a seccomp profile). What this session made there, it removes.
-    root_made = not os.path.exists(PYRUNC_DEFAULT_ROOT)
+    # podman passes no --root: pyrunc keeps the seccomp cache (podman asks for a seccomp profile)
+    # in its default root, which tests/conftest.py removes when the session made it.
     cache = os.path.join(PYRUNC_DEFAULT_ROOT, ".seccomp-cache")
     cache_made = not os.path.exists(cache)
     podman = Podman(base, PYRUNC)
@@ -118,9 +117,6 @@ def podman_session(busybox_layer: bytes) -> Iterator[Podman]:
         remove_cgroup_dirs(cgroup_dirs("libpod_parent") - cgroup_parents)
         if cache_made:
             shutil.rmtree(cache, ignore_errors=True)
-        if root_made:
-            with contextlib.suppress(OSError):
-                os.rmdir(PYRUNC_DEFAULT_ROOT)  # only when empty: a container's state stays visible
     assert not problems, "; ".join(problems)
 
 
