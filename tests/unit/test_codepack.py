@@ -39,6 +39,15 @@ def pkg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, 
             del sys.modules[m]
 
 
+@pytest.fixture
+def pack(pkg: tuple[str, Path], tmp_path: Path) -> Path:
+    """The pack of `pkg`, as it is when the test starts."""
+    name, root = pkg
+    path = tmp_path / "pack.bin"
+    _codepack.build(str(path), str(root), name)
+    return path
+
+
 def installed(pack: Path, root: Path, name: str) -> _codepack.PackFinder:
     finder = _codepack.load(str(pack), str(root), name)
     assert finder is not None
@@ -46,10 +55,8 @@ def installed(pack: Path, root: Path, name: str) -> _codepack.PackFinder:
     return finder
 
 
-def test_modules_come_from_the_pack(pkg: tuple[str, Path], tmp_path: Path) -> None:
+def test_modules_come_from_the_pack(pkg: tuple[str, Path], pack: Path) -> None:
     name, root = pkg
-    pack = tmp_path / "pack.bin"
-    _codepack.build(str(pack), str(root), name)
     finder = installed(pack, root, name)
     deep = __import__(f"{name}.sub.deep", fromlist=["Y"])
     assert deep.Y == "packed"
@@ -61,10 +68,8 @@ def test_modules_come_from_the_pack(pkg: tuple[str, Path], tmp_path: Path) -> No
     assert not finder.stale
 
 
-def test_a_changed_module_is_imported_from_its_source(pkg: tuple[str, Path], tmp_path: Path) -> None:
+def test_a_changed_module_is_imported_from_its_source(pkg: tuple[str, Path], pack: Path) -> None:
     name, root = pkg
-    pack = tmp_path / "pack.bin"
-    _codepack.build(str(pack), str(root), name)
     (root / "mod.py").write_text("def f():\n    return 'edited'\n")
     finder = installed(pack, root, name)
     deep = __import__(f"{name}.sub.deep", fromlist=["Y"])
@@ -74,10 +79,8 @@ def test_a_changed_module_is_imported_from_its_source(pkg: tuple[str, Path], tmp
     assert finder.stale
 
 
-def test_the_same_size_and_a_new_mtime_is_a_change(pkg: tuple[str, Path], tmp_path: Path) -> None:
+def test_the_same_size_and_a_new_mtime_is_a_change(pkg: tuple[str, Path], pack: Path) -> None:
     name, root = pkg
-    pack = tmp_path / "pack.bin"
-    _codepack.build(str(pack), str(root), name)
     source = root / "mod.py"
     source.write_text("def f():\n    return 'PACKED'\n")  # as many bytes
     st = os.stat(source)
@@ -87,10 +90,8 @@ def test_the_same_size_and_a_new_mtime_is_a_change(pkg: tuple[str, Path], tmp_pa
     assert finder.stale
 
 
-def test_a_new_module_marks_the_pack_stale(pkg: tuple[str, Path], tmp_path: Path) -> None:
+def test_a_new_module_marks_the_pack_stale(pkg: tuple[str, Path], pack: Path) -> None:
     name, root = pkg
-    pack = tmp_path / "pack.bin"
-    _codepack.build(str(pack), str(root), name)
     (root / "new.py").write_text("Z = 3\n")
     finder = installed(pack, root, name)
     assert __import__(f"{name}.new", fromlist=["Z"]).Z == 3
@@ -99,14 +100,12 @@ def test_a_new_module_marks_the_pack_stale(pkg: tuple[str, Path], tmp_path: Path
     assert f"{name}.new" in (_codepack.load(str(pack), str(root), name) or pytest.fail("no pack")).entries
 
 
-def test_packs_that_do_not_fit_are_refused(pkg: tuple[str, Path], tmp_path: Path) -> None:
+def test_packs_that_do_not_fit_are_refused(pkg: tuple[str, Path], pack: Path) -> None:
     name, root = pkg
-    pack = tmp_path / "pack.bin"
-    _codepack.build(str(pack), str(root), name)
     assert _codepack.load(str(pack), str(root), name) is not None
-    assert _codepack.load(str(pack), str(tmp_path), name) is None  # the package moved
+    assert _codepack.load(str(pack), str(root.parent), name) is None  # the package moved
     assert _codepack.load(str(pack), str(root), "other") is None
-    assert _codepack.load(str(tmp_path / "missing.bin"), str(root), name) is None
+    assert _codepack.load(str(pack.with_name("missing.bin")), str(root), name) is None
     data = pack.read_bytes()
     for broken in (b"", data[:3], data[:40], b"\xff\xff\x00\x00" + data[4:], b"\x05\x00\x00\x00junk"):
         pack.write_bytes(broken)
@@ -119,10 +118,8 @@ def test_packs_that_do_not_fit_are_refused(pkg: tuple[str, Path], tmp_path: Path
     assert _codepack.load(str(pack), str(root), name) is None
 
 
-def test_a_truncated_pack_leaves_the_import_to_the_usual_finders(pkg: tuple[str, Path], tmp_path: Path) -> None:
+def test_a_truncated_pack_leaves_the_import_to_the_usual_finders(pkg: tuple[str, Path], pack: Path) -> None:
     name, root = pkg
-    pack = tmp_path / "pack.bin"
-    _codepack.build(str(pack), str(root), name)
     finder = installed(pack, root, name)
     os.truncate(pack, os.path.getsize(pack) - 10)  # the last module's code is cut short
     last = max(finder.entries, key=lambda m: finder.entries[m][0])
