@@ -2,11 +2,12 @@
 imports by a meta path finder.
 
 Why: a pyrunc call imports 10-45 of our modules, and the interpreter's import system spends
-~60-90 us of Python-level work on each before its code runs (a path search over the package's
-directories, the stat calls for each candidate suffix, open/read/close of the .pyc, the check of
-its header). For `pyrunc exec` that was ~3 ms of ~13 ms of imports (measured on 2026-12-01: 13.2
--> 10.0 ms median, fresh processes). Here one stat of the source (the same freshness check the
-.pyc gets: mtime and size) and one pread of the pack stand in for all of it.
+Python-level work on each before its code runs (a path search over the package's directories, the
+stat calls for each candidate suffix, open/read/close of the .pyc, the check of its header). Here
+one stat of the source (the same freshness check the .pyc gets: mtime and size) and one pread of
+the pack stand in for all of it. Measured on 2026-12-01 (docs/performance.md "The code pack"):
+importing `pyrunc exec`'s modules in a fresh process, 13.9-14.6 -> 12.2-12.6 ms median (~35-65 us
+a module); `pyrunc exec` of `true` end to end, 32.6 -> 31.5 ms.
 
 The pack lives beside the .pyc files (`libcontainer_py/__pycache__/_codepack.<cache tag>.bin`)
 and is their cousin: written from them (or from the sources), refreshed by pyrunc itself when a
@@ -15,9 +16,10 @@ module it served was stale (unless bytecode writing is off: PYTHONDONTWRITEBYTEC
 the pack was written is never served from it: it is imported the usual way.
 
 Format: 4 bytes (little-endian length of the header), the header (marshal: format, the
-interpreter's bytecode magic, the package's directory and name, and {module: (offset from the end of the
-header, length, source mtime_ns, source size, is package, source path)}), then each module's
-marshalled code object.
+interpreter's bytecode magic, the package's directory and name, and {module: (offset from the
+end of the header, length, source mtime_ns, source size, is package, source path)}), then each
+module's marshalled code object. Like a timestamp .pyc, a source replaced by one of the same size
+with its old mtime kept (a copy that preserves times) is not noticed.
 
 Only the CLI installs the finder (cli/__init__.py): a library caller's imports are left alone.
 No file descriptor stays open between imports: the init, a fork of pyrunc, closes every fd it
