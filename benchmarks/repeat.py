@@ -21,7 +21,7 @@ from collections import defaultdict
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-CONDITIONS = [("round-robin", 0), ("round-robin", 30), ("blocks", 0), ("blocks", 30)]
+CONDITIONS: list[tuple[str, float]] = [("round-robin", 0), ("round-robin", 30), ("blocks", 0), ("blocks", 30)]
 # A line the benchmarks print for a ratio: "ratio pyrunc/runc:  1.04", "... / without = 0.98".
 RATIO = re.compile(r"^(?P<label>.*?(?:ratio|/).*?)\s*[:=]\s+(?P<value>\d+\.\d+)\s*$")
 
@@ -55,12 +55,12 @@ def main() -> None:
         print(f"repetition {rep + 1}/{cli.k} done", file=sys.stderr)
     # bench_run's "ratio pyrunc/runc" is run's; bench_exec's is exec's: the bench names it.
     print(f"{'benchmark':<14}{'ratio':<40}{'condition':<18}{'median':>7}  {'q1-q3':<11}{'range':<11} over target")
-    for (bench, label, order, gap), values in sorted(ratios.items()):
+    for (bench, label, order, idle), values in sorted(ratios.items()):
         v = sorted(values)
         limit = target(label if bench != "bench_exec" else label + " exec")
         over = sum(x > limit for x in v)
         quartiles = f"{v[len(v) // 4]:.2f}-{v[(3 * len(v)) // 4]:.2f}"
-        print(f"{bench:<14}{label:<40}{order + f' gap {gap:g}':<18}{statistics.median(v):7.2f}  "
+        print(f"{bench:<14}{label:<40}{order + f' gap {idle:g}':<18}{statistics.median(v):7.2f}  "
               f"{quartiles}  {v[0]:.2f}-{v[-1]:.2f}  {over}/{len(v)} over {limit:g}")  # fmt: skip
 
 
