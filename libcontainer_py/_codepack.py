@@ -7,7 +7,7 @@ stat calls for each candidate suffix, open/read/close of the .pyc, the check of 
 one stat of the source (the same freshness check the .pyc gets: mtime and size) and one pread of
 the pack stand in for all of it. Measured on 2026-12-01 (docs/performance.md "The code pack"):
 importing `pyrunc exec`'s modules in a fresh process, 13.9-14.6 -> 12.2-12.6 ms median (~35-65 us
-a module); `pyrunc exec` of `true` end to end, 32.6 -> 31.5 ms.
+a module); `pyrunc exec` of `true` end to end, 34.7 -> 32.6 ms (the tree before the pack).
 
 The pack lives beside the .pyc files (`libcontainer_py/__pycache__/_codepack.<cache tag>.bin`)
 and is their cousin: written from them (or from the sources), refreshed by pyrunc itself when a
