@@ -6,7 +6,7 @@ Python-level work on each before its code runs (a path search over the package's
 stat calls for each candidate suffix, open/read/close of the .pyc, the check of its header). Here
 one stat of the source (the same freshness check the .pyc gets: mtime and size) and one pread of
 the pack stand in for all of it. Measured on 2026-12-01 (docs/performance.md "The code pack"):
-importing `pyrunc exec`'s modules in a fresh process, 13.9-14.6 -> 12.2-12.6 ms median (~35-65 us
+importing `pyrunc exec`'s modules in a fresh process, 11.4-12.4 -> 8.7-9.4 ms median (~50-90 us
 a module); `pyrunc exec` of `true` end to end, 34.7 -> 32.6 ms (the tree before the pack).
 
 The pack lives beside the .pyc files (`libcontainer_py/__pycache__/_codepack.<cache tag>.bin`)

@@ -155,7 +155,7 @@ FAST_VERBS = frozenset({"state", "events"})
 
 def _use_code_pack() -> None:
     """Serve the rest of our imports from the code pack (libcontainer_py/_codepack.py): one stat
-    and one pread a module instead of the import system's path search (~35-65 us a module here).
+    and one pread a module instead of the import system's path search (~50-90 us a module here).
     Not for the fast forms of state and events: they import a handful of modules, fewer than the
     pack's own set-up is worth."""
     from libcontainer_py import _codepack
