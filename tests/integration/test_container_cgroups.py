@@ -230,6 +230,18 @@ def test_devices_cgroup_denies_a_node(rt: Any) -> None:
     assert os.strerror(1) in r.err, r  # EPERM from the devices cgroup
 
 
+def test_every_device_rule_reaches_the_cgroup(rt: Any) -> None:
+    """The deny-all, then the default allow rules, one write(2) each: the kernel took every one of
+    them, and the container's cgroup allows nothing else."""
+    from libcontainer_py._create import DEFAULT_ALLOWED_DEVICES
+
+    expected = {f"{kind} {'*' if major is None else major}:{'*' if minor is None else minor} {access}"
+                for kind, major, minor, access in DEFAULT_ALLOWED_DEVICES}  # fmt: skip
+    cid = rt.new_id()
+    with running(rt, rt.bundle(["sleep", "100"]), cid) as c:
+        assert set(cg_read("devices", c.id, "devices.list").splitlines()) == expected
+
+
 def test_linux_devices_node_is_usable(rt: Any) -> None:
     # Each linux.devices entry gets an allow rule after the spec's rules (runc does the same), so a
     # node the config asks for can be used even though the default config denies everything first.
