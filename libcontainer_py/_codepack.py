@@ -16,9 +16,10 @@ module it served was stale (unless bytecode writing is off: PYTHONDONTWRITEBYTEC
 the pack was written is never served from it: it is imported the usual way.
 
 Format: 4 bytes (little-endian length of the header), the header (marshal: format, the
-interpreter's bytecode magic, the package's directory and name, and {module: (offset from the
-end of the header, length, source mtime_ns, source size, is package, source path)}), then each
-module's marshalled code object. Like a timestamp .pyc, a source replaced by one of the same size
+interpreter's bytecode magic, the package's directory and name, {module: (offset from the end
+of the header, length, source mtime_ns, source size, is package, source path)}, and the names of
+the package's compiled modules, which are imported as usual), then each module's marshalled code
+object. Like a timestamp .pyc, a source replaced by one of the same size
 with its old mtime kept (a copy that preserves times) is not noticed.
 
 Only the CLI installs the finder (cli/__init__.py): a library caller's imports are left alone.
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
     from importlib.machinery import ModuleSpec
     from types import ModuleType
 
-FORMAT = 1
+FORMAT = 2
 PACKAGE = "libcontainer_py"
 _ROOT = os.path.dirname(os.path.abspath(__file__))
 # LIBCONTAINER_PY_CODEPACK=FILE puts the pack elsewhere (the tests do); =off does without it.
@@ -54,12 +55,18 @@ class PackFinder:
     """A meta path finder and loader for the modules of one pack file."""
 
     def __init__(
-        self, path: str, base: int, package: str, entries: "dict[str, tuple[int, int, int, int, bool, str]]"
+        self,
+        path: str,
+        base: int,
+        package: str,
+        entries: "dict[str, tuple[int, int, int, int, bool, str]]",
+        compiled: "frozenset[str]" = frozenset(),
     ) -> None:
         self.path = path
         self.base = base  # where the code starts: the entries' offsets count from there
         self.prefix = package + "."
         self.entries = entries
+        self.compiled = compiled  # the package's extension modules (the cffi shim): never packed
         self.stale = False  # a module of ours was not served (changed, or not in the pack)
 
     def find_spec(
@@ -67,7 +74,7 @@ class PackFinder:
     ) -> "ModuleSpec | None":
         entry = self.entries.get(name)
         if entry is None:
-            if name.startswith(self.prefix) and not _is_extension(name):
+            if name.startswith(self.prefix) and name not in self.compiled:
                 self.stale = True  # a module added since the pack was written
             return None
         offset, length, mtime_ns, size, is_pkg, source = entry
@@ -109,11 +116,6 @@ class PackFinder:
         exec(spec.loader_state, module.__dict__)  # our own modules' code, as the .pyc would give it
 
 
-def _is_extension(name: str) -> bool:
-    # The cffi shim is a compiled module: never in the pack, not a sign of staleness.
-    return name.endswith("._shim")
-
-
 def load(path: str = PATH, root: str = _ROOT, package: str = PACKAGE) -> "PackFinder | None":
     """The finder of the pack at ``path``, or None when there is none usable (missing, written by
     another interpreter or for a package elsewhere, unreadable)."""
@@ -135,7 +137,7 @@ def load(path: str = PATH, root: str = _ROOT, package: str = PACKAGE) -> "PackFi
     try:
         # loads, not load from a BytesIO: marshal.load reads a stream object by object through its
         # Python methods (~0.5 ms for this header, against ~0.04)
-        fmt, magic, where, name, entries = marshal.loads(raw)
+        fmt, magic, where, name, entries, compiled = marshal.loads(raw)
     except (EOFError, ValueError, TypeError):
         return None
     if (fmt, magic, where, name) != (FORMAT, _MAGIC, root, package) or not isinstance(entries, dict):
@@ -148,7 +150,7 @@ def load(path: str = PATH, root: str = _ROOT, package: str = PACKAGE) -> "PackFi
             return None
     except (TypeError, IndexError):
         return None
-    return PackFinder(path, base, package, entries)
+    return PackFinder(path, base, package, entries, frozenset(compiled))
 
 
 _installed: "PackFinder | None" = None
@@ -182,20 +184,27 @@ def refresh_if_stale() -> None:
         pass
 
 
-def _modules(root: str, package: str) -> "list[tuple[str, str, bool]]":
-    """(module name, source path, is package) for every .py module of the package at ``root``."""
+def _modules(root: str, package: str) -> "tuple[list[tuple[str, str, bool]], list[str]]":
+    """(module name, source path, is package) for every .py module of the package at ``root``, and
+    the names of its compiled modules (files with an extension-module suffix)."""
+    from importlib.machinery import EXTENSION_SUFFIXES
+
     out = []
+    compiled = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if os.path.isfile(os.path.join(dirpath, d, "__init__.py")))
         rel = os.path.relpath(dirpath, root)
         parts = [package] + ([] if rel == "." else rel.split(os.sep))
         for fn in sorted(filenames):
+            suffix = next((x for x in EXTENSION_SUFFIXES if fn.endswith(x)), None)
+            if suffix is not None:
+                compiled.append(".".join([*parts, fn[: -len(suffix)]]))
             if not fn.endswith(".py"):
                 continue
             is_pkg = fn == "__init__.py"
             name = ".".join(parts if is_pkg else [*parts, fn[:-3]])
             out.append((name, os.path.join(dirpath, fn), is_pkg))
-    return out
+    return out, compiled
 
 
 def _code_bytes(source: str, st: os.stat_result) -> bytes:
@@ -227,14 +236,14 @@ def build(path: str = PATH, root: str = _ROOT, package: str = PACKAGE) -> str:
     entries: dict[str, tuple[int, int, int, int, bool, str]] = {}
     blobs: list[bytes] = []
     offset = 0
-    modules = _modules(root, package)
+    modules, compiled = _modules(root, package)
     for name, source, is_pkg in modules:
         st = os.stat(source)
         blob = _code_bytes(source, st)
         entries[name] = (offset, len(blob), st.st_mtime_ns, st.st_size, is_pkg, source)
         blobs.append(blob)
         offset += len(blob)
-    header = marshal.dumps((FORMAT, _MAGIC, root, package, entries))
+    header = marshal.dumps((FORMAT, _MAGIC, root, package, entries, tuple(compiled)))
     os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = f"{path}.{os.getpid()}.tmp"  # another pyrunc may be writing the pack at the same time
     try:

@@ -22,7 +22,7 @@ CHECKPOINTS = frozenset({
     "create:init-pid",  # the init exists (in its namespaces, setting up) and the state names it
     "create:hooks-done",  # prestart/createRuntime hooks ran; the init waits before pivot_root
     "create:ready",  # the init is set up and waits for "run"; pids limit set
-    "create:before-created",  # the init waits on the exec fifo; state.json still says "creating"
+    "create:before-created",  # the init waits on the exec fifo (create without start); state.json still says "creating"
     # the children
     # create's stage 2 (the init), in the container's pid namespace, before its setup. Only when it
     # JOINS a pid namespace: as pid 1 of a new one it cannot stop itself (the kernel drops SIGSTOP

@@ -82,6 +82,8 @@ def main(argv: list[str] | None = None) -> "NoReturn":
     # little while they wait.
     import gc
 
+    global _USE_PACK
+    _USE_PACK = True  # this process is pyrunc (not a test or a library caller calling _main)
     gc.disable()
     status = _main(sys.argv[1:] if argv is None else argv)
     try:
@@ -149,8 +151,10 @@ def _stdout_reader_gone() -> bool:
         return False
 
 
-# Verbs whose module has a fast(argv, ctx) for their common form (see _run_verb).
+# Verbs whose module has a fast(argv, ctx) for their common form (see _run_verb; a unit test holds
+# this to the verb modules).
 FAST_VERBS = frozenset({"state", "events"})
+_USE_PACK = False  # set by main(): only a pyrunc process reads its imports from the code pack
 
 
 def _use_code_pack() -> None:
@@ -158,6 +162,8 @@ def _use_code_pack() -> None:
     and one pread a module instead of the import system's path search (~50-90 us a module here).
     Not for the fast forms of state and events: they import a handful of modules, fewer than the
     pack's own set-up is worth."""
+    if not _USE_PACK:
+        return
     from libcontainer_py import _codepack
 
     _codepack.install()

@@ -81,11 +81,11 @@ def test_an_edited_module_is_not_served_and_the_pack_is_rewritten(rt: Any, pack:
     assert rt.out(rt.bundle(["true"])) == ""
     data = pack.read_bytes()
     size = int.from_bytes(data[:4], "little")
-    fmt, magic, root, package, entries = marshal.loads(data[4 : 4 + size])
+    fmt, magic, root, package, entries, compiled = marshal.loads(data[4 : 4 + size])
     name = "libcontainer_py.container"
     offset, length, mtime_ns, src_size, is_pkg, source = entries[name]
     entries[name] = (offset, length, mtime_ns, src_size + 1, is_pkg, source)
-    header = marshal.dumps((fmt, magic, root, package, entries))
+    header = marshal.dumps((fmt, magic, root, package, entries, compiled))
     assert len(header) == size
     pack.write_bytes(data[:4] + header + data[4 + size :])
 

@@ -200,3 +200,15 @@ def test_verb_parser_command_after_id() -> None:
     p.command_after_id = True
     args = p.parse_verb_args(["-u", "1000", "id", "ls", "-l", "--user"])
     assert (args.user, args.container_id, args.command) == ("1000", "id", ["ls", "-l", "--user"])
+
+
+def test_fast_verbs_are_the_verbs_with_a_fast_path() -> None:
+    """cli.FAST_VERBS (no code pack before their fast form) names exactly the verb modules that
+    define fast()."""
+    import importlib
+
+    from libcontainer_py import cli
+
+    with_fast = {v for v, (mod, _help) in cli.VERBS.items()
+                 if hasattr(importlib.import_module(f"libcontainer_py.cli.{mod}"), "fast")}  # fmt: skip
+    assert with_fast == cli.FAST_VERBS

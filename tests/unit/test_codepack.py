@@ -112,8 +112,8 @@ def test_packs_that_do_not_fit_are_refused(pkg: tuple[str, Path], pack: Path) ->
         assert _codepack.load(str(pack), str(root), name) is None, broken[:8]
     # another interpreter's bytecode
     size = int.from_bytes(data[:4], "little")
-    fmt, _magic, where, pname, entries = marshal.loads(data[4 : 4 + size])
-    header = marshal.dumps((fmt, b"\x00\x00\r\n", where, pname, entries))
+    fmt, _magic, where, pname, entries, compiled = marshal.loads(data[4 : 4 + size])
+    header = marshal.dumps((fmt, b"\x00\x00\r\n", where, pname, entries, compiled))
     pack.write_bytes(len(header).to_bytes(4, "little") + header + data[4 + size :])
     assert _codepack.load(str(pack), str(root), name) is None
 
@@ -141,3 +141,5 @@ def test_the_real_package_packs_the_code_its_sources_compile_to(tmp_path: Path) 
         expected = compile(Path(spec.origin).read_bytes(), spec.origin, "exec", dont_inherit=True)
         assert spec.loader_state == expected
     assert "libcontainer_py._sys._shim" not in finder.entries  # the compiled shim is imported as usual
+    assert finder.compiled == {"libcontainer_py._sys._shim"}  # and its import is no sign of a stale pack
+    assert finder.find_spec("libcontainer_py._sys._shim") is None and not finder.stale
