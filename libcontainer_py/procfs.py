@@ -36,6 +36,20 @@ PROC_RESOLVE = c.RESOLVE_BENEATH | c.RESOLVE_NO_SYMLINKS | c.RESOLVE_NO_MAGICLIN
 DEV_NULL_RDEV = os.makedev(1, 3)
 
 
+def read_text(path: str) -> str:
+    """The whole of a small file (/proc/self/setgroups, /proc/self/cgroup, an /etc/passwd) read with
+    os.read: a text file object also makes an fstat, an ioctl, two lseeks and a second read, each a
+    system call on the init's critical path. OSError propagates; undecodable bytes are replaced."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        chunks = []
+        while block := os.read(fd, 65536):
+            chunks.append(block)
+    finally:
+        os.close(fd)
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
 def fs_type(fd: int) -> int:
     """fstatfs(fd).f_type: the filesystem's magic number (works on O_PATH fds)."""
     return _sys.fstatfs_type(fd)

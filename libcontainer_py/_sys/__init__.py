@@ -267,6 +267,14 @@ def openat2_or_none(
     return fd
 
 
+def openat2_raw(dirfd: int, path: str, flags: int = 0, mode: int = 0, resolve: int = 0) -> int:
+    """openat2() that returns the fd or a negative errno and never raises: for a first, narrow
+    lookup whose every failure is answered by a general one (paths.ensure_at: RESOLVE_NO_SYMLINKS
+    first, the full walk when a symlink is on the way)."""
+    fd: int = _lib().lc_openat2(dirfd, _path(path), flags, mode, resolve)
+    return fd
+
+
 def sethostname(name: str) -> None:
     """sethostname(2), in the caller's UTS namespace."""
     raw = name.encode()

@@ -301,6 +301,7 @@ def stage2(cfg: InitConfig, sock: _socket.socket) -> NoReturn:
                 no_pivot=cfg.no_pivot,
                 before_mounts=lambda: expect(sock, "limits-done"),  # (_create._set_limits)
                 before_pivot=lambda: _creation_hooks(cfg, sock),
+                rootfs=cfg.rootfs,
             )
         else:
             raise ConfigError("a mount namespace is required", path="linux.namespaces")

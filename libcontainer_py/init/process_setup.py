@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import resource
+import stat
 
 from libcontainer_py import _sys, capabilities, procfs  # at import: after pivot_root nothing can be imported
 from libcontainer_py.errors import ConfigError
@@ -59,8 +60,7 @@ def apply_rlimits(rlimits: Sequence[Any] | None) -> None:
 
 def _nr_open() -> int | None:
     try:
-        with open("/proc/sys/fs/nr_open") as f:
-            return int(f.read())
+        return int(procfs.read_text("/proc/sys/fs/nr_open"))
     except (OSError, ValueError):
         return None
 
@@ -90,8 +90,7 @@ def set_no_new_privs() -> None:
 
 def setgroups_denied() -> bool:
     try:
-        with open("/proc/self/setgroups") as f:
-            return f.read().strip() == "deny"
+        return procfs.read_text("/proc/self/setgroups").strip() == "deny"
     except OSError:
         return False
 
@@ -137,13 +136,13 @@ def home_of(uid: int, passwd: str = "/etc/passwd") -> str:
     HOME from it when process.env has no HOME (shells and programs rely on it). Parsed here rather
     than with the pwd module, which would consult the host's NSS configuration and libraries."""
     try:
-        with open(passwd, errors="replace") as f:
-            for line in f:
-                fields = line.rstrip("\n").split(":")
-                if len(fields) >= 6 and fields[2] == str(uid) and fields[5]:
-                    return fields[5]
+        text = procfs.read_text(passwd)
     except OSError:
-        pass
+        return "/"
+    for line in text.split("\n"):
+        fields = line.split(":")
+        if len(fields) >= 6 and fields[2] == str(uid) and fields[5]:
+            return fields[5]
     return "/"
 
 
@@ -171,7 +170,11 @@ def _which(name: str, path: str) -> str | None:
             continue
         seen.add(d)
         candidate = os.path.join(d, name)
-        if os.path.exists(candidate) and os.access(candidate, os.X_OK) and not os.path.isdir(candidate):
+        try:
+            mode = os.stat(candidate).st_mode
+        except (OSError, ValueError):
+            continue
+        if not stat.S_ISDIR(mode) and os.access(candidate, os.X_OK):
             return candidate
     return None
 

@@ -86,8 +86,12 @@ def prepare_rootfs(
     no_pivot: bool = False,
     before_mounts: Callable[[], object] | None = None,
     before_pivot: Callable[[], None] | None = None,
+    rootfs: str | None = None,
 ) -> None:
     """Build the container's filesystem tree and make it "/", ending with cwd "/".
+
+    ``rootfs``: root.path as :func:`rootfs_path` gives it, when the caller has it already (the
+    init gets it from create, which checked it before the fork: one lstat a path component less).
 
     In order: "/" made rslave (or linux.rootfsPropagation), the rootfs bind-mounted onto itself,
     ``before_mounts()`` (where the init waits until the cgroup's limits are written),
@@ -101,7 +105,8 @@ def prepare_rootfs(
         propagation = rootfs_propagation_flags(linux.rootfs_propagation if linux else None)
     except ValueError as exc:
         raise RootfsError(f"linux.rootfsPropagation: {exc}", field="linux.rootfsPropagation") from None
-    rootfs = rootfs_path(spec, bundle)
+    if rootfs is None:
+        rootfs = rootfs_path(spec, bundle)
     # Plan (and so validate) everything before the first mount.
     plans, _ = _dev_ro_deferred(plan_mounts(spec.mounts, bundle))
     device_list = _devices.plan_devices(linux.devices if linux else None)

@@ -106,24 +106,57 @@ def needs_dev_setup(plans: Sequence[MountPlan]) -> bool:
 def create_devices(root_fd: int, devices: Sequence[Device], *, in_userns: bool) -> None:
     # umask 0: the node gets exactly fileMode.
     old = os.umask(0)
+    dirs = _Dirs(root_fd)
     try:
         for dev in devices:
-            create_device(root_fd, dev, in_userns=in_userns)
+            create_device(root_fd, dev, in_userns=in_userns, dirs=dirs)
     finally:
+        dirs.close()
         os.umask(old)
 
 
-def create_device(root_fd: int, dev: Device, *, in_userns: bool) -> None:
-    """mknod (or, in a user namespace or when mknod is EPERM, bind the host's node) at ``dev.path``."""
+class _Dirs:
+    """The device directories of one create_devices call (usually /dev alone), each resolved once
+    and kept open, with what mknod will give a node there without chown: the init's fsuid, and its
+    fsgid or, in a set-group-ID directory, the directory's group. Nothing else runs in the
+    container yet to change them between two devices."""
+
+    def __init__(self, root_fd: int) -> None:
+        self.root_fd = root_fd
+        self.fds: dict[str, tuple[int, int, int]] = {}  # rel -> (fd, owner uid, owner gid of a new node)
+
+    def get(self, rel: str) -> tuple[int, int, int]:
+        got = self.fds.get(rel)
+        if got is None:
+            fd = paths.mkdir_all(self.root_fd, rel)
+            try:
+                st = os.fstat(fd)
+            except OSError:
+                os.close(fd)
+                raise
+            gid = st.st_gid if st.st_mode & stat.S_ISGID else os.getegid()
+            got = self.fds[rel] = (fd, os.geteuid(), gid)
+        return got
+
+    def close(self) -> None:
+        for fd, _, _ in self.fds.values():
+            os.close(fd)
+        self.fds.clear()
+
+
+def create_device(root_fd: int, dev: Device, *, in_userns: bool, dirs: _Dirs | None = None) -> None:
+    """mknod (or, in a user namespace or when mknod is EPERM, bind the host's node) at ``dev.path``.
+    Expects umask 0 (create_devices sets it)."""
     where = f"{dev.field} ({dev.path})"
     rel = paths.clean(dev.path)
     parent_rel, name = os.path.split(rel)
+    own = dirs if dirs is not None else _Dirs(root_fd)
     try:
-        parent = paths.mkdir_all(root_fd, parent_rel or ".")
-    except (PathError, SyscallError, OSError) as exc:
-        err = getattr(exc, "errno", None)
-        raise DeviceError(f"{where}: cannot create its directory: {exc}", field=dev.field, errno=err) from exc
-    try:
+        try:
+            parent, uid, gid = own.get(parent_rel or ".")
+        except (PathError, SyscallError, OSError) as exc:
+            err = getattr(exc, "errno", None)
+            raise DeviceError(f"{where}: cannot create its directory: {exc}", field=dev.field, errno=err) from exc
         if in_userns:
             _bind_host_node(root_fd, dev, where)
             return
@@ -131,18 +164,24 @@ def create_device(root_fd: int, dev: Device, *, in_userns: bool) -> None:
             os.mknod(name, dev.mode, dev.rdev, dir_fd=parent)
         except FileExistsError:
             _check_existing(parent, name, dev, where)
+            uid = gid = -1  # not ours: its owner and mode are set below
         except PermissionError:
             _bind_host_node(root_fd, dev, where)
             return
         except OSError as exc:
             raise DeviceError(f"{where}: mknod: {strerror(exc.errno)}", field=dev.field, errno=exc.errno) from exc
         try:
-            os.chown(name, dev.uid, dev.gid, dir_fd=parent, follow_symlinks=False)
-            os.chmod(name, dev.file_mode & 0o7777, dir_fd=parent)
+            # mknod made it with the init's owner and, under umask 0, exactly the permission bits
+            # (set-ID and sticky bits may be dropped by the kernel: those are set explicitly).
+            if (dev.uid, dev.gid) != (uid, gid):
+                os.chown(name, dev.uid, dev.gid, dir_fd=parent, follow_symlinks=False)
+            if uid < 0 or dev.file_mode & 0o7000:
+                os.chmod(name, dev.file_mode & 0o7777, dir_fd=parent)
         except OSError as exc:
             raise DeviceError(f"{where}: chown/chmod: {strerror(exc.errno)}", field=dev.field, errno=exc.errno) from exc
     finally:
-        os.close(parent)
+        if dirs is None:
+            own.close()
 
 
 def _check_existing(parent: int, name: str, dev: Device, where: str) -> None:
@@ -206,11 +245,11 @@ def setup_ptmx(root_fd: int) -> bool:
     os.close(pts)
     dev = paths.resolve(root_fd, "/dev", flags=os.O_DIRECTORY)
     try:
-        try:  # noqa: SIM105  (not contextlib: its import costs ~3 ms of every pyrunc call)
+        try:
+            os.symlink("pts/ptmx", "ptmx", dir_fd=dev)
+        except FileExistsError:  # (a fresh /dev has none: the unlink only when needed)
             os.unlink("ptmx", dir_fd=dev)
-        except FileNotFoundError:
-            pass
-        os.symlink("pts/ptmx", "ptmx", dir_fd=dev)
+            os.symlink("pts/ptmx", "ptmx", dir_fd=dev)
     except OSError as exc:
         raise DeviceError(f"/dev/ptmx: symlink to pts/ptmx: {strerror(exc.errno)}", errno=exc.errno) from exc
     finally:

@@ -92,11 +92,11 @@ def readonly_paths(readonly: Sequence[str], *, root: str = "/") -> None:
         for i, path in enumerate(readonly):
             field = f"linux.readonlyPaths[{i}]"
             try:
-                fd = paths.try_resolve(root_fd, path)
-                if fd is None:
+                found = paths.find_at(root_fd, path)
+                if found is None:
                     continue
+                fd, real = found
                 try:
-                    real = paths.path_in_root(root_fd, fd)
                     _sys.mount(paths.fd_path(fd), paths.fd_path(fd), None, c.MS_BIND | c.MS_REC, None)
                 finally:
                     os.close(fd)

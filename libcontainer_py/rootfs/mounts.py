@@ -3,7 +3,8 @@
 Two halves: :func:`plan_mount` turns a config entry into a :class:`MountPlan` (pure, unit-tested:
 option parsing, bind detection, source relative to the bundle, config errors) and :func:`mount_one`
 performs it. Every destination is resolved in the rootfs with openat2 and mounted onto through
-``/proc/self/fd/N`` (see paths.py, CVE-2021-30465), then looked up again, because the old fd still
+``/proc/self/fd/N`` (see paths.py, CVE-2021-30465), then, when something is left to do on the new
+mount (a remount for its flags, propagation, tmpcopyup), looked up again, because the old fd still
 names the directory the new mount now covers.
 
 Per kind, following runc's mountToRootfs:
@@ -29,7 +30,7 @@ import errno
 import os
 import stat
 
-from libcontainer_py import _sys
+from libcontainer_py import _sys, procfs
 from libcontainer_py._record import Record, replace
 from libcontainer_py._sys import consts as c
 from libcontainer_py.errors import SyscallError
@@ -277,15 +278,10 @@ def _mount_one(
                 field=f"{plan.field}.source",
                 errno=exc.errno,
             ) from exc
-        target = paths.ensure(root_fd, plan.destination, directory=stat.S_ISDIR(st.st_mode))
+        target, real, _ = paths.ensure_at(root_fd, plan.destination, directory=stat.S_ISDIR(st.st_mode))
     else:
-        old = paths.try_resolve(root_fd, plan.destination)
-        existed = old is not None
-        if old is not None:
-            os.close(old)
-        target = paths.mkdir_all(root_fd, plan.destination)
+        target, real, existed = paths.ensure_at(root_fd, plan.destination, directory=True)
     try:
-        real = paths.path_in_root(root_fd, target)
         if plan.kind in ("proc", "sysfs") and real != paths.clean(plan.destination):
             # CVE-2019-19921: a procfs (or sysfs) mounted where a symlink of the image points would
             # not be at the path the LSM profiles, masked and readonly paths and our own procfs
@@ -323,9 +319,12 @@ def _mount_one(
             _sys.mount(plan.source, tpath, "tmpfs", plan.mount_flags, data or None)
         else:
             _sys.mount(plan.source, tpath, plan.fstype, plan.mount_flags, opts.data or None)
+        copyup = plan.kind == "tmpfs" and opts.tmpcopyup
+        if not (copyup or remount or opts.propagation or opts.has_recursive_attrs):
+            return  # nothing more to do on the new mount: no second lookup
         new = paths.resolve(root_fd, real)
         try:
-            if plan.kind == "tmpfs" and opts.tmpcopyup:
+            if copyup:
                 copy_tree(target, new)
             if remount:
                 remount_bind(new, opts.flags, opts.clear_flags)
@@ -450,11 +449,10 @@ def _controllers(hier: MountInfo) -> list[str]:
 def _own_cgroups() -> dict[frozenset[str], str]:
     """/proc/self/cgroup: controller set -> this process's path in that hierarchy."""
     out: dict[frozenset[str], str] = {}
-    with open("/proc/self/cgroup", encoding="utf-8") as f:
-        for line in f:
-            parts = line.rstrip("\n").split(":", 2)
-            if len(parts) == 3 and parts[1]:
-                out[frozenset(parts[1].split(","))] = parts[2]
+    for line in procfs.read_text("/proc/self/cgroup").split("\n"):
+        parts = line.split(":", 2)
+        if len(parts) == 3 and parts[1]:
+            out[frozenset(parts[1].split(","))] = parts[2]
     return out
 
 
