@@ -228,6 +228,11 @@ def bpf_prog_detach(target_fd: int, prog_fd: int, attach_type: int) -> str:
     return f"bpf BPF_PROG_DETACH {fd_str(prog_fd)} from {fd_str(target_fd)} (attach type {attach_type})"
 
 
+def prlimit(pid: int, resource: int, new: tuple[int, int] | None) -> str:
+    what = f"set {new[0]}/{new[1]}" if new is not None else "get"
+    return f"prlimit pid {pid} resource {resource} ({what})"
+
+
 def close_range(first: int, last: int, flags: int) -> str:
     names = flag_names(flags, _table("CLOSE_RANGE_"))
     return f"close_range {first}..{last} (flags={names})"

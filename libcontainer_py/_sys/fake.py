@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from libcontainer_py._sys import CapSets, StrOrBytesPath, Syscalls, consts
+from libcontainer_py._sys import RLIM_INFINITY, CapSets, StrOrBytesPath, Syscalls, consts
 from libcontainer_py._sys import describe as _d
 from libcontainer_py.errors import SyscallError
 
@@ -226,6 +226,10 @@ class RecordingSyscalls(Syscalls):
 
     def close_range(self, first: int, last: int = 0xFFFFFFFF, flags: int = 0) -> None:
         self._record("close_range", _d.close_range, first=first, last=last, flags=flags)
+
+    def prlimit(self, resource: int, new: tuple[int, int] | None = None, pid: int = 0) -> tuple[int, int]:
+        self._record("prlimit", _d.prlimit, pid=pid, resource=resource, new=new)
+        return (RLIM_INFINITY, RLIM_INFINITY) if new is None else new
 
     def getcpu(self) -> int:
         self._record("getcpu", _d.getcpu)

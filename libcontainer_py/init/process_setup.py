@@ -7,7 +7,6 @@ value asked and the limit (runc says only "error setting rlimit type 7").
 from __future__ import annotations
 
 import os
-import resource
 import stat
 
 from libcontainer_py import _sys, capabilities, procfs  # at import: after pivot_root nothing can be imported
@@ -29,8 +28,7 @@ PERSONALITY_DOMAINS = {"LINUX": 0x0000, "LINUX32": 0x0008}
 
 
 def rlimit_number(kind: str) -> int | None:
-    value = getattr(resource, kind, None)
-    return value if isinstance(value, int) else None
+    return _sys.rlimit_number(kind)
 
 
 def apply_rlimits(rlimits: Sequence[Any] | None) -> None:
@@ -40,10 +38,12 @@ def apply_rlimits(rlimits: Sequence[Any] | None) -> None:
         if number is None:
             raise ConfigError(f"unknown rlimit type {rl.type!r}", path=f"{field}.type")
         try:
-            resource.setrlimit(number, (rl.soft, rl.hard))
-        except (ValueError, OSError) as exc:
-            _cur_soft, cur_hard = resource.getrlimit(number)
-            limit = "unlimited" if cur_hard == resource.RLIM_INFINITY else str(cur_hard)
+            _sys.prlimit(number, (rl.soft, rl.hard))
+        except (OverflowError, TypeError) as exc:  # (not a uint64: validation lets none through)
+            raise ConfigError(f"cannot set {rl.type} to soft {rl.soft}, hard {rl.hard}: {exc}", path=field) from None
+        except OSError as exc:
+            _cur_soft, cur_hard = _sys.prlimit(number)
+            limit = "unlimited" if cur_hard == _sys.RLIM_INFINITY else str(cur_hard)
             nr_open = _nr_open() if rl.type == "RLIMIT_NOFILE" else None
             if rl.soft > rl.hard:
                 why = "soft is above hard"
@@ -53,9 +53,8 @@ def apply_rlimits(rlimits: Sequence[Any] | None) -> None:
                 why = f"the kernel's limit fs.nr_open is {nr_open}"
             else:
                 why = f"the host's hard limit is {limit} and raising it needs CAP_SYS_RESOURCE"
-            raise ConfigError(
-                f"cannot set {rl.type} to soft {rl.soft}, hard {rl.hard}: {why} ({exc})", path=field
-            ) from None
+            msg = f"cannot set {rl.type} to soft {rl.soft}, hard {rl.hard}: {why} ({os.strerror(exc.errno or 0)})"
+            raise ConfigError(msg, path=field) from None
 
 
 def _nr_open() -> int | None:

@@ -56,9 +56,11 @@ def test_lifecycle_verbs_never_import_pydantic(rt: Any, importtime: None) -> Non
         assert not {m for m in modules if m.split(".")[0] in ("pydantic", "pydantic_core")}, name
     # Nor what a config without hooks, terminal or seccomp filter, and no stats, do not need:
     # signal's IntEnums (_signal's numbers do), hooks.py, tty.py, the Stats records.
+    # Nor the resource module (an extension module, ~0.3 ms to load): rlimits go through prlimit.
     for name in ("run", "create", "start", "exec", "delete"):
         extra = seen[name] & {"signal", "libcontainer_py.hooks", "libcontainer_py.tty", "libcontainer_py.cgroups.stats"}
         assert not extra, (name, sorted(extra))
+        assert "resource" not in seen[name], name
     # Nor contextlib (~3 ms with collections, functools, operator, keyword, reprlib): the lock, the
     # subreaper window and the suppressed errors on these paths are written without it.
     # Nor enum (~6 ms with functools, collections, operator, types: the runtime's enums are

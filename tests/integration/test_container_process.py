@@ -58,6 +58,57 @@ def test_rlimits(rt: Any) -> None:
     assert lines == ["321", "654", "1111", "2222"]
 
 
+# Every resource of getrlimit(2), with the name /proc/PID/limits gives it. RLIMIT_LOCKS, which
+# Python's resource module lacks, was once refused as "unknown" (the limits now go through prlimit).
+ALL_RLIMITS = {
+    "RLIMIT_CPU": ("Max cpu time", 3000, 4000),
+    "RLIMIT_FSIZE": ("Max file size", 1 << 30, 1 << 31),
+    "RLIMIT_DATA": ("Max data size", 1 << 31, 1 << 32),
+    "RLIMIT_STACK": ("Max stack size", 8 << 20, 16 << 20),
+    "RLIMIT_CORE": ("Max core file size", 0, 1024),
+    "RLIMIT_RSS": ("Max resident set", 1 << 30, 1 << 31),
+    "RLIMIT_NPROC": ("Max processes", 1111, 2222),
+    "RLIMIT_NOFILE": ("Max open files", 321, 654),
+    "RLIMIT_MEMLOCK": ("Max locked memory", 65536, 131072),
+    "RLIMIT_AS": ("Max address space", 1 << 33, 1 << 34),
+    "RLIMIT_LOCKS": ("Max file locks", 100, 200),
+    "RLIMIT_SIGPENDING": ("Max pending signals", 500, 600),
+    "RLIMIT_MSGQUEUE": ("Max msgqueue size", 819200, 819300),
+    "RLIMIT_NICE": ("Max nice priority", 10, 20),
+    "RLIMIT_RTPRIO": ("Max realtime priority", 1, 2),
+    "RLIMIT_RTTIME": ("Max realtime timeout", 100000, 200000),
+}
+
+
+def read_limits(text: str) -> dict[str, list[str]]:
+    """/proc/PID/limits: {"Max open files": [soft, hard], ...}."""
+    out = {}
+    for line in text.splitlines()[1:]:
+        name, _, rest = line.partition("  ")
+        out[name] = rest.split()[:2]
+    return out
+
+
+def test_every_rlimit_type(rt: Any) -> None:
+    # At most the host's hard limit: the tests' containers may have a user namespace, where
+    # CAP_SYS_RESOURCE does not reach the host's limits.
+    with open("/proc/self/limits") as f:
+        host = read_limits(f.read())
+    want = {}
+    for kind, (name, soft, hard) in ALL_RLIMITS.items():
+        if host[name][1] != "unlimited":
+            hard = min(hard, int(host[name][1]))
+        want[kind] = (name, min(soft, hard), hard)
+
+    def edit(config: dict[str, Any]) -> None:
+        config["process"]["rlimits"] = [{"type": k, "soft": soft, "hard": hard} for k, (_, soft, hard) in want.items()]
+
+    seen = read_limits(rt.out(rt.bundle(["cat", "/proc/self/limits"], edit=edit)))
+    for kind, (name, soft, hard) in want.items():
+        assert seen[name] == [str(soft), str(hard)], (kind, seen)
+    assert seen["Max file locks"] == ["100", "200"] or host["Max file locks"][1] != "unlimited"
+
+
 def test_capabilities_equal_the_config(rt: Any) -> None:
     caps = {
         "bounding": ["CAP_CHOWN", "CAP_KILL", "CAP_NET_RAW", "CAP_SETUID"],

@@ -463,6 +463,36 @@ def test_sched_setattr_batch_with_nice() -> None:
     assert in_child(child) == (os.SCHED_BATCH, 5)
 
 
+def test_prlimit_numbers_and_round_trip() -> None:
+    import resource
+
+    # The shim's numbers are <sys/resource.h>'s: the resource module's where it has the name
+    # (it lacks RLIMIT_LOCKS, whose number getrlimit(2) gives as 10 on x86_64 and aarch64).
+    for name in s.RLIMIT_NAMES:
+        number = s.rlimit_number(name)
+        assert number is not None
+        if hasattr(resource, name):
+            assert number == getattr(resource, name), name
+    assert s.rlimit_number("RLIMIT_BOGUS") is None
+    nofile = s.rlimit_number("RLIMIT_NOFILE")
+    assert nofile is not None
+    assert s.prlimit(nofile) == resource.getrlimit(resource.RLIMIT_NOFILE)
+
+    def child() -> tuple[tuple[int, int], tuple[int, int], int]:
+        old = s.prlimit(nofile, (100, 200))
+        now = resource.getrlimit(resource.RLIMIT_NOFILE)
+        try:
+            s.prlimit(nofile, (300, 200))  # soft above hard
+        except SyscallError as exc:
+            return old, now, exc.errno or 0
+        return old, now, 0
+
+    old, now, err = in_child(child)
+    assert old == resource.getrlimit(resource.RLIMIT_NOFILE)
+    assert now == (100, 200)
+    assert err == errno.EINVAL
+
+
 def test_in_child_reports_child_errors() -> None:
     def child() -> None:
         raise RuntimeError("boom")

@@ -73,6 +73,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "bpf_prog_attach": {"target_fd": 3, "prog_fd": 4, "attach_type": 6, "flags": 2},
     "bpf_prog_detach": {"target_fd": 3, "prog_fd": 4, "attach_type": 6},
     "close_range": {"first": 3, "last": 0xFFFFFFFF, "flags": c.CLOSE_RANGE_CLOEXEC},
+    "prlimit": {"resource": 7, "new": (1024, 4096), "pid": 0},
     "renameat2": {
         "olddirfd": c.AT_FDCWD,
         "oldpath": "/run/x.tmp",
