@@ -122,6 +122,8 @@ def _communicate(
     close: Callable[[int | None], None],
 ) -> tuple[bytes | None, bytes | None]:
     """Feed stdin and drain stdout/stderr together (either pipe filling up would deadlock)."""
+    if stdin_w is None and out_r is None and err_r is None:
+        return None, None  # nothing to relay: no selector (an epoll fd made and closed for nothing)
     import selectors  # here: only a call with capture_output or input gets here with pipes
     import time
 

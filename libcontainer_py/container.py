@@ -196,7 +196,7 @@ class Container:
         with state_dir.creating():
             container = cls._create_locked(state_dir, p, pid_file, no_pivot, preserve_fds, no_new_keyring, stdio,
                                            spawn, console_socket, report, start)  # fmt: skip
-        if start:
+        if start and container._hooks().get("poststart"):  # (else no lock and no reload for nothing)
             with container._locked():
                 container._poststart()
         return container
@@ -501,13 +501,15 @@ class Container:
         """Kill every process, remove the cgroup and the state, then run the poststop hooks
         (runtime.md steps 12-13; a poststop failure is a warning)."""
         alive = bool(self.pid) and process_start_time(self.pid) == self._state.pid_start
-        for pid in self._processes() or ([self.pid] if alive else []):
+        victims = self._processes() or ([self.pid] if alive else [])
+        for pid in victims:
             try:  # noqa: SIM105  (not contextlib: its import costs ~3 ms of every pyrunc call)
                 os.kill(pid, _signal.SIGKILL)
             except OSError:
                 pass
         if self._state.cgroup_paths:
             manager = self._cgroups()
+        if victims and self._state.cgroup_paths:  # (an empty cgroup is removed frozen or not)
             try:
                 if manager.is_frozen():  # (frozen or freezing) frozen tasks cannot die
                     manager.thaw()
