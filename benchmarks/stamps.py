@@ -75,6 +75,13 @@ def instrument() -> None:
         wrap(child, fn)
     wrap(rootfs, "prepare_rootfs")
     wrap(rootfs, "finalize_rootfs")
+    # Inside prepare_rootfs (called through their modules: rootfs/__init__.py's _pivot, _mounts...)
+    from libcontainer_py.rootfs import devices, mounts, pivot
+
+    wrap(pivot, "prepare_root")
+    wrap(mounts, "mount_all")
+    wrap(devices, "create_devices")
+    wrap(pivot, "pivot_root")
     wrap(process_setup, "finalize_process")
     for fn in ("create", "wait", "delete"):
         wrap(container_mod.Container, fn)
@@ -90,6 +97,7 @@ def instrument() -> None:
         child_send(sock, kind, **fields)
 
     def c_expect(sock: Any, kind: str, *args: Any, **kwargs: Any) -> Any:
+        stamp(f"c.wait {kind}")
         msg = child_expect(sock, kind, *args, **kwargs)
         stamp(f"c.got {kind}")
         return msg

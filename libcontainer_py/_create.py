@@ -445,7 +445,11 @@ def _converse(
             checkpoint("create:ready")
             # start_now: no exec fifo (none was made): the init execs the program once it is set
             # up (as crun's run does, without its fifo), no round trip through a `start`; without
-            # the fifo, the container is never "created" (_status.live_status).
+            # the fifo, the container is never "created" (_status.live_status). The init waits for
+            # this even with nothing written here: it is the barrier after which what we did for
+            # its earlier messages (the net devices moved in at "cgroup" or "pid", the console
+            # handed over) is done before the program runs. Going on from "ready" without it was
+            # tried: a program started before its net device arrived (test_container_netdevices).
             sync.send(sock, "run", exec=start_now)
         else:
             raise sync.ProtocolError(f"unexpected message {kind!r} from container init")
