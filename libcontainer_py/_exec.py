@@ -98,9 +98,8 @@ def exec_process(
     not be started."""
     from libcontainer_py.container import _reap, _reap_exited, _write_pid_file, subreaper
     from libcontainer_py.init import sync
+    from libcontainer_py.init.mode import choose
     from libcontainer_py.init.setns import ExecConfig, spawn_one
-    from libcontainer_py.init.spawn import choose
-    from libcontainer_py.init.spawn import spawn as spawn_child
     from libcontainer_py.state import process_start_time
 
     check_process(process)
@@ -146,6 +145,8 @@ def exec_process(
             pids.append(pid)
             checkpoint("exec:pid-known")
         else:
+            from libcontainer_py.init.spawn import spawn as spawn_child  # (a threaded caller only)
+
             reaper = subreaper()
             reaper.__enter__()
             stage1 = spawn_child(spawn, cfg, child_sock, stdio, close_in_child=parent_sock)

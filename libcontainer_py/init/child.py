@@ -22,6 +22,7 @@ from libcontainer_py._record import Record, field
 from libcontainer_py._sys import consts as c
 from libcontainer_py.errors import ConfigError, LibcontainerError
 from libcontainer_py.init.fds import close_inherited_fds
+from libcontainer_py.init.finish import load_seccomp, setup_console
 from libcontainer_py.init.sync import Stage, child_fail, expect, send
 from libcontainer_py.namespaces import NAMESPACES, NamespacePlan, open_namespace
 
@@ -377,39 +378,6 @@ def _creation_hooks(cfg: InitConfig, sock: _socket.socket) -> None:
         expect(sock, "hooks-done")
     if by_kind.get("createContainer"):
         hooks.run_hooks_in_container("createContainer", by_kind["createContainer"], cfg.hook_state)
-
-
-def load_seccomp(compiled: Any, sock: _socket.socket) -> None:
-    """Install the filter; with SCMP_ACT_NOTIFY hand the listener fd to the parent and wait until
-    it reached linux.seccomp.listenerPath (a notified syscall would wait forever otherwise)."""
-    fd = compiled.load()
-    if fd is not None:
-        try:
-            send(sock, "seccomp-fd", fds=[fd])
-        finally:
-            os.close(fd)
-        expect(sock, "seccomp-fd-done")
-
-
-def setup_console(process: Any, sock: _socket.socket, *, mount_console: bool = True) -> None:
-    """A pty from the container's own devpts: the slave becomes our controlling terminal, our
-    stdio and /dev/console; the master goes to the runtime (which sends it to --console-socket or
-    relays it). libcontainer_py.tty (with termios) is imported by whoever forks us when the process
-    has a terminal (_create.prepare, _exec.exec_process): after pivot_root or setns there is no
-    importing from the host, and most containers have no terminal."""
-    from libcontainer_py import tty
-
-    size = process.console_size
-    master, slave, path = tty.open_pty((size.height, size.width) if size else None)
-    try:
-        if mount_console:
-            from libcontainer_py.rootfs.devices import mount_console as bind_console
-
-            bind_console(slave)  # through fds, never a symlink (CVE-2025-52565)
-        tty.become_console(slave, path, mount_console=False)
-        send(sock, "console", fds=[master])
-    finally:
-        os.close(master)
 
 
 def _join_session_keyring(container_id: str) -> None:

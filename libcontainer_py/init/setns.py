@@ -49,7 +49,7 @@ from libcontainer_py._record import Record, field
 from libcontainer_py._sys import consts as c
 from libcontainer_py.cgroups._join import join_self  # here, not in the child: a child's import costs ~0.5 ms
 from libcontainer_py.init import process_setup as ps
-from libcontainer_py.init.child import load_seccomp, setup_console
+from libcontainer_py.init.finish import load_seccomp, setup_console
 from libcontainer_py.init.pidfork import fork_in_pidns, restore_mask
 from libcontainer_py.init.sync import child_fail, send
 from libcontainer_py.namespaces import NAMESPACES, open_namespace

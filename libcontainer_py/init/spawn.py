@@ -19,6 +19,7 @@ import sys
 
 from libcontainer_py import _json, _sys
 from libcontainer_py.init.child import InitConfig, single_init, single_stage, stage1
+from libcontainer_py.init.mode import MODES, choose  # noqa: F401  (MODES: part of this module's API)
 from libcontainer_py.namespaces import NamespacePlan
 
 TYPE_CHECKING = False  # not `typing`: its import costs ~3 ms of every pyrunc call
@@ -29,20 +30,6 @@ if TYPE_CHECKING:
     from libcontainer_py.init.setns import ExecConfig
 
     AnyConfig: TypeAlias = InitConfig | ExecConfig
-
-MODES = ("auto", "fork", "exec")
-
-
-def choose(mode: str) -> str:
-    if mode not in MODES:
-        raise ValueError(f"spawn mode must be one of {', '.join(MODES)}, not {mode!r}")
-    if mode == "auto":
-        # Threads exist only once `threading` was imported (nothing here uses _thread directly);
-        # not importing it ourselves saves ~0.5 ms of every pyrunc create.
-        threading = sys.modules.get("threading")
-        return "fork" if threading is None or threading.active_count() == 1 else "exec"
-    return mode
-
 
 def spawn(
     mode: str,
