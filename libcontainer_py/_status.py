@@ -24,6 +24,20 @@ INIT_COMM = b"pyrunc:[2:INIT]"  # the init's name (PR_SET_NAME) until it execs t
 ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+-.")
 
 
+def read_all(path: str) -> bytes:
+    """The whole of a small file through os.read (OSError propagates): a text file object also
+    makes an fstat, an ioctl, two lseeks and a second read, each a system call. state.json, cgroup
+    files, and the init's /proc/self/setgroups, /proc/self/cgroup and /etc/passwd are read so."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        chunks = []
+        while block := os.read(fd, 65536):
+            chunks.append(block)
+    finally:
+        os.close(fd)
+    return b"".join(chunks)
+
+
 def valid_id(container_id: str) -> bool:
     return (
         bool(container_id)

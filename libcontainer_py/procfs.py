@@ -28,6 +28,7 @@ import os
 import stat
 
 from libcontainer_py import _sys
+from libcontainer_py._status import read_all
 from libcontainer_py._sys import consts as c
 from libcontainer_py.errors import SyscallError
 
@@ -37,17 +38,10 @@ DEV_NULL_RDEV = os.makedev(1, 3)
 
 
 def read_text(path: str) -> str:
-    """The whole of a small file (/proc/self/setgroups, /proc/self/cgroup, an /etc/passwd) read with
-    os.read: a text file object also makes an fstat, an ioctl, two lseeks and a second read, each a
-    system call on the init's critical path. OSError propagates; undecodable bytes are replaced."""
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        chunks = []
-        while block := os.read(fd, 65536):
-            chunks.append(block)
-    finally:
-        os.close(fd)
-    return b"".join(chunks).decode("utf-8", "replace")
+    """The whole of a small file (/proc/self/setgroups, /proc/self/cgroup, an /etc/passwd) as text,
+    through os.read (_status.read_all: fewer system calls on the init's critical path). OSError
+    propagates; undecodable bytes are replaced."""
+    return read_all(path).decode("utf-8", "replace")
 
 
 def fs_type(fd: int) -> int:

@@ -29,7 +29,7 @@ from libcontainer_py._record import Record, as_dict, field
 
 # The status logic and the id rule live in _status.py (no enum, no Record), where the read-only
 # verbs use them without importing this module.
-from libcontainer_py._status import EXEC_FIFO, INIT_COMM, STATE_FILE, live_status, process_start_time
+from libcontainer_py._status import EXEC_FIFO, INIT_COMM, STATE_FILE, live_status, process_start_time, read_all
 from libcontainer_py._status import ID_CHARS as _ID_CHARS
 from libcontainer_py._strenum import StrEnum
 from libcontainer_py.errors import LibcontainerError
@@ -200,16 +200,8 @@ class StateDir:
 
     def load(self) -> ContainerState:
         try:
-            # os.read, not a text file object: that adds an fstat, an ioctl, two lseeks and a
-            # second fstat to every load, and create, wait and delete each load the state.
-            fd = os.open(self.state_file, os.O_RDONLY | os.O_CLOEXEC)
-            try:
-                chunks = []
-                while block := os.read(fd, 65536):
-                    chunks.append(block)
-            finally:
-                os.close(fd)
-            return ContainerState.from_json(b"".join(chunks).decode())
+            # (os.read: create, exec, wait and delete each load it)
+            return ContainerState.from_json(read_all(self.state_file).decode())
         except FileNotFoundError:
             raise ContainerNotFound(self.id) from None
         except (ValueError, TypeError) as exc:

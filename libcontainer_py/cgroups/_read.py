@@ -14,6 +14,8 @@ or parse gives the default), so the numbers are the same.
 # that name TYPE_CHECKING imports are strings.
 import os
 
+from libcontainer_py._status import read_all
+
 TYPE_CHECKING = False  # not `typing` (~3 ms)
 if TYPE_CHECKING:
     from typing import Any
@@ -30,14 +32,7 @@ UNLIMITED = 2**64 - 1
 def read_file(path: str) -> str:
     """The stripped content of a cgroup file (OSError propagates). os.read, not open(): a text
     file object costs ~4x as much for these few bytes."""
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        chunks = []
-        while block := os.read(fd, 65536):
-            chunks.append(block)
-    finally:
-        os.close(fd)
-    return b"".join(chunks).decode("ascii", errors="replace").strip()
+    return read_all(path).decode("ascii", errors="replace").strip()
 
 
 def read_optional(path: str) -> str | None:
