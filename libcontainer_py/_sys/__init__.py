@@ -259,7 +259,7 @@ def openat2_or_none(
     """openat2(), but None when the path does not exist (ENOENT) rather than an error: for lookups
     that expect misses (mkdir -p in the rootfs, masked paths), which would otherwise build and
     format a SyscallError each (~20-30 us, a dozen times per container)."""
-    fd: int = _lib().lc_openat2(dirfd, _path(path), flags, mode, resolve)
+    fd = openat2_raw(dirfd, path, flags, mode, resolve)
     if fd == -errno.ENOENT:
         return None
     if fd < 0:
@@ -267,7 +267,7 @@ def openat2_or_none(
     return fd
 
 
-def openat2_raw(dirfd: int, path: str, flags: int = 0, mode: int = 0, resolve: int = 0) -> int:
+def openat2_raw(dirfd: int, path: StrOrBytesPath, flags: int = 0, mode: int = 0, resolve: int = 0) -> int:
     """openat2() that returns the fd or a negative errno and never raises: for a first, narrow
     lookup whose every failure is answered by a general one (paths.ensure_at: RESOLVE_NO_SYMLINKS
     first, the full walk when a symlink is on the way)."""

@@ -27,20 +27,20 @@ PR_SET_NO_NEW_PRIVS = 38
 PERSONALITY_DOMAINS = {"LINUX": 0x0000, "LINUX32": 0x0008}
 
 
-def rlimit_number(kind: str) -> int | None:
-    return _sys.rlimit_number(kind)
-
-
 def apply_rlimits(rlimits: Sequence[Any] | None) -> None:
     for i, rl in enumerate(rlimits or ()):
         field = f"process.rlimits[{i}]"
-        number = rlimit_number(rl.type)
+        number = _sys.rlimit_number(rl.type)
         if number is None:
             raise ConfigError(f"unknown rlimit type {rl.type!r}", path=f"{field}.type")
         try:
             _sys.prlimit(number, (rl.soft, rl.hard))
-        except (OverflowError, TypeError) as exc:  # (not a uint64: validation lets none through)
-            raise ConfigError(f"cannot set {rl.type} to soft {rl.soft}, hard {rl.hard}: {exc}", path=field) from None
+        except (OverflowError, TypeError):  # (validation lets none through: the schema's uint64)
+            raise ConfigError(
+                f"cannot set {rl.type} to soft {rl.soft}, hard {rl.hard}: each must be a whole number from 0 to "
+                f"{_sys.RLIM_INFINITY} (unlimited)",
+                path=field,
+            ) from None
         except OSError as exc:
             _cur_soft, cur_hard = _sys.prlimit(number)
             limit = "unlimited" if cur_hard == _sys.RLIM_INFINITY else str(cur_hard)

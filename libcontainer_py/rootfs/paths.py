@@ -113,13 +113,8 @@ def ensure_at(root_fd: int, path: str, *, directory: bool, mode: int = 0o755) ->
             finally:
                 os.close(parent)
     found = try_resolve(root_fd, rel)
-    existed = found is not None
     target = found if found is not None else _ensure(root_fd, rel, directory=directory, mode=mode, depth=0)
-    try:
-        return target, path_in_root(root_fd, target), existed
-    except BaseException:
-        os.close(target)
-        raise
+    return (*_located(root_fd, target), found is not None)
 
 
 def find_at(root_fd: int, path: str) -> tuple[int, str] | None:
@@ -132,12 +127,16 @@ def find_at(root_fd: int, path: str) -> tuple[int, str] | None:
     if fd == -errno.ENOENT:
         return None  # the walk met no symlink before the missing component: it is missing
     found = try_resolve(root_fd, rel)
-    if found is None:
-        return None
+    return None if found is None else _located(root_fd, found)
+
+
+def _located(root_fd: int, fd: int) -> tuple[int, str]:
+    """``(fd, where it is)`` read back through /proc/self/fd (the general walk's answer); the fd is
+    closed if that fails."""
     try:
-        return found, path_in_root(root_fd, found)
+        return fd, path_in_root(root_fd, fd)
     except BaseException:
-        os.close(found)
+        os.close(fd)
         raise
 
 
