@@ -442,6 +442,16 @@ def getcpu() -> int:
     return int(cpu)
 
 
+def fork() -> int:
+    """fork(3) without Python's at-fork work (the pid; 0 in the child). Only for a process with one
+    thread, whose child runs the runtime's own code and never returns into its caller's: the one
+    user is init/pidfork.py bare_fork, which says why and when."""
+    pid = _lib().lc_fork()
+    if pid < 0:
+        _fail(-pid, "fork")
+    return int(pid)
+
+
 def renameat2(olddirfd: int, oldpath: StrOrBytesPath, newdirfd: int, newpath: StrOrBytesPath, flags: int = 0) -> None:
     """renameat2(2): ``flags`` RENAME_EXCHANGE swaps the two paths atomically, RENAME_NOREPLACE refuses
     to replace."""

@@ -68,6 +68,7 @@ int lc_prlimit(int pid, int resource, const uint64_t *new_limit, uint64_t *old_l
 #define RLIMIT_RTTIME ...
 int lc_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags);
 int lc_getcpu(void);
+int lc_fork(void);
 int lc_bpf_prog_load(uint32_t prog_type, const void *insns, uint32_t insn_cnt, const char *license,
                      char *log_buf, uint32_t log_size, const char *name);
 int lc_bpf_prog_query(int target_fd, uint32_t attach_type, uint32_t *prog_ids, uint32_t *prog_cnt);
@@ -290,6 +291,15 @@ static int lc_bpf_prog_attach(int target_fd, int prog_fd, uint32_t attach_type, 
     a.attach_type = attach_type;
     a.attach_flags = flags;
     return lc_bpf(detach ? BPF_PROG_DETACH : BPF_PROG_ATTACH, &a);
+}
+
+/* fork(3): glibc's own at-fork work (its malloc locks, the thread's cached tid) but not Python's
+   (PyOS_BeforeFork, PyOS_AfterFork_Child and the hooks of os.register_at_fork). The pid, 0 in the
+   child, or -errno. When that is safe and why it is worth it: init/pidfork.py bare_fork. */
+static int lc_fork(void)
+{
+    pid_t pid = fork();
+    return pid < 0 ? -errno : (int)pid;
 }
 
 /* The CPU this thread runs on, or -errno (glibc's sched_getcpu: the vDSO, no system call). */

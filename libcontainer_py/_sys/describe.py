@@ -208,6 +208,10 @@ def getcpu() -> str:
     return "getcpu"
 
 
+def fork() -> str:
+    return "fork"
+
+
 def bpf_prog_load(prog_type: int, insns: bytes, license: str, name: str, log: bytearray | None = None) -> str:
     return f"bpf BPF_PROG_LOAD (type {prog_type}, {len(insns) // 8} instructions, {name!r}, license {license!r})"
 

@@ -10,9 +10,10 @@ While pid_for_children is elsewhere, nothing else this process forks may land th
 blocked (a Python signal handler of the caller could fork) and the cyclic collector is off (a
 finalizer could), and both are restored, with pid_for_children, on every path. If setting it back
 fails, the child is killed. What still runs in the window is os.fork's own at-fork handlers (the
-caller's os.register_at_fork ones included). The child gets the caller's signal mask back from its
-own code (`mask`), once it has closed the caller's fds; it keeps the collector off (it execs soon,
-and a collection over the copied heap would only fault pages in).
+caller's os.register_at_fork ones included), where bare_fork does not spare them. The child gets
+the caller's signal mask back from its own code (`mask`), once it has closed the caller's fds; it
+keeps the collector off (it execs soon, and a collection over the copied heap would only fault
+pages in).
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ def fork_in_pidns(pidns: str | None, *, nondumpable: bool = False) -> tuple[int,
                 os.close(own)
                 raise
     mask = _signal.pthread_sigmask(_signal.SIG_BLOCK, _ALL_SIGNALS)
+    _handle_pending()  # (before bare_fork: none may be left for the child to handle too)
     collecting = gc.isenabled()
     gc.disable()
     pid = -1
@@ -76,7 +78,7 @@ def fork_in_pidns(pidns: str | None, *, nondumpable: bool = False) -> tuple[int,
             elif own >= 0:
                 _sys.unshare(c.CLONE_NEWPID)
             try:
-                pid = os.fork()
+                pid = bare_fork()
             finally:
                 if pid != 0 and own >= 0:
                     _sys.setns(own, c.CLONE_NEWPID)
@@ -98,6 +100,44 @@ def fork_in_pidns(pidns: str | None, *, nondumpable: bool = False) -> tuple[int,
             if fd >= 0:
                 os.close(fd)
     return pid, mask
+
+
+def bare_fork() -> int:
+    """os.fork(), without Python's own work around it when this process has one thread.
+
+    os.fork() wraps fork(3) in PyOS_BeforeFork and PyOS_AfterFork_Child: the import lock taken and
+    given back; in the child, the interpreter's locks and the GIL made anew, other threads' states
+    dropped, pending signal flags cleared, and every hook of os.register_at_fork run: `threading`'s
+    (it rebuilds its table of threads and their locks), `random`'s (a reseed from the kernel),
+    `logging`'s... In the child each first write to a page it shares with the caller copies that
+    page (~2 us a page on this VM), and that work writes to hundreds: a child forked from a caller
+    that had imported the pydantic models (and with them `threading`) took 238 page faults before
+    its first line of Python and started 0.84 ms after the fork; forked here, 40 faults and
+    0.44 ms (a lean caller: 108 and 0.37 ms against 38 and 0.24). docs/performance.md,
+    "Copy-on-write".
+
+    All of that work is for other threads: a lock one of them held at the fork would stay held in
+    the child. Here there are none. The kernel counts this process's threads (/proc/self/task has
+    two links more than threads), those that `threading` does not know of too (a C library's); the
+    GIL, which cffi lets go of around the call, and the interpreter's locks have no other taker,
+    and the child's one thread is the same thread (its ident, its locks' owner) as ours. The hooks
+    are for a child that goes on running the caller's code; this one runs only the runtime's and
+    ends in execve or _exit (spawn.py, setns.py). Signals: the caller blocks all of them
+    and runs the Python handlers of those already arrived (_handle_pending) first, so that no
+    pending flag is copied for the child to handle again, as PyOS_AfterFork_Child would have
+    cleared it. With more than one thread, or without /proc, it is os.fork(). Only the one fork of
+    create and of exec takes this way: the two-stage create (a user namespace) measured the same
+    with it for stage 1 and for the init."""
+    try:
+        alone = os.stat("/proc/self/task").st_nlink == 3
+    except OSError:
+        alone = False
+    return _sys.fork() if alone else os.fork()
+
+
+def _handle_pending() -> None:
+    """Nothing: entering a Python function is where the interpreter runs the handlers of signals
+    that have arrived (its eval breaker), and with every signal blocked no other can arrive."""
 
 
 def restore_mask(mask: Any) -> None:

@@ -291,3 +291,71 @@ def test_off_our_cpu_allows_every_cpu_of_the_callers_but_ours() -> None:
     assert os.waitstatus_to_exitcode(status) == 0
     spawn.off_our_cpu(os.getpid(), None)  # one CPU (None): nothing to do, nothing done
     assert os.sched_getaffinity(0) == set(cpus)
+
+
+# A library caller in a process of its own (one thread for certain, whatever pytest runs): a hook
+# registered with os.register_at_fork marks each child that Python's fork work ran in.
+_HOOKED_CALLER = r"""
+import os, sys, threading
+from libcontainer_py.container import Container
+
+bundle, root, marks, threads = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+
+
+def mark():
+    with open(marks, "a") as f:
+        f.write(f"{os.getpid()}\n")
+
+
+os.register_at_fork(after_in_child=mark)
+stop = threading.Event()
+extra = [threading.Thread(target=stop.wait) for _ in range(threads)]
+for t in extra:
+    t.start()
+r, w = os.pipe()
+try:
+    c = Container.create("hooked", bundle, root=root, spawn="fork")
+    c.start()
+    res = c.exec({"args": ["cat", "/proc/self/status"], "cwd": "/"}, spawn="fork", stdio=(None, w, None))
+    os.close(w)
+    out = b""
+    while chunk := os.read(r, 65536):
+        out += chunk
+    c.kill(9)
+    c.wait(timeout=30)
+    c.delete()
+finally:
+    stop.set()
+    for t in extra:
+        t.join()
+status = dict(line.split(":", 1) for line in out.decode().splitlines() if ":" in line)
+print(res.exit_status, status["NSpid"].split()[-1], status["Threads"].strip())
+"""
+
+
+@pytest.mark.parametrize("threads", [0, 1])
+def test_forks_of_a_caller_with_one_thread_skip_its_fork_hooks(scratch: Path, threads: int) -> None:
+    """pidfork.bare_fork: with one thread, the children of create and exec skip Python's at-fork
+    work (the caller's hooks included: they prepare a child that runs the caller's code, and ours
+    runs only the runtime's); with another thread alive they are forked by os.fork(), hooks and
+    all. Either way the container runs, and exec's process is in its pid namespace."""
+    import subprocess
+    import sys
+
+    bundle = lc.make_busybox_bundle(scratch / "b", args=["sleep", "100"])
+    marks = scratch / "marks"
+    proc = subprocess.run(
+        [sys.executable, "-c", _HOOKED_CALLER, str(bundle), str(scratch / "state"), str(marks), str(threads)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd="/",
+    )
+    assert proc.returncode == 0, proc.stderr
+    exit_status, nspid, child_threads = proc.stdout.split()
+    assert exit_status == "0"
+    assert nspid == "2"  # exec's process, beside the init (pid 1) in the container's pid namespace
+    assert child_threads == "1"
+    hooked = marks.read_text().split() if marks.exists() else []
+    # Two forks: create's (the init) and exec's (its process); with another thread, the hook ran in both.
+    assert len(hooked) == (2 if threads else 0), hooked

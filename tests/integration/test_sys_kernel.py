@@ -499,3 +499,25 @@ def test_in_child_reports_child_errors() -> None:
 
     with pytest.raises(ChildFailed, match="RuntimeError: boom"):
         in_child(child)
+
+
+def test_fork_without_pythons_fork_work() -> None:
+    """_sys.fork (pidfork.bare_fork's): a child that is a real process of its own (its pid, its
+    exit status) and that ran none of the hooks of os.register_at_fork."""
+    ran: list[int] = []
+    os.register_at_fork(after_in_child=lambda: ran.append(os.getpid()))  # (stays registered: harmless)
+    r, w = os.pipe()
+    pid = s.fork()
+    if pid == 0:  # pragma: no cover - the child
+        try:
+            os.write(w, f"{os.getpid()} {len(ran)}".encode())
+        finally:
+            os._exit(7)
+    os.close(w)
+    try:
+        got = os.read(r, 100).decode().split()
+    finally:
+        os.close(r)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 7
+    assert got == [str(pid), "0"]
