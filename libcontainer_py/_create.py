@@ -1,11 +1,10 @@
 """create: the parent's side (init/child.py has the children's; init/sync.py draws the protocol).
 
 What can be checked without touching the kernel is checked first (prepare), so a bad config fails
-before anything exists; but for the cgroup's checks (its driver, every limit against the host),
-made right after the fork (_plan_cgroup), while the child imports what it needs: a bad limit then
-kills a child that has done nothing outside itself yet. In order: the state directory (claims the
-id), the exec fifo, the fork of the init (or of stage 1), and the conversation with the children,
-during which the parent
+before anything exists; the cgroup's checks (its driver, every limit against the host) right before
+the fork (_plan_cgroup). In order: the state directory (claims the id), the exec fifo, the cgroup's
+checks, the fork of the init (or of stage 1), and the conversation with the children, during which
+the parent
   - writes the user namespace maps,
   - places stage 1 in the container's cgroup and applies linux.resources BEFORE it forks the init
     and before it unshares the cgroup namespace (so the namespace is rooted at that cgroup),
@@ -54,7 +53,7 @@ class Prepared(Record):
     source: str
     ns: NamespacePlan
     seccomp: CompiledFilter | None
-    cgroups: Manager | None = None  # from _plan_cgroup, once the child is forked
+    cgroups: Manager | None = None  # from _plan_cgroup, right before the fork
     resources: Any = None  # effective_resources(spec), idem
     hooks: dict[str, list[Any]] = field(default_factory=dict)
     # Whether a failed create may remove the cgroup: not when it existed before apply() (another
@@ -153,8 +152,8 @@ def prepare(
         for message in validate_seccomp(linux.seccomp):
             warn(message)
         compiled = compile_filter(linux.seccomp, warn, cache_dir=os.path.join(root, ".seccomp-cache"))
-    # The cgroup's checks (the driver, every limit against the host) come after the fork, in
-    # _plan_cgroup, while the child imports what it needs: on two CPUs, not one after the other.
+    # The cgroup's checks (the driver, every limit against the host) come later, in _plan_cgroup,
+    # once the state directory is claimed: they read the host's cgroup files.
     if not CHILD_IMPORTS:
         from libcontainer_py.init.child import preload
 
@@ -292,6 +291,10 @@ def create(
         )
         parent_sock, child_sock = sync.socketpair()
         # Without stage 1 (init/child.py single_stage) the child is the init and ours to wait for.
+        # The cgroup's checks just before the fork, not after it beside the child's start: the
+        # parent's Python work after a fork pays a copy-on-write fault for every page it writes
+        # to while the child shares them (~2 us each here: the same checks took 5-10x as long).
+        _plan_cgroup(p)
         stage1 = fork_single(cfg, child_sock, stdio, parent_sock) if is_single(spawn, cfg) else None
         single = stage1 is not None
         with subreaper(active=not single):
@@ -478,10 +481,10 @@ def _move_net_devices(p: Prepared, pid: int) -> None:
 
 def _plan_cgroup(p: Prepared) -> Manager:
     """The cgroup's part of create's checks: its driver for this host and every limit checked
-    against it (a bad value is a ConfigError naming the field, before the cgroup exists). Made by
-    the parent once the child is forked, while the child imports what it needs (init/child.py
-    preload): on two CPUs rather than one after the other. The child has done nothing outside
-    itself by then; a failure here kills it, as any failure of create does."""
+    against it (a bad value is a ConfigError naming the field, before the cgroup exists). Made
+    right before the fork: it was made after it, beside the child's start on the other CPU, but
+    there every page it wrote to was a copy-on-write fault (~2 us each on this VM), and it took
+    5-10x as long (docs/performance.md, "Copy-on-write")."""
     from libcontainer_py import cgroups
 
     manager = cgroups.manager_for_spec(p.spec, p.container_id)
@@ -496,7 +499,8 @@ def _make_cgroup(container: Container, p: Prepared) -> list[str]:
     """Create the container's cgroup (refusing a busy or frozen one) and name it in the state;
     return the files the child joins it through (v1), or [] when the runtime moves it in (v2, or
     no cgroup). Its limits are set next (_set_limits), once the child has been told to join."""
-    manager = _plan_cgroup(p)
+    manager = p.cgroups
+    assert manager is not None  # (_plan_cgroup, before the fork)
     p.cgroup_owned = manager.create()  # what create made is ours, even if create then fails
     state = container._state
     state.cgroup_paths = manager.paths()
