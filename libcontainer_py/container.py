@@ -66,18 +66,27 @@ def parse_signal(value: str | int) -> int:
 
 
 def _reap(pid: int, timeout: float = 5.0) -> int | None:
-    """waitpid a child of ours (the init is one, as we are its subreaper); None if not ours."""
+    """waitpid a child of ours (the init is one, as we are its subreaper); None if not ours, or
+    not ended within `timeout` seconds."""
     deadline = time.monotonic() + timeout
-    while True:
-        try:
-            done, status = os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            return None
-        if done:
-            return status
-        if time.monotonic() > deadline:
-            return None
-        time.sleep(0.002)
+    fd = -2  # not opened yet: the first waitpid usually finds it ended (timeout 0: only that)
+    try:
+        while True:
+            try:
+                done, status = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                return None
+            if done:
+                return status
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            if fd == -2:
+                fd = _exit_fd(pid)
+            _until_ended(fd, left)
+    finally:
+        if fd >= 0:
+            os.close(fd)
 
 
 def _reap_exited(pid: int) -> int | None:
@@ -92,11 +101,44 @@ def _reap_exited(pid: int) -> int | None:
 
 
 def _wait_gone(pid: int, start: int, timeout: float = 10.0) -> None:
+    """Until process `pid` (started at `start`: not a later one with its number) has ended, reaped
+    by us if it is ours; a process of someone else's counts as ended once it is a zombie."""
     deadline = time.monotonic() + timeout
-    while process_start_time(pid) == start and time.monotonic() < deadline:
-        if _reap(pid, 0) is not None:
-            return
-        time.sleep(0.005)
+    fd = _exit_fd(pid)
+    try:
+        while process_start_time(pid) == start:
+            if _reap(pid, 0) is not None:
+                return
+            left = deadline - time.monotonic()
+            if left <= 0 or _until_ended(fd, left):
+                return
+    finally:
+        if fd >= 0:
+            os.close(fd)
+
+
+def _exit_fd(pid: int) -> int:
+    """A pidfd of `pid` (pidfd_open(2)), which becomes readable when the process ends, a child of
+    ours or not; -1 where there is none (a kernel before 5.3, a pid gone). Waiting on it instead of
+    sleeping in slices: a `run(..., timeout=...)` of `true` took 10.3 ms against 6.2 without the
+    timeout, and `delete(force=True)` of a running container 6.2 ms, each sleeping 5 ms slices."""
+    try:
+        return os.pidfd_open(pid)
+    except OSError:
+        return -1
+
+
+def _until_ended(fd: int, seconds: float) -> bool:
+    """Sleep until the process of pidfd `fd` has ended (True) or for `seconds` (False); without a
+    pidfd (-1), a slice of 5 ms and False, for the caller to look again."""
+    if fd < 0:
+        time.sleep(min(seconds, 0.005))
+        return False
+    import select  # here: only a wait with a timeout, or for a process that is not ours, needs it
+
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(max(0, int(seconds * 1000) + 1)))
 
 
 class Container:
@@ -333,21 +375,30 @@ class Container:
         if self.exit_status is not None:
             return self.exit_status
         deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            try:
-                done, status = os.waitpid(self.pid, 0 if deadline is None else os.WNOHANG)
-            except ChildProcessError:
-                raise LibcontainerError(
-                    f"container {self.id!r} (pid {self.pid}) was not started by this process: cannot wait for it"
-                ) from None
-            except InterruptedError:
-                continue
-            if done:
-                self.exit_status = shell_status(status)
-                return self.exit_status
-            if deadline is not None and time.monotonic() > deadline:
-                raise TimeoutError(f"container {self.id!r} still running after {timeout}s")
-            time.sleep(0.005)
+        fd = -2  # (a pidfd, opened when there is something to wait for with a timeout)
+        try:
+            while True:
+                try:
+                    done, status = os.waitpid(self.pid, 0 if deadline is None else os.WNOHANG)
+                except ChildProcessError:
+                    raise LibcontainerError(
+                        f"container {self.id!r} (pid {self.pid}) was not started by this process: cannot wait for it"
+                    ) from None
+                except InterruptedError:
+                    continue
+                if done:
+                    self.exit_status = shell_status(status)
+                    return self.exit_status
+                assert deadline is not None
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"container {self.id!r} still running after {timeout}s")
+                if fd == -2:
+                    fd = _exit_fd(self.pid)
+                _until_ended(fd, left)
+        finally:
+            if fd >= 0:
+                os.close(fd)
 
     def exec(
         self,

@@ -182,3 +182,50 @@ def test_no_new_keyring(rt: Any) -> None:
     cid2 = rt.new_id()
     assert rt.pyrunc("create", "--no-new-keyring", "-b", str(bundle), cid2).rc == 0
     assert not _keys_named(f"_ses.{cid2}")
+
+
+def test_wait_with_a_timeout_and_delete_force_wait_on_a_pidfd(rt: Any) -> None:
+    """wait(timeout) times out on a running container and returns its status once it has ended;
+    delete(force=True) of a running one leaves no process. Both sleep on the init's pidfd
+    (container.py _until_ended) rather than in slices of 5 ms."""
+    c = Container.create("api-wait", rt.bundle(["sleep", "100"]), root=rt.root)
+    c.start()
+    t0 = time.monotonic()
+    with pytest.raises(TimeoutError, match="still running after 0.2s"):
+        c.wait(timeout=0.2)
+    assert time.monotonic() - t0 >= 0.2
+    pid = c.pid
+    killer = threading.Timer(0.1, c.kill, ("KILL",))
+    killer.start()
+    try:
+        assert c.wait(timeout=30) == 128 + signal.SIGKILL
+    finally:
+        killer.join()
+    c.delete()
+    assert not os.path.exists(f"/proc/{pid}")
+
+    d = Container.create("api-force", rt.bundle(["sleep", "100"]), root=rt.root)
+    d.start()
+    pid = d.pid
+    d.delete(force=True)
+    assert not os.path.exists(f"/proc/{pid}")  # ended and reaped, not left a zombie
+    assert Container.list(rt.root) == []
+
+
+def test_until_ended_sleeps_on_a_processes_pidfd() -> None:
+    import subprocess
+
+    from libcontainer_py.container import _exit_fd, _until_ended
+
+    proc = subprocess.Popen(["sleep", "0.3"])
+    fd = _exit_fd(proc.pid)
+    try:
+        assert fd >= 0
+        assert _until_ended(fd, 0.01) is False  # still running: the time ran out
+        assert _until_ended(fd, 10) is True  # ended: readable before it is reaped
+        assert proc.poll() == 0
+        assert _until_ended(fd, 0) is True  # and stays readable
+    finally:
+        os.close(fd)
+        proc.wait()
+    assert _exit_fd(proc.pid) == -1  # reaped: no such process
