@@ -191,7 +191,7 @@ def test_wait_with_a_timeout_and_delete_force_wait_on_a_pidfd(rt: Any) -> None:
     c = Container.create("api-wait", rt.bundle(["sleep", "100"]), root=rt.root)
     c.start()
     t0 = time.monotonic()
-    with pytest.raises(TimeoutError, match="still running after 0.2s"):
+    with pytest.raises(TimeoutError, match=r"still running after 0\.2s"):
         c.wait(timeout=0.2)
     assert time.monotonic() - t0 >= 0.2
     pid = c.pid
