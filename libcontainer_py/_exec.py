@@ -204,16 +204,16 @@ def exec_process(
         from libcontainer_py import tty
 
         try:
-            return ExecResult(pid, tty.relay(console, lambda: poll_exit(pid)), None)
+            return ExecResult(pid, tty.relay(console, lambda: poll_exit(pid), pid=pid), None)
         finally:
             os.close(console)
     return ExecResult(pid, wait_exit(pid), None)
 
 
 def poll_exit(pid: int) -> int | None:
+    """The exit status if `pid` (our child) has exited, else None."""
     from libcontainer_py.container import shell_status
 
-    """The exit status if `pid` (our child) has exited, else None."""
     try:
         done, status = os.waitpid(pid, os.WNOHANG)
     except ChildProcessError:

@@ -127,11 +127,19 @@ def receive_from_socket(listener: socket.socket, timeout: float = 30) -> int:
     return fds[0]
 
 
-def relay(master: int, done: Callable[[], int | None], stdin: int = 0, stdout: int = 1) -> int:
+def relay(
+    master: int, done: Callable[[], int | None], stdin: int = 0, stdout: int = 1, pid: int | None = None
+) -> int:
     """Copy our stdin to the pty and the pty to our stdout until done() returns an exit status
     (it polls the container's process). With a real terminal on stdin, it is put in raw mode (the
     container's line discipline does the echo and ^C), restored at the end, and its window size is
-    followed. Returns done()'s status."""
+    followed. Returns done()'s status. `pid`, the process done() asks about: its pidfd wakes the
+    loop when it ends (without it, done() is asked every 50 ms: `pyrunc run` of `true` with a
+    terminal took 43 ms against 24 without one)."""
+    exit_fd = -1
+    if pid is not None:
+        with contextlib.suppress(OSError):  # (a kernel before 5.3, or it has ended: done() says so)
+            exit_fd = os.pidfd_open(pid)
     saved = None
     with contextlib.suppress(termios.error):
         saved = termios.tcgetattr(stdin)
@@ -157,7 +165,10 @@ def relay(master: int, done: Callable[[], int | None], stdin: int = 0, stdout: i
                 _drain(master, stdout)
                 return status
             try:
-                ready, _, _ = select.select(readers, [], [], 0.05)
+                if exit_fd < 0:
+                    ready, _, _ = select.select(readers, [], [], 0.05)
+                else:
+                    ready, _, _ = select.select([*readers, exit_fd], [], [], 1.0)
             except InterruptedError:
                 continue
             if master in ready:
@@ -171,7 +182,8 @@ def relay(master: int, done: Callable[[], int | None], stdin: int = 0, stdout: i
                     _write_all(stdout, data)
                 else:
                     readers.remove(master)
-                    time.sleep(0.01)
+                    if exit_fd < 0:
+                        time.sleep(0.01)  # (with the pidfd, select wakes when the process ends)
             if stdin in ready:
                 data = os.read(stdin, 65536)
                 if data:
@@ -179,6 +191,8 @@ def relay(master: int, done: Callable[[], int | None], stdin: int = 0, stdout: i
                 else:
                     readers.remove(stdin)  # our stdin ended: keep relaying output
     finally:
+        if exit_fd >= 0:
+            os.close(exit_fd)
         if saved is not None:
             termios.tcsetattr(stdin, termios.TCSADRAIN, saved)
         if old_winch is not None:

@@ -138,7 +138,7 @@ def run(args: Namespace, ctx: Context) -> int:
         from libcontainer_py._exec import poll_exit
 
         try:
-            return tty.relay(console, lambda: poll_exit(pid))
+            return tty.relay(console, lambda: poll_exit(pid), pid=pid)
         finally:
             os.close(console)
 

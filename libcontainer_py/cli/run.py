@@ -50,7 +50,7 @@ def run(args: Namespace, ctx: Context) -> int:
         from libcontainer_py._exec import poll_exit
 
         try:
-            return tty.relay(container.console, lambda: poll_exit(container.pid))
+            return tty.relay(container.console, lambda: poll_exit(container.pid), pid=container.pid)
         finally:
             os.close(container.console)
             if not args.keep:
