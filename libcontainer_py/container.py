@@ -480,10 +480,19 @@ class Container:
         return self._need_cgroup("get stats of").stats()
 
     def iter_stats(self, interval: float = 5.0) -> Iterator[Any]:
-        """Stats every `interval` seconds while the container lives."""
-        while self.status is not Status.STOPPED:
-            yield self.stats()
-            time.sleep(interval)
+        """Stats every `interval` seconds while the container lives; it ends when the container
+        stops, not up to `interval` later (it sleeps on the init's pidfd)."""
+        fd = _exit_fd(self.pid) if self.pid else -1
+        try:
+            while self.status is not Status.STOPPED:
+                yield self.stats()
+                if fd >= 0:
+                    _until_ended(fd, interval)
+                else:
+                    time.sleep(interval)
+        finally:
+            if fd >= 0:
+                os.close(fd)
 
     def kill(self, sig: str | int = _signal.SIGTERM, *, all: bool = False) -> None:
         signum = parse_signal(sig)

@@ -13,6 +13,7 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -531,7 +532,15 @@ def test_stats_typed(rt: Any) -> None:
         event = s.to_runc_event(c.id)
         assert event["type"] == "stats" and event["id"] == c.id
         assert event["data"]["pids"] == {"current": 2, "limit": 20}
-        c.kill("KILL", all=True)
+        slow = c.iter_stats(interval=60)
+        assert isinstance(next(slow), Stats)
+        killer = threading.Timer(0.2, c.kill, ("KILL",), {"all": True})
+        killer.start()
+        t0 = time.monotonic()
+        with pytest.raises(StopIteration):  # it ends with the container, not a minute later
+            next(slow)
+        assert time.monotonic() - t0 < 30
+        killer.join()
         c.wait(10)
         with pytest.raises(Exception, match="not running"):
             c.stats()
