@@ -183,9 +183,19 @@ def _failed(what: str, exc: SyscallError) -> CgroupError:
 
 
 def load_program(insns: Sequence[Insn]) -> int:
-    """BPF_PROG_LOAD; returns the program fd (the caller closes it)."""
-    log = bytearray(4096)
+    """BPF_PROG_LOAD; returns the program fd (the caller closes it).
+
+    Loaded without the verifier's log, and only a refused program is loaded again with it, for
+    the reason: the kernel refuses with ENOSPC a program whose log does not fit the buffer it was
+    given, and the log of the default device rules (runc's list, 69 instructions) is over 4 KiB,
+    so that every container with them failed to create on a cgroup v2 host. libbpf does the same.
+    """
     code = b"".join(i.encode() for i in insns)
+    try:
+        return _sys.bpf_prog_load(BPF_PROG_TYPE_CGROUP_DEVICE, code, "Apache", "pyrunc_devices")
+    except SyscallError:
+        pass
+    log = bytearray(1 << 20)  # (the verifier writes a few lines an instruction)
     try:
         return _sys.bpf_prog_load(BPF_PROG_TYPE_CGROUP_DEVICE, code, "Apache", "pyrunc_devices", log)
     except SyscallError as exc:

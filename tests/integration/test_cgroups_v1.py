@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -381,6 +383,37 @@ def test_v2_device_program(cg: Any, rules: list[dict[str, Any]], allowed: bool) 
         assert rc != 0 and "Operation not permitted" in err
 
 
+@needs_unified
+def test_v2_device_program_of_the_default_rules(cg: Any) -> None:
+    """What every container gets (the spec's deny-all, then runc's default allowed devices: 69
+    instructions): its verifier log is over 4 KiB, and a load that asked for the log in a 4 KiB
+    buffer was refused with ENOSPC, so no container could be created on a v2 host."""
+    from libcontainer_py._create import effective_resources
+    from libcontainer_py._specload import load_spec
+    from libcontainer_py.bundle import make_busybox_bundle
+    from libcontainer_py.cgroups import bpf
+
+    bundle = make_busybox_bundle(Path(tempfile.mkdtemp(prefix=PREFIX)) / "b")
+    try:
+        rules = effective_resources(load_spec(str(bundle / "config.json"))).devices
+    finally:
+        shutil.rmtree(bundle.parent)
+    assert len(bpf.compile_device_program(rules)) > 60
+    make, spawn = cg
+    m = make(v2=True)
+    c = spawn(
+        "import os\n"
+        "open('/dev/null', 'w').write('x'); open('/dev/urandom', 'rb').read(1); print('allowed')\n"
+        "try:\n    os.open('/dev/kmsg', os.O_RDONLY)\nexcept PermissionError:\n    print('kmsg refused')"
+    )
+    m.apply(c.pid)
+    m.set(res(devices=[r.to_dict() for r in rules]))
+    c.go()
+    rc, out, err = c.wait()
+    assert rc == 0, err
+    assert out.split() == ["allowed", "kmsg", "refused"]
+
+
 def test_a_refused_device_program_says_what_the_verifier_said() -> None:
     """bpf(2) through the shim (_sys.bpf_prog_load): a program the verifier refuses (here one that
     never exits) is one CgroupError naming linux.resources.devices, the errno and the verifier's
@@ -409,6 +442,74 @@ def test_v2_hugetlb_and_missing_controller(cg: Any) -> None:
     assert Path(m.paths()[""], "hugetlb.2MB.max").read_text().strip() == str(4 << 20)
     with pytest.raises(CgroupError, match=r"^linux\.resources\.memory: the memory controller is not available in"):
         m.set(res(memory={"limit": 1 << 20}))
+
+
+_PURE_V2_CALLER = r"""
+import os, sys
+from libcontainer_py import _sys
+from libcontainer_py._sys import consts as c
+
+# This process's own mount namespace, where /sys/fs/cgroup is the host's cgroup2 hierarchy alone:
+# the layout of a pure v2 host (whose controllers this one keeps on v1: none is enabled there).
+_sys.unshare(c.CLONE_NEWNS)
+_sys.mount("none", "/", None, c.MS_REC | c.MS_PRIVATE, None)
+_sys.umount2("/sys/fs/cgroup", c.MNT_DETACH)
+_sys.mount("none", "/sys/fs/cgroup", "cgroup2", 0, None)
+import libcontainer_py as lc
+from libcontainer_py.cgroups import detect_mounts
+
+print(detect_mounts().layout.value)
+r = lc.run(sys.argv[1], root=sys.argv[2], container_id=sys.argv[3], capture_output=True)
+sys.stdout.write(r.stdout.decode())
+sys.stderr.write(r.stderr.decode())
+sys.exit(r.returncode)
+"""
+
+
+@needs_unified
+def test_a_container_on_a_pure_v2_layout() -> None:
+    """End to end on the v2 driver: a container created, run and deleted where /sys/fs/cgroup is
+    a cgroup2 mount alone (a private mount namespace of a child process here). It is moved into
+    its cgroup, gets the device program of the default rules, sees its cgroup and a cgroup2
+    /sys/fs/cgroup, and its cgroup is gone after."""
+    work = Path(tempfile.mkdtemp(prefix=PREFIX))
+    os.chmod(work, 0o755)
+    cid = f"{PREFIX}v2-{uuid.uuid4().hex[:8]}"
+    host_dir = Path(UNIFIED, "pyrunc", cid)
+    parent_was_there = host_dir.parent.exists()
+    try:
+        from libcontainer_py.bundle import make_busybox_bundle
+
+        bundle = make_busybox_bundle(
+            work / "b",
+            args=["sh", "-c", "cat /proc/self/cgroup; grep ' /sys/fs/cgroup ' /proc/self/mountinfo; echo >/dev/null"],
+        )
+        proc = subprocess.run(
+            [sys.executable, "-c", _PURE_V2_CALLER, str(bundle), str(work / "state"), cid],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd="/",
+        )
+        assert proc.returncode == 0, proc.stderr
+        lines = proc.stdout.splitlines()
+        assert lines[0] == "v2"
+        # (its v1 hierarchies stay listed: it is in their root cgroups, which no driver touched)
+        assert f"0::/pyrunc/{cid}" in lines, lines
+        (mount,) = [line for line in lines if " /sys/fs/cgroup " in line]
+        assert " - cgroup2 " in mount, mount
+        assert not host_dir.exists()
+    finally:
+        if host_dir.exists():
+            for pid in host_dir.joinpath("cgroup.procs").read_text().split():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(int(pid), signal.SIGKILL)
+            time.sleep(0.2)
+            host_dir.rmdir()
+        if not parent_was_there:  # the default parent the driver made for it
+            with contextlib.suppress(OSError):
+                host_dir.parent.rmdir()
+        shutil.rmtree(work)
 
 
 def test_zz_nothing_left_behind() -> None:
