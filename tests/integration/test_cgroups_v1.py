@@ -512,6 +512,86 @@ def test_a_container_on_a_pure_v2_layout() -> None:
         shutil.rmtree(work)
 
 
+_PURE_V2_CLI = r"""
+import json, os, subprocess, sys
+from libcontainer_py import _sys
+from libcontainer_py._sys import consts as c
+
+_sys.unshare(c.CLONE_NEWNS)  # (as _PURE_V2_CALLER; pyrunc, a child, inherits the namespace)
+_sys.mount("none", "/", None, c.MS_REC | c.MS_PRIVATE, None)
+_sys.umount2("/sys/fs/cgroup", c.MNT_DETACH)
+_sys.mount("none", "/sys/fs/cgroup", "cgroup2", 0, None)
+pyrunc, bundle, root, cid = sys.argv[1:5]
+
+
+def run(*args):
+    # stdout and stderr in files: a detached container keeps the stdio it was given, and the end
+    # of a pipe it holds would come only with it
+    with open(root + ".out", "w+") as out, open(root + ".err", "w+") as err:
+        p = subprocess.run([pyrunc, "--root", root, *args], stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+        out.seek(0)
+        err.seek(0)
+        if p.returncode != 0:
+            sys.exit(f"pyrunc {' '.join(args)}: {err.read().strip()}")
+        return out.read()
+
+
+run("run", "-d", "--bundle", bundle, cid)
+try:
+    print(run("exec", cid, "cat", "/proc/self/cgroup").split()[-1])
+    run("pause", cid)
+    print(json.loads(run("state", cid))["status"])
+    run("resume", cid)
+    print(json.loads(run("state", cid))["status"])
+    # (cpu.stat is in every v2 cgroup; this mount enables no pids or memory controller)
+    print(json.loads(run("events", "--stats", cid))["data"]["cpu"]["usage"]["total"] > 0)
+    print(len(run("ps", "--format", "json", cid).strip("[]\n").split(",")))
+finally:
+    run("delete", "--force", cid)
+print(os.path.exists(f"/sys/fs/cgroup/pyrunc/{cid}"))
+"""
+
+
+@needs_unified
+def test_pyrunc_verbs_on_a_pure_v2_layout() -> None:
+    """pyrunc's verbs on the v2 driver, as podman would call them on a v2 host: exec joins the
+    container's cgroup, pause freezes it (cgroup.freeze), events --stats reads it, ps lists it,
+    delete --force of the running container removes it."""
+    work = Path(tempfile.mkdtemp(prefix=PREFIX))
+    os.chmod(work, 0o755)
+    cid = f"{PREFIX}v2cli-{uuid.uuid4().hex[:8]}"
+    host_dir = Path(UNIFIED, "pyrunc", cid)
+    parent_was_there = host_dir.parent.exists()
+    try:
+        from libcontainer_py.bundle import make_busybox_bundle
+
+        bundle = make_busybox_bundle(work / "b", args=["sleep", "100"])
+        pyrunc = str(Path(sys.executable).with_name("pyrunc"))
+        proc = subprocess.run(
+            [sys.executable, "-c", _PURE_V2_CLI, pyrunc, str(bundle), str(work / "state"), cid],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd="/",
+        )
+        assert proc.returncode == 0, proc.stderr
+        # exec's process in the container's cgroup; paused, then running; its cpu time counted;
+        # the sleep alone in ps; the cgroup gone after
+        assert proc.stdout.split() == [f"0::/pyrunc/{cid}", "paused", "running", "True", "1", "False"], proc.stdout
+        assert not host_dir.exists()
+    finally:
+        if host_dir.exists():
+            for pid in host_dir.joinpath("cgroup.procs").read_text().split():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(int(pid), signal.SIGKILL)
+            time.sleep(0.2)
+            host_dir.rmdir()
+        if not parent_was_there:
+            with contextlib.suppress(OSError):
+                host_dir.parent.rmdir()
+        shutil.rmtree(work)
+
+
 def test_zz_nothing_left_behind() -> None:
     left = []
     for base in ["/sys/fs/cgroup"] + [os.path.join("/sys/fs/cgroup", d) for d in os.listdir("/sys/fs/cgroup")]:
