@@ -1,5 +1,6 @@
 """Shared pytest set-up: the ``root`` marker's skip (markers are declared in pyproject.toml), and
-pyrunc's default state root removed at the end when the session made it."""
+pyrunc's default state root and default cgroup parents removed at the end when the session made
+them."""
 
 from __future__ import annotations
 
@@ -13,6 +14,29 @@ import pytest
 IS_ROOT = os.geteuid() == 0
 # pyrunc's default --root: the examples (as the talk does `runc run demo`) and podman use it.
 DEFAULT_ROOT = "/run/pyrunc"
+
+
+def _default_cgroup_parents() -> list[str]:
+    """The runtime's default cgroup parent (/pyrunc, cgroups/paths.py DEFAULT_PARENT) in each
+    hierarchy mounted under /sys/fs/cgroup, this host's cgroup2 mount included."""
+    base = "/sys/fs/cgroup"
+    try:
+        dirs = [base] + [os.path.join(base, d) for d in os.listdir(base)]
+    except OSError:
+        return []
+    return [os.path.join(d, "pyrunc") for d in dirs if os.path.isdir(os.path.join(d, "pyrunc"))]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _default_cgroup_parent() -> Iterator[None]:
+    """The containers made with the default cgroupsPath live under /pyrunc in every hierarchy (as
+    runc's under its own parent); the directories the session made go at the end. One that still
+    holds a container's cgroup stays (rmdir fails), and shows the leak."""
+    before = set(_default_cgroup_parents())
+    yield
+    for d in set(_default_cgroup_parents()) - before:
+        with contextlib.suppress(OSError):
+            os.rmdir(d)
 
 
 @pytest.fixture(scope="session", autouse=True)
