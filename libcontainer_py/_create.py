@@ -295,7 +295,26 @@ def create(
         # parent's Python work after a fork pays a copy-on-write fault for every page it writes
         # to while the child shares them (~2 us each here: the same checks took 5-10x as long).
         _plan_cgroup(p)
-        stage1 = fork_single(cfg, child_sock, stdio, parent_sock) if is_single(spawn, cfg) else None
+        stage1 = None
+        made: list[str] | None = None  # the cgroup's join files, when it was made before the fork
+        placed = False  # the init was born in its cgroup (v2: clone3 CLONE_INTO_CGROUP)
+        if is_single(spawn, cfg):
+            cgroup_fd = -1
+            assert p.cgroups is not None
+            v2_dir = p.cgroups.paths().get("")
+            if v2_dir is not None:
+                # cgroup v2: made now, for the init to be born in it rather than moved in through
+                # cgroup.procs, whose lock waits ~10 ms for an RCU grace period after an idle
+                # moment (pidfork.bare_fork). v1 joins through `tasks` after the fork: no wait.
+                made = _make_cgroup(container, p)
+                cgroup_fd = os.open(v2_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                forked = fork_single(cfg, child_sock, stdio, parent_sock, cgroup_fd)
+            finally:
+                if cgroup_fd >= 0:
+                    os.close(cgroup_fd)
+            if forked is not None:
+                stage1, placed = forked
         single = stage1 is not None
         with subreaper(active=not single):
             if stage1 is None:
@@ -307,7 +326,10 @@ def create(
             if single:
                 state.pid = stage1
                 state.pid_start = process_start_time(stage1) or 0  # saved with the cgroup's paths
-            _converse(container, p, parent_sock, stage1, pids, console_socket, warn, single=single, start_now=start_now)
+            _converse(
+                container, p, parent_sock, stage1, pids, console_socket, warn,
+                single=single, start_now=start_now, made=made, placed=placed,
+            )  # fmt: skip
         checkpoint("create:before-created")
         state.stage = "created"
         state_dir.save(state)
@@ -357,6 +379,8 @@ def _converse(
     *,
     single: bool = False,
     start_now: bool = False,
+    made: list[str] | None = None,
+    placed: bool = False,
 ) -> None:
     from libcontainer_py.container import _reap, _reap_exited, _write_id_maps
     from libcontainer_py.init import sync
@@ -366,14 +390,14 @@ def _converse(
     # The cgroup is made while the child starts up (it asks for it with "cgroup" once it has
     # entered or created its namespaces but the cgroup one): creating it, the state save and the
     # limits take ~1-3 ms, the child's start about as long.
-    join = _make_cgroup(container, p)
+    join = made if made is not None else _make_cgroup(container, p)
     manager = p.cgroups
     assert manager is not None
 
     def cgroup_done() -> None:
         # v1: the child moves itself in, through the `tasks` files we open (cgroups/_join.py
         # join_self: no global lock, no RCU grace period); otherwise we move it in.
-        if not join:
+        if not join and not placed:
             manager.add_process(stage1)
         join_fds = _open_join_files(join)
         try:

@@ -452,6 +452,16 @@ def fork() -> int:
     return int(pid)
 
 
+def clone_into_cgroup(cgroup_fd: int) -> int:
+    """clone3(2) as fork(2), the child born in the cgroup v2 directory ``cgroup_fd``
+    (CLONE_INTO_CGROUP): the pid, 0 in the child. Like fork() above, without Python's at-fork work
+    and for one thread only; and without glibc's: init/pidfork.py bare_fork is its one user."""
+    pid = _lib().lc_clone_into_cgroup(cgroup_fd)
+    if pid < 0:
+        _fail(-pid, "clone_into_cgroup", cgroup_fd)
+    return int(pid)
+
+
 def renameat2(olddirfd: int, oldpath: StrOrBytesPath, newdirfd: int, newpath: StrOrBytesPath, flags: int = 0) -> None:
     """renameat2(2): ``flags`` RENAME_EXCHANGE swaps the two paths atomically, RENAME_NOREPLACE refuses
     to replace."""

@@ -69,6 +69,7 @@ int lc_prlimit(int pid, int resource, const uint64_t *new_limit, uint64_t *old_l
 int lc_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags);
 int lc_getcpu(void);
 int lc_fork(void);
+int lc_clone_into_cgroup(int cgroup_fd);
 int lc_bpf_prog_load(uint32_t prog_type, const void *insns, uint32_t insn_cnt, const char *license,
                      char *log_buf, uint32_t log_size, const char *name);
 int lc_bpf_prog_query(int target_fd, uint32_t attach_type, uint32_t *prog_ids, uint32_t *prog_cnt);
@@ -82,6 +83,7 @@ C_SOURCE = r"""
 #endif
 #include <errno.h>
 #include <sched.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -300,6 +302,30 @@ static int lc_fork(void)
 {
     pid_t pid = fork();
     return pid < 0 ? -errno : (int)pid;
+}
+
+/* clone3(2) as fork(2) (SIGCHLD to us, a copy of our memory) with CLONE_INTO_CGROUP: the child is
+   born in the cgroup v2 directory `cgroup_fd` instead of being moved there through cgroup.procs,
+   whose lock waits for an RCU grace period after an idle moment (~10 ms here). The pid, 0 in the
+   child, or -errno (ENOSYS before Linux 5.3, E2BIG or EINVAL before 5.7). Raw: glibc has no
+   wrapper, so glibc's own at-fork work is not done and its cached thread id stays the parent's
+   in the child: init/pidfork.py bare_fork says why that is fine for the runtime's children. */
+#ifndef SYS_clone3
+#define SYS_clone3 435
+#endif
+static int lc_clone_into_cgroup(int cgroup_fd)
+{
+    struct {
+        uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
+        uint64_t set_tid, set_tid_size, cgroup;
+    } args;
+    long r;
+    memset(&args, 0, sizeof args);
+    args.flags = 0x200000000ULL; /* CLONE_INTO_CGROUP */
+    args.exit_signal = SIGCHLD;
+    args.cgroup = (uint64_t)cgroup_fd;
+    r = syscall(SYS_clone3, &args, sizeof args);
+    return r < 0 ? -errno : (int)r;
 }
 
 /* The CPU this thread runs on, or -errno (glibc's sched_getcpu: the vDSO, no system call). */

@@ -212,6 +212,10 @@ def fork() -> str:
     return "fork"
 
 
+def clone_into_cgroup(cgroup_fd: int) -> str:
+    return f"clone3 CLONE_INTO_CGROUP (cgroup fd {cgroup_fd})"
+
+
 def bpf_prog_load(prog_type: int, insns: bytes, license: str, name: str, log: bytearray | None = None) -> str:
     return f"bpf BPF_PROG_LOAD (type {prog_type}, {len(insns) // 8} instructions, {name!r}, license {license!r})"
 

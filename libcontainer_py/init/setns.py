@@ -95,12 +95,24 @@ def spawn_one(
     takes the two stages). While it is non-dumpable the caller can neither be ptraced by a non-root
     debugger nor dump core: for ~0.1 ms."""
     pidns = next((path for t, path in cfg.join if t == "pid"), None)
-    forked = fork_in_pidns(pidns, nondumpable=True)
+    # cgroup v2: born in the container's cgroup (pidfork.bare_fork), not moved in through
+    # cgroup.procs and its wait after an idle moment; v1 joins through `tasks`, which has none.
+    cgroup_fd = -1
+    if not cfg.cgroup_join and "" in cfg.cgroup_paths:
+        try:  # noqa: SIM105  (not contextlib: its import costs ~3 ms of every pyrunc exec)
+            cgroup_fd = os.open(cfg.cgroup_paths[""], os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError:  # (the child's own join then says what is wrong)
+            pass
+    try:
+        forked = fork_in_pidns(pidns, nondumpable=True, cgroup_fd=cgroup_fd)
+    finally:
+        if cgroup_fd >= 0:
+            os.close(cgroup_fd)  # (the child's copy too: it closes every fd of ours)
     if forked is None:
         return None
-    pid, mask = forked
+    pid, mask, placed = forked
     if pid == 0:  # pragma: no cover - the child
-        _one_child(cfg, sock, stdio, close_in_child, mask)
+        _one_child(cfg, sock, stdio, close_in_child, mask, placed)
     return pid
 
 
@@ -110,6 +122,7 @@ def _one_child(
     stdio: tuple[int | None, ...],
     close_in_child: _socket.socket,
     mask: set[int],
+    placed: bool = False,
 ) -> NoReturn:
     stage = ps.Stage("namespaces")
     try:
@@ -124,7 +137,8 @@ def _one_child(
         ps.close_inherited_fds([sock.fileno(), *range(3, 3 + cfg.preserve_fds)])
         restore_mask(mask)  # the program gets the caller's mask
         _sys.prctl_set_name("pyrunc:[EXEC]")
-        _join_cgroup(cfg)
+        if not placed:  # (born in it: clone3 into the v2 cgroup)
+            _join_cgroup(cfg)
         # The fds are opened after the caller's are closed (a sweep would take them too); the pid
         # namespace is joined already: we were born in it.
         fds = [(t, os.open(p, os.O_RDONLY | os.O_CLOEXEC)) for t, p in cfg.join if t != "pid"]

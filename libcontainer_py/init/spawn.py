@@ -51,29 +51,41 @@ def is_single(mode: str, cfg: AnyConfig) -> bool:
 
 
 def fork_single(
-    cfg: InitConfig, child_sock: _socket.socket, stdio: tuple[int | None, ...], close_in_child: _socket.socket
-) -> int | None:
-    """Fork the init itself (child.single_stage; a caller with one thread): its pid, or None when
-    this caller's pid_for_children could not be put back (pidfork.py; nothing was forked: take
-    stage 1 then). No "pid" message follows: the parent knows it."""
+    cfg: InitConfig,
+    child_sock: _socket.socket,
+    stdio: tuple[int | None, ...],
+    close_in_child: _socket.socket,
+    cgroup_fd: int = -1,
+) -> tuple[int, bool] | None:
+    """Fork the init itself (child.single_stage; a caller with one thread): its pid and whether it
+    was born in the cgroup v2 directory `cgroup_fd` (pidfork.bare_fork), or None when this
+    caller's pid_for_children could not be put back (pidfork.py; nothing was forked: take stage 1
+    then). No "pid" message follows: the parent knows it."""
     mask = None
-    if cfg.ns.new_pid:
+    placed = False
+    if cgroup_fd >= 0 and not cfg.ns.new_pid:
+        from libcontainer_py.init.pidfork import fork_in_pidns
+
+        forked = fork_in_pidns(None, cgroup_fd=cgroup_fd)
+        assert forked is not None  # (our own pid namespace: nothing to put back)
+        pid, mask, placed = forked
+    elif cfg.ns.new_pid:
         # Born as pid 1 of its new pid namespace (pidfork.py). Nobody else is ever in that namespace
         # before the init has closed our fds and made itself non-dumpable (child._enter), so its
         # birth there opens no window that stage 1's fork had not.
         from libcontainer_py.init.pidfork import NEW, fork_in_pidns
 
-        forked = fork_in_pidns(NEW)
+        forked = fork_in_pidns(NEW, cgroup_fd=cgroup_fd)
         if forked is None:
             return None
-        pid, mask = forked
+        pid, mask, placed = forked
     else:
         pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the child
         _child_start(stdio, close_in_child, mask)
         single_init(cfg, child_sock)  # (it imports what it needs: child.preload)
     off_our_cpu(pid, cfg.cpus)
-    return pid
+    return pid, placed
 
 
 def off_our_cpu(pid: int, cpus: list[int] | None) -> None:

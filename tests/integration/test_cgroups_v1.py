@@ -444,6 +444,45 @@ def test_v2_hugetlb_and_missing_controller(cg: Any) -> None:
         m.set(res(memory={"limit": 1 << 20}))
 
 
+@needs_unified
+def test_a_child_born_in_its_v2_cgroup() -> None:
+    """pidfork.bare_fork with a cgroup v2 directory (clone3 CLONE_INTO_CGROUP): the child is in
+    that cgroup from its first instruction, with nobody moving it (no cgroup.procs write, and its
+    wait for an RCU grace period after an idle moment); the caller stays where it was."""
+    from libcontainer_py.init.pidfork import fork_in_pidns
+
+    d = Path(UNIFIED, f"{PREFIX}born-{uuid.uuid4().hex[:8]}")
+    d.mkdir()
+    ours = Path("/proc/self/cgroup").read_text()
+    r, w = os.pipe()
+    try:
+        fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            forked = fork_in_pidns(None, cgroup_fd=fd)
+            if forked is not None and forked[0] == 0:  # the child: where is it, first thing?
+                try:
+                    os.write(w, Path("/proc/self/cgroup").read_bytes())
+                finally:
+                    os._exit(0)
+            assert forked is not None
+            pid, _mask, placed = forked
+        finally:
+            os.close(fd)
+        os.close(w)
+        w = -1
+        seen = os.read(r, 65536).decode()
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert placed is True
+        assert f"0::/{d.name}" in seen.splitlines(), seen
+        assert Path("/proc/self/cgroup").read_text() == ours
+    finally:
+        os.close(r)
+        if w >= 0:
+            os.close(w)
+        d.rmdir()
+
+
 _PURE_V2_CALLER = r"""
 import os, sys
 from libcontainer_py import _sys

@@ -195,15 +195,19 @@ def test_fork_in_pidns_puts_the_callers_state_back() -> None:
     blocked = signal.pthread_sigmask(signal.SIG_BLOCK, [])
     assert gc.isenabled()
     forked = fork_in_pidns(NEW, nondumpable=True)
+    if forked is not None and forked[0] == 0:  # the child: pid 1, every signal blocked until it
+        ok = False  # restores the caller's mask; never back into pytest, whatever happens
+        try:
+            ok = os.getpid() == 1 and signal.SIGTERM in signal.pthread_sigmask(signal.SIG_BLOCK, [])
+            restore_mask(forked[1])
+            ok = ok and signal.SIGTERM not in signal.pthread_sigmask(signal.SIG_BLOCK, [])
+        finally:
+            os._exit(0 if ok else 1)
     assert forked is not None
-    pid, mask = forked
-    if pid == 0:  # the child: pid 1, every signal blocked until it restores the caller's mask
-        ok = os.getpid() == 1 and signal.SIGTERM in signal.pthread_sigmask(signal.SIG_BLOCK, [])
-        restore_mask(mask)
-        ok = ok and signal.SIGTERM not in signal.pthread_sigmask(signal.SIG_BLOCK, [])
-        os._exit(0 if ok else 1)
+    pid, _mask, placed = forked
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+    assert placed is False  # (no cgroup asked for)
     assert os.stat("/proc/self/ns/pid_for_children").st_ino == own
     assert signal.pthread_sigmask(signal.SIG_BLOCK, []) == blocked
     assert gc.isenabled()
