@@ -364,9 +364,15 @@ def _idmap_bind(plan: MountPlan, target: int, uid_maps: tuple[IDMap, ...], gid_m
 def _mount_cgroup(root_fd: int, target: int, real: str, plan: MountPlan, *, cgroupns: bool) -> bool:
     """Mount the cgroup filesystem(s); returns whether the top needs a bind remount for its flags.
 
-    * cgroup2, or "cgroup" on a pure v2 host: a fresh cgroup2 mount (rooted at the container's cgroup
-      namespace when it has one). When the kernel refuses (EPERM/EBUSY: a user namespace without its
-      own cgroup namespace) we rbind the host's cgroup2 hierarchy instead, as runc does.
+    * cgroup2, or "cgroup" on a pure v2 host, with a cgroup namespace: a fresh cgroup2 mount, rooted
+      at the namespace. When the kernel refuses (EPERM/EBUSY) we rbind the host's cgroup2 hierarchy
+      instead, as runc does.
+    * the same without a cgroup namespace: a bind of this process's own cgroup2 directory (the
+      container's), as for v1 below. Not a fresh mount (runc's): made from the host's cgroup
+      namespace, a cgroup2 mount applies its options to the root of the whole hierarchy, so a
+      systemd host's nsdelegate and memory_recursiveprot were cleared for everyone (the host's
+      mountinfo shows it); it waited ~6 ms for an RCU grace period after an idle moment; and it
+      showed the container the host's whole tree.
     * "cgroup" on a v1 or hybrid host, as runc: a tmpfs (mode=755) at the destination and, for each v1
       hierarchy, a directory named like the host's (cpu, memory, name=systemd's "systemd"...) that gets
       either a fresh mount of that hierarchy (with a cgroup namespace, where it is rooted at the
@@ -379,6 +385,12 @@ def _mount_cgroup(root_fd: int, target: int, real: str, plan: MountPlan, *, cgro
     flags = plan.mount_flags
     v1 = [m for m in mounts if m.fstype == "cgroup"]
     if plan.kind == "cgroup2" or not v1:
+        host2 = next((m for m in mounts if m.fstype == "cgroup2"), None)
+        if not cgroupns and host2 is not None:
+            path = _own_cgroups().get(frozenset(), "/")
+            rel = os.path.relpath(path, host2.root) if (path + "/").startswith(host2.root.rstrip("/") + "/") else "."
+            _sys.mount(os.path.normpath(os.path.join(host2.mountpoint, rel)), tpath, None, c.MS_BIND | c.MS_REC, None)
+            return bool(flags & ~c.MS_REMOUNT)
         try:
             _sys.mount("cgroup2", tpath, "cgroup2", flags, plan.options.data or None)
             return False
@@ -447,12 +459,13 @@ def _controllers(hier: MountInfo) -> list[str]:
 
 
 def _own_cgroups() -> dict[frozenset[str], str]:
-    """/proc/self/cgroup: controller set -> this process's path in that hierarchy."""
+    """/proc/self/cgroup: controller set -> this process's path in that hierarchy (the empty set:
+    the cgroup2 one, "0::PATH")."""
     out: dict[frozenset[str], str] = {}
     for line in procfs.read_text("/proc/self/cgroup").split("\n"):
         parts = line.split(":", 2)
-        if len(parts) == 3 and parts[1]:
-            out[frozenset(parts[1].split(","))] = parts[2]
+        if len(parts) == 3:
+            out[frozenset(parts[1].split(",")) if parts[1] else frozenset()] = parts[2]
     return out
 
 

@@ -493,7 +493,8 @@ from libcontainer_py._sys import consts as c
 _sys.unshare(c.CLONE_NEWNS)
 _sys.mount("none", "/", None, c.MS_REC | c.MS_PRIVATE, None)
 _sys.umount2("/sys/fs/cgroup", c.MNT_DETACH)
-_sys.mount("none", "/sys/fs/cgroup", "cgroup2", 0, None)
+# nsdelegate, as systemd mounts it (the hierarchy's root flags: the test puts back the host's after)
+_sys.mount("none", "/sys/fs/cgroup", "cgroup2", 0, "nsdelegate")
 import libcontainer_py as lc
 from libcontainer_py.cgroups import detect_mounts
 
@@ -501,21 +502,54 @@ print(detect_mounts().layout.value)
 r = lc.run(sys.argv[1], root=sys.argv[2], container_id=sys.argv[3], capture_output=True)
 sys.stdout.write(r.stdout.decode())
 sys.stderr.write(r.stderr.decode())
+# the hierarchy's flags after the container's mount of it
+print("flags", [line.split(" - ")[1].split()[2] for line in open("/proc/self/mountinfo") if " - cgroup2 " in line][0])
 sys.exit(r.returncode)
 """
+
+
+def _cgroup2_flags() -> str:
+    """The super options of this host's cgroup2 hierarchy (its root's flags: nsdelegate...)."""
+    with open("/proc/self/mountinfo") as f:
+        return next(line.split(" - ")[1].split()[2] for line in f if " - cgroup2 " in line)
+
+
+def _set_cgroup2_flags(flags: str) -> None:
+    """Put the hierarchy's root flags back: a cgroup2 mount made from the host's cgroup namespace
+    (in a child's own mount namespace, gone with it) applies its options to the root."""
+    from libcontainer_py import _sys
+    from libcontainer_py._sys import consts as c
+
+    data = ",".join(o for o in flags.split(",") if o not in ("rw", "ro")) or None
+    target = tempfile.mkdtemp(prefix=PREFIX)
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            _sys.unshare(c.CLONE_NEWNS)
+            _sys.mount("none", "/", None, c.MS_REC | c.MS_PRIVATE, None)
+            _sys.mount("none", target, "cgroup2", 0, data)
+            code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    os.rmdir(target)
+    assert os.waitstatus_to_exitcode(status) == 0
 
 
 @needs_unified
 def test_a_container_on_a_pure_v2_layout() -> None:
     """End to end on the v2 driver: a container created, run and deleted where /sys/fs/cgroup is
-    a cgroup2 mount alone (a private mount namespace of a child process here). It is moved into
-    its cgroup, gets the device program of the default rules, sees its cgroup and a cgroup2
-    /sys/fs/cgroup, and its cgroup is gone after."""
+    a cgroup2 mount alone (a private mount namespace of a child process here). It is born in its
+    cgroup, gets the device program of the default rules, sees its cgroup, and at /sys/fs/cgroup
+    its own cgroup directory (no cgroup namespace: a bind, not a fresh mount, which would have
+    cleared the hierarchy's nsdelegate for the whole host), and its cgroup is gone after."""
     work = Path(tempfile.mkdtemp(prefix=PREFIX))
     os.chmod(work, 0o755)
     cid = f"{PREFIX}v2-{uuid.uuid4().hex[:8]}"
     host_dir = Path(UNIFIED, "pyrunc", cid)
     parent_was_there = host_dir.parent.exists()
+    flags = _cgroup2_flags()
     try:
         from libcontainer_py.bundle import make_busybox_bundle
 
@@ -537,8 +571,12 @@ def test_a_container_on_a_pure_v2_layout() -> None:
         assert f"0::/pyrunc/{cid}" in lines, lines
         (mount,) = [line for line in lines if " /sys/fs/cgroup " in line]
         assert " - cgroup2 " in mount, mount
+        assert mount.split()[3] == f"/pyrunc/{cid}", mount  # its root: the container's own cgroup
+        assert "nsdelegate" in lines[-1].split()[1].split(","), lines[-1]
         assert not host_dir.exists()
     finally:
+        if _cgroup2_flags() != flags:
+            _set_cgroup2_flags(flags)
         if host_dir.exists():
             for pid in host_dir.joinpath("cgroup.procs").read_text().split():
                 with contextlib.suppress(ProcessLookupError):
