@@ -501,8 +501,9 @@ def test_rootfs_in_user_namespace(tmp_path: Path) -> None:
 def test_cgroup_mounts_are_read_once_until_forgotten(tmp_path: Path) -> None:
     """mountinfo.cgroup_mounts: read once per process (a library caller's inits find them in
     their copy of it), read again after forget_cgroup_mounts (what a child that joins another
-    mount namespace calls). Shown with a cgroup2 mount made in a private mount namespace after the
-    first read: the cache does not see it, a fresh read does."""
+    mount namespace calls). Shown with a cgroup mount made in a private mount namespace after the
+    first read (a bind of the host's first: a fresh cgroup2 mount would set the hierarchy's root
+    flags for the whole host): the cache does not see it, a fresh read does."""
     from libcontainer_py import mountinfo as mi
 
     target = tmp_path / "cg2"
@@ -513,7 +514,7 @@ def test_cgroup_mounts_are_read_once_until_forgotten(tmp_path: Path) -> None:
         mi.forget_cgroup_mounts()
         first = mi.cgroup_mounts()
         again = mi.cgroup_mounts()
-        _sys.mount("none", str(target), "cgroup2", 0, None)
+        _sys.mount(first[0].mountpoint, str(target), None, c.MS_BIND, None)
         cached = [m.mountpoint for m in mi.cgroup_mounts()]
         mi.forget_cgroup_mounts()
         fresh = [m.mountpoint for m in mi.cgroup_mounts()]
