@@ -102,9 +102,28 @@ def _default_mounts() -> list[dict[str, Any]]:
     ]
 
 
-def default_config() -> dict[str, Any]:
-    """The content of `runc spec` (with our ociVersion), as a fresh dict in runc's key order."""
-    return {
+def _unified_host() -> bool:
+    """Whether /sys/fs/cgroup is a cgroup2 filesystem (a pure v2 host), as runc decides it (its
+    statfs type, cgroups.IsCgroup2UnifiedMode): here from /proc/self/mountinfo, the last mount
+    listed at that path being the one seen there (no shim to import for `pyrunc spec`)."""
+    fstype = None
+    try:
+        with open("/proc/self/mountinfo") as f:
+            for line in f:
+                fields = line.split(" - ", 1)
+                if len(fields) == 2 and fields[0].split()[4:5] == ["/sys/fs/cgroup"]:
+                    fstype = fields[1].split()[0]
+    except OSError:
+        return False
+    return fstype == "cgroup2"
+
+
+def default_config(cgroupns: bool | None = None) -> dict[str, Any]:
+    """The content of `runc spec` (with our ociVersion), as a fresh dict in runc's key order. On a
+    pure cgroup v2 host (`cgroupns` None: looked at; see _unified_host) it has a cgroup namespace
+    too, as runc's: the container then sees its cgroup as the root, and its cgroup2 mount is
+    rooted there."""
+    config: dict[str, Any] = {
         "ociVersion": SPEC_VERSION,
         "process": {
             "terminal": True,
@@ -133,6 +152,9 @@ def default_config() -> dict[str, Any]:
             "readonlyPaths": list(DEFAULT_READONLY_PATHS),
         },
     }
+    if _unified_host() if cgroupns is None else cgroupns:
+        config["linux"]["namespaces"].append({"type": "cgroup"})
+    return config
 
 
 def rootless_config(uid: int | None = None, gid: int | None = None) -> dict[str, Any]:

@@ -669,6 +669,49 @@ def test_pyrunc_verbs_on_a_pure_v2_layout() -> None:
         shutil.rmtree(work)
 
 
+_SPEC_ON_V2 = r"""
+import os, subprocess, sys
+from libcontainer_py import _sys
+from libcontainer_py._sys import consts as c
+
+_sys.unshare(c.CLONE_NEWNS)  # (as _PURE_V2_CALLER: /sys/fs/cgroup a cgroup2 mount alone)
+_sys.mount("none", "/", None, c.MS_REC | c.MS_PRIVATE, None)
+_sys.umount2("/sys/fs/cgroup", c.MNT_DETACH)
+_sys.mount("none", "/sys/fs/cgroup", "cgroup2", 0, None)
+pyrunc, work = sys.argv[1:3]
+for tool in ("runc", pyrunc):
+    for rootless in ([], ["--rootless"]):
+        d = os.path.join(work, os.path.basename(tool) + "".join(rootless))
+        os.mkdir(d)
+        subprocess.run([tool, "spec", "--bundle", d, *rootless], check=True)
+"""
+
+
+@needs_unified
+@pytest.mark.skipif(shutil.which("runc") is None, reason="runc is not installed (CI installs it)")
+def test_spec_on_a_pure_v2_layout_as_runc_spec() -> None:
+    """`pyrunc spec` where /sys/fs/cgroup is cgroup2 (a pure v2 host) writes what `runc spec` writes
+    there: the default namespaces and a cgroup namespace, for both the default and the rootless."""
+    import json
+
+    work = Path(tempfile.mkdtemp(prefix=PREFIX))
+    try:
+        pyrunc = str(Path(sys.executable).with_name("pyrunc"))
+        proc = subprocess.run(
+            [sys.executable, "-c", _SPEC_ON_V2, pyrunc, str(work)], capture_output=True, text=True, timeout=60
+        )
+        assert proc.returncode == 0, proc.stderr
+        for suffix in ("", "--rootless"):
+            theirs = json.loads((work / f"runc{suffix}" / "config.json").read_text())
+            ours = json.loads((work / f"pyrunc{suffix}" / "config.json").read_text())
+            theirs.pop("ociVersion")
+            ours.pop("ociVersion")
+            assert ours == theirs, suffix
+            assert {"type": "cgroup"} in ours["linux"]["namespaces"]
+    finally:
+        shutil.rmtree(work)
+
+
 def test_zz_nothing_left_behind() -> None:
     left = []
     for base in ["/sys/fs/cgroup"] + [os.path.join("/sys/fs/cgroup", d) for d in os.listdir("/sys/fs/cgroup")]:
