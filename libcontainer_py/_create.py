@@ -255,6 +255,7 @@ def create(
     from libcontainer_py.container import _host_id, _reap, _write_pid_file, subreaper
     from libcontainer_py.init import child as init_child
     from libcontainer_py.init import sync
+    from libcontainer_py.init.mode import choose
     from libcontainer_py.init.spawn import fork_single, is_single
     from libcontainer_py.init.spawn import spawn as spawn_init
 
@@ -297,39 +298,43 @@ def create(
         _plan_cgroup(p)
         stage1 = None
         made: list[str] | None = None  # the cgroup's join files, when it was made before the fork
-        placed = False  # the init was born in its cgroup (v2: clone3 CLONE_INTO_CGROUP)
-        if is_single(spawn, cfg):
-            cgroup_fd = -1
-            assert p.cgroups is not None
-            v2_dir = p.cgroups.paths().get("")
-            if v2_dir is not None:
-                # cgroup v2: made now, for the init to be born in it rather than moved in through
-                # cgroup.procs, whose lock waits ~10 ms for an RCU grace period after an idle
-                # moment (pidfork.bare_fork). v1 joins through `tasks` after the fork: no wait.
-                made = _make_cgroup(container, p)
-                cgroup_fd = os.open(v2_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-            try:
+        placed = False  # the first child was born in its cgroup (v2: clone3 CLONE_INTO_CGROUP)
+        cgroup_fd = -1
+        assert p.cgroups is not None
+        v2_dir = p.cgroups.paths().get("")
+        if v2_dir is not None and choose(spawn) == "fork":
+            # cgroup v2: made now, for the first child to be born in it rather than moved in
+            # through cgroup.procs, whose lock waits ~10 ms for an RCU grace period after an idle
+            # moment (pidfork.bare_fork). v1 joins through `tasks` after the fork: no wait. (A
+            # threaded caller's fresh interpreter is moved in: subprocess cannot clone3.)
+            made = _make_cgroup(container, p)
+            cgroup_fd = os.open(v2_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            if is_single(spawn, cfg):
                 forked = fork_single(cfg, child_sock, stdio, parent_sock, cgroup_fd)
-            finally:
+                if forked is not None:
+                    stage1, placed = forked
+            single = stage1 is not None
+            with subreaper(active=not single):
+                if stage1 is None:
+                    stage1, placed = spawn_init(spawn, cfg, child_sock, stdio, parent_sock, cgroup_fd)
+                pids.append(stage1)
                 if cgroup_fd >= 0:
                     os.close(cgroup_fd)
-            if forked is not None:
-                stage1, placed = forked
-        single = stage1 is not None
-        with subreaper(active=not single):
-            if stage1 is None:
-                stage1 = spawn_init(spawn, cfg, child_sock, stdio, close_in_child=parent_sock)
-            pids.append(stage1)
-            child_sock.close()
-            child_sock = None
-            checkpoint("create:stage1-spawned")
-            if single:
-                state.pid = stage1
-                state.pid_start = process_start_time(stage1) or 0  # saved with the cgroup's paths
-            _converse(
-                container, p, parent_sock, stage1, pids, console_socket, warn,
-                single=single, start_now=start_now, made=made, placed=placed,
-            )  # fmt: skip
+                    cgroup_fd = -1
+                child_sock.close()
+                child_sock = None
+                checkpoint("create:stage1-spawned")
+                if single:
+                    state.pid = stage1
+                    state.pid_start = process_start_time(stage1) or 0  # saved with the cgroup's paths
+                _converse(
+                    container, p, parent_sock, stage1, pids, console_socket, warn,
+                    single=single, start_now=start_now, made=made, placed=placed,
+                )  # fmt: skip
+        finally:
+            if cgroup_fd >= 0:
+                os.close(cgroup_fd)
         checkpoint("create:before-created")
         state.stage = "created"
         state_dir.save(state)

@@ -149,7 +149,7 @@ def exec_process(
 
             reaper = subreaper()
             reaper.__enter__()
-            stage1 = spawn_child(spawn, cfg, child_sock, stdio, close_in_child=parent_sock)
+            stage1, _ = spawn_child(spawn, cfg, child_sock, stdio, close_in_child=parent_sock)
             pids.append(stage1)
             pid = 0
         child_sock.close()

@@ -37,12 +37,14 @@ def spawn(
     child_sock: _socket.socket,
     stdio: tuple[int | None, ...],
     close_in_child: _socket.socket | None = None,
-) -> int:
-    """Start stage 1 of the init; return its pid (a child of this process). `stdio` are the fds
-    that become the container's 0, 1, 2 (None: this process's own)."""
+    cgroup_fd: int = -1,
+) -> tuple[int, bool]:
+    """Start stage 1 of the init; return its pid (a child of this process) and whether it was born
+    in the cgroup v2 directory `cgroup_fd` (forked: pidfork.bare_fork). `stdio` are the fds that
+    become the container's 0, 1, 2 (None: this process's own)."""
     if choose(mode) == "fork":
-        return _spawn_fork(cfg, child_sock, stdio, close_in_child)
-    return _spawn_exec(cfg, child_sock, stdio)
+        return _spawn_fork(cfg, child_sock, stdio, close_in_child, cgroup_fd)
+    return _spawn_exec(cfg, child_sock, stdio), False
 
 
 def is_single(mode: str, cfg: AnyConfig) -> bool:
@@ -112,11 +114,24 @@ def off_our_cpu(pid: int, cpus: list[int] | None) -> None:
 
 
 def _spawn_fork(
-    cfg: AnyConfig, child_sock: _socket.socket, stdio: tuple[int | None, ...], close_in_child: _socket.socket | None
-) -> int:
-    pid = os.fork()
+    cfg: AnyConfig,
+    child_sock: _socket.socket,
+    stdio: tuple[int | None, ...],
+    close_in_child: _socket.socket | None,
+    cgroup_fd: int = -1,
+) -> tuple[int, bool]:
+    mask = None
+    placed = False
+    if cgroup_fd >= 0:  # cgroup v2: born in it (the other forks stay os.fork: measured the same)
+        from libcontainer_py.init.pidfork import fork_in_pidns
+
+        forked = fork_in_pidns(None, cgroup_fd=cgroup_fd)
+        assert forked is not None  # (our own pid namespace: nothing to put back)
+        pid, mask, placed = forked
+    else:
+        pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the child
-        _child_start(stdio, close_in_child, None)
+        _child_start(stdio, close_in_child, mask)
         if not isinstance(cfg, InitConfig):
             from libcontainer_py.init.setns import exec_stage1
 
@@ -124,7 +139,7 @@ def _spawn_fork(
         stage1(cfg, child_sock)  # (it imports what it needs: child.preload)
     if isinstance(cfg, InitConfig):  # (exec's parent sleeps right after: its child runs here at once)
         off_our_cpu(pid, cfg.cpus)
-    return pid
+    return pid, placed
 
 
 def _child_start(stdio: tuple[int | None, ...], close_in_child: _socket.socket | None, mask: Any) -> None:

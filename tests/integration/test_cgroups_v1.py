@@ -538,7 +538,8 @@ def _set_cgroup2_flags(flags: str) -> None:
 
 
 @needs_unified
-def test_a_container_on_a_pure_v2_layout() -> None:
+@pytest.mark.parametrize("userns", [False, True], ids=["single-stage", "user-namespace"])
+def test_a_container_on_a_pure_v2_layout(userns: bool) -> None:
     """End to end on the v2 driver: a container created, run and deleted where /sys/fs/cgroup is
     a cgroup2 mount alone (a private mount namespace of a child process here). It is born in its
     cgroup, gets the device program of the default rules, sees its cgroup, and at /sys/fs/cgroup
@@ -557,6 +558,14 @@ def test_a_container_on_a_pure_v2_layout() -> None:
             work / "b",
             args=["sh", "-c", "cat /proc/self/cgroup; grep ' /sys/fs/cgroup ' /proc/self/mountinfo; echo >/dev/null"],
         )
+        if userns:  # the two-stage create: stage 1, born in the cgroup, forks the init
+            import json
+
+            config = json.loads((bundle / "config.json").read_text())
+            config["linux"]["namespaces"].append({"type": "user"})
+            config["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+            config["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+            (bundle / "config.json").write_text(json.dumps(config))
         proc = subprocess.run(
             [sys.executable, "-c", _PURE_V2_CALLER, str(bundle), str(work / "state"), cid],
             capture_output=True,
