@@ -483,16 +483,35 @@ def test_a_child_born_in_its_v2_cgroup() -> None:
         d.rmdir()
 
 
-_PURE_V2_CALLER = r"""
-import os, sys
+def _remove_cgroup(d: Path, *, parent_too: bool) -> None:
+    """What a failed pure-v2 test may leave: the container's cgroup on the host's cgroup2 mount
+    (its processes killed by pid first), and the default parent the driver made for it."""
+    if d.exists():
+        for pid in d.joinpath("cgroup.procs").read_text().split():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid), signal.SIGKILL)
+        time.sleep(0.2)
+        d.rmdir()
+    if parent_too:
+        with contextlib.suppress(OSError):
+            d.parent.rmdir()
+
+
+# The start of each script below: this process's own mount namespace, where /sys/fs/cgroup is the
+# host's cgroup2 hierarchy alone, the layout of a pure v2 host (whose controllers this one keeps on
+# v1: none but hugetlb is enabled there). The children it starts (pyrunc) inherit it.
+_PURE_V2 = r"""
+import os, subprocess, sys
 from libcontainer_py import _sys
 from libcontainer_py._sys import consts as c
 
-# This process's own mount namespace, where /sys/fs/cgroup is the host's cgroup2 hierarchy alone:
-# the layout of a pure v2 host (whose controllers this one keeps on v1: none is enabled there).
 _sys.unshare(c.CLONE_NEWNS)
 _sys.mount("none", "/", None, c.MS_REC | c.MS_PRIVATE, None)
 _sys.umount2("/sys/fs/cgroup", c.MNT_DETACH)
+"""
+
+
+_PURE_V2_CALLER = _PURE_V2 + r"""
 # nsdelegate, as systemd mounts it (the hierarchy's root flags: the test puts back the host's after)
 _sys.mount("none", "/sys/fs/cgroup", "cgroup2", 0, "nsdelegate")
 import libcontainer_py as lc
@@ -586,26 +605,12 @@ def test_a_container_on_a_pure_v2_layout(userns: bool) -> None:
     finally:
         if _cgroup2_flags() != flags:
             _set_cgroup2_flags(flags)
-        if host_dir.exists():
-            for pid in host_dir.joinpath("cgroup.procs").read_text().split():
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(int(pid), signal.SIGKILL)
-            time.sleep(0.2)
-            host_dir.rmdir()
-        if not parent_was_there:  # the default parent the driver made for it
-            with contextlib.suppress(OSError):
-                host_dir.parent.rmdir()
+        _remove_cgroup(host_dir, parent_too=not parent_was_there)
         shutil.rmtree(work)
 
 
-_PURE_V2_CLI = r"""
-import json, os, subprocess, sys
-from libcontainer_py import _sys
-from libcontainer_py._sys import consts as c
-
-_sys.unshare(c.CLONE_NEWNS)  # (as _PURE_V2_CALLER; pyrunc, a child, inherits the namespace)
-_sys.mount("none", "/", None, c.MS_REC | c.MS_PRIVATE, None)
-_sys.umount2("/sys/fs/cgroup", c.MNT_DETACH)
+_PURE_V2_CLI = _PURE_V2 + r"""
+import json
 _sys.mount("none", "/sys/fs/cgroup", "cgroup2", 0, None)
 pyrunc, bundle, root, cid = sys.argv[1:5]
 
@@ -666,26 +671,11 @@ def test_pyrunc_verbs_on_a_pure_v2_layout() -> None:
         assert proc.stdout.split() == [f"0::/pyrunc/{cid}", "paused", "running", "True", "1", "False"], proc.stdout
         assert not host_dir.exists()
     finally:
-        if host_dir.exists():
-            for pid in host_dir.joinpath("cgroup.procs").read_text().split():
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(int(pid), signal.SIGKILL)
-            time.sleep(0.2)
-            host_dir.rmdir()
-        if not parent_was_there:
-            with contextlib.suppress(OSError):
-                host_dir.parent.rmdir()
+        _remove_cgroup(host_dir, parent_too=not parent_was_there)
         shutil.rmtree(work)
 
 
-_SPEC_ON_V2 = r"""
-import os, subprocess, sys
-from libcontainer_py import _sys
-from libcontainer_py._sys import consts as c
-
-_sys.unshare(c.CLONE_NEWNS)  # (as _PURE_V2_CALLER: /sys/fs/cgroup a cgroup2 mount alone)
-_sys.mount("none", "/", None, c.MS_REC | c.MS_PRIVATE, None)
-_sys.umount2("/sys/fs/cgroup", c.MNT_DETACH)
+_SPEC_ON_V2 = _PURE_V2 + r"""
 _sys.mount("none", "/sys/fs/cgroup", "cgroup2", 0, None)
 pyrunc, work = sys.argv[1:3]
 for tool in ("runc", pyrunc):
