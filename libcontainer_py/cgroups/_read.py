@@ -295,11 +295,16 @@ def _blkio_entries(path: str) -> "list[dict[str, Any]]":
 
 
 def v2_controllers(directory: str) -> set[str]:
-    """Controllers usable in a v2 cgroup (its cgroup.controllers; before it exists, the parent's
-    subtree_control, which is what it will get)."""
+    """Controllers usable in a v2 cgroup: its cgroup.controllers; before it exists, those of its
+    nearest existing ancestor, which the driver's create enables in every cgroup.subtree_control
+    on the way down (v2.py enable_controllers). (It read the parent's subtree_control, which is
+    empty until that create: the first container under a new parent, or under one whose
+    controllers nothing had enabled yet, was refused every limit as "not enabled".)"""
     text = read_optional(os.path.join(directory, "cgroup.controllers"))
-    if text is None:
-        text = read_optional(os.path.join(os.path.dirname(directory), "cgroup.subtree_control"))
+    parent = directory.rstrip("/")
+    while text is None and parent not in ("", "/"):
+        parent = os.path.dirname(parent)
+        text = read_optional(os.path.join(parent, "cgroup.controllers"))
     return set((text or "").split())
 
 

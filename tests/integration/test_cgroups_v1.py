@@ -627,8 +627,26 @@ def run(*args):
         return out.read()
 
 
+# hugetlb, the one controller this host's cgroup2 root has: a limit at create and one updated,
+# on a first container under a new parent (whose controllers create enables on the way down)
+hugetlb = "hugetlb" in open("/sys/fs/cgroup/cgroup.controllers").read().split()
+if hugetlb:
+    with open(os.path.join(bundle, "config.json")) as f:
+        config = json.load(f)
+    config["linux"]["resources"]["hugepageLimits"] = [{"pageSize": "2MB", "limit": 4 << 20}]
+    with open(os.path.join(bundle, "config.json"), "w") as f:
+        json.dump(config, f)
+    with open(root + ".res", "w") as f:
+        json.dump({"hugepageLimits": [{"pageSize": "2MB", "limit": 8 << 20}]}, f)
+limit = f"/sys/fs/cgroup/pyrunc/{cid}/hugetlb.2MB.max"
 run("run", "-d", "--bundle", bundle, cid)
 try:
+    if hugetlb:
+        print(open(limit).read().strip())
+        run("update", "--resources", root + ".res", cid)
+        print(open(limit).read().strip())
+    else:
+        print(4 << 20, 8 << 20)
     print(run("exec", cid, "cat", "/proc/self/cgroup").split()[-1])
     run("pause", cid)
     print(json.loads(run("state", cid))["status"])
@@ -645,9 +663,10 @@ print(os.path.exists(f"/sys/fs/cgroup/pyrunc/{cid}"))
 
 @needs_unified
 def test_pyrunc_verbs_on_a_pure_v2_layout() -> None:
-    """pyrunc's verbs on the v2 driver, as podman would call them on a v2 host: exec joins the
-    container's cgroup, pause freezes it (cgroup.freeze), events --stats reads it, ps lists it,
-    delete --force of the running container removes it."""
+    """pyrunc's verbs on the v2 driver, as podman would call them on a v2 host: a hugetlb limit
+    at create and by update, exec joins the container's cgroup, pause freezes it
+    (cgroup.freeze), events --stats reads it, ps lists it, delete --force of the running
+    container removes it."""
     work = Path(tempfile.mkdtemp(prefix=PREFIX))
     os.chmod(work, 0o755)
     cid = f"{PREFIX}v2cli-{uuid.uuid4().hex[:8]}"
@@ -668,7 +687,16 @@ def test_pyrunc_verbs_on_a_pure_v2_layout() -> None:
         assert proc.returncode == 0, proc.stderr
         # exec's process in the container's cgroup; paused, then running; its cpu time counted;
         # the sleep alone in ps; the cgroup gone after
-        assert proc.stdout.split() == [f"0::/pyrunc/{cid}", "paused", "running", "True", "1", "False"], proc.stdout
+        assert proc.stdout.split() == [
+            str(4 << 20),
+            str(8 << 20),
+            f"0::/pyrunc/{cid}",
+            "paused",
+            "running",
+            "True",
+            "1",
+            "False",
+        ], proc.stdout
         assert not host_dir.exists()
     finally:
         _remove_cgroup(host_dir, parent_too=not parent_was_there)

@@ -134,6 +134,19 @@ def test_controller_not_enabled(mgr: V2Manager) -> None:
         mgr.set(res(pids={"limit": 5}))
 
 
+def test_the_first_container_under_a_new_parent(mounts: Mounts, tmp_path: Path) -> None:
+    """Neither the container's cgroup nor its parent exists yet, and nothing is enabled in the
+    root's subtree_control: the plan (create's checks, before anything is made) takes what the
+    root has, which create then enables all the way down. It took the missing parent's
+    subtree_control, and refused every limit as "not enabled" (found on a pure v2 layout)."""
+    m = new_manager("c2", "/fresh/c2", mounts=mounts)
+    assert isinstance(m, V2Manager)
+    assert plan(m, pids={"limit": 5}) == [("pids.max", "5")]
+    (tmp_path / "cgroup.controllers").write_text("memory")  # what the host has is still the limit
+    with pytest.raises(CgroupError, match=r"the pids controller is not available in cgroup"):
+        plan(m, pids={"limit": 5})
+
+
 def test_cpu(mgr: V2Manager) -> None:
     assert plan(
         mgr,
