@@ -130,9 +130,10 @@ def bare_fork(cgroup_fd: int = -1) -> tuple[int, bool]:
     ends in execve or _exit (spawn.py, setns.py). Signals: the caller blocks all of them
     and runs the Python handlers of those already arrived (_handle_pending) first, so that no
     pending flag is copied for the child to handle again, as PyOS_AfterFork_Child would have
-    cleared it. With more than one thread, or without /proc, it is os.fork(). Only the one fork of
-    create and of exec takes this way: the two-stage create (a user namespace) measured the same
-    with it for stage 1 and for the init.
+    cleared it. With more than one thread, or without /proc, it is os.fork(). The one fork of create
+    and of exec takes this way, and stage 1 of a two-stage create (a user namespace) on cgroup v2,
+    to be born in its cgroup (below); on v1, stage 1 and the init it forks measured the same with
+    it, and stay on os.fork().
 
     With `cgroup_fd` (a cgroup v2 directory), the child is born in that cgroup (clone3 with
     CLONE_INTO_CGROUP, `placed` True): a move through cgroup.procs afterwards waits for an RCU

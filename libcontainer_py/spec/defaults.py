@@ -152,7 +152,9 @@ def default_config(cgroupns: bool | None = None) -> dict[str, Any]:
             "readonlyPaths": list(DEFAULT_READONLY_PATHS),
         },
     }
-    if _unified_host() if cgroupns is None else cgroupns:
+    if cgroupns is None:
+        cgroupns = _unified_host()
+    if cgroupns:
         config["linux"]["namespaces"].append({"type": "cgroup"})
     return config
 
