@@ -8,7 +8,8 @@ fork() copies only the calling thread, and a lock another thread held at that mo
 logging's, an import lock) stays locked forever in the child. So the child is started as
 `python -I -m libcontainer_py.init FD` through subprocess (fork+exec in C, safe with threads), reads
 its InitConfig as JSON from the sync socket, and runs the same stage1() as a forked child would. It
-costs an interpreter start and the imports (~0.1-0.2 s), which a notebook does not notice.
+costs an interpreter start and the imports (a `run()` of `true` took 20 ms against 6.4 forked,
+on 2026-12-01 here), which a notebook does not notice.
 """
 
 from __future__ import annotations
