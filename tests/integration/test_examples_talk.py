@@ -73,6 +73,48 @@ def test_talk_step(script: str, shows: list[str]) -> None:
     assert took < 60, f"{script} took {took:.1f} s"
 
 
+# Each script in a process with its own mount namespace where /sys/fs/cgroup is the host's cgroup2
+# hierarchy alone: a pure v2 host's layout, which the runtime meets with its v2 driver (as
+# tests/integration/test_cgroups_v1.py does; this host keeps its controllers on v1).
+_ON_PURE_V2 = r"""
+import os, runpy, sys
+from libcontainer_py import _sys
+from libcontainer_py._sys import consts as c
+
+_sys.unshare(c.CLONE_NEWNS)
+_sys.mount("none", "/", None, c.MS_REC | c.MS_PRIVATE, None)
+_sys.umount2("/sys/fs/cgroup", c.MNT_DETACH)
+_sys.mount("none", "/sys/fs/cgroup", "cgroup2", 0, None)
+sys.argv = [sys.argv[1]]
+sys.path.insert(0, os.path.dirname(sys.argv[0]))  # (as `python script.py` has it: _talk.py beside)
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+@pytest.mark.root
+@pytest.mark.skipif(
+    not os.path.isdir("/sys/fs/cgroup/unified"), reason="needs a hybrid host's cgroup2 mount at /sys/fs/cgroup/unified"
+)
+@pytest.mark.parametrize(("script", "shows"), TALK)
+def test_talk_step_on_a_pure_v2_layout(script: str, shows: list[str]) -> None:
+    """The talk on a cgroup v2 host: the same steps, the same transcript."""
+    before = _leftovers()
+    env = dict(os.environ, PYTHONPATH=str(EXAMPLES.parent))
+    p = subprocess.run(
+        [sys.executable, "-c", _ON_PURE_V2, str(EXAMPLES / script)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert p.stdout.rstrip().splitlines()[-1].startswith("ok: "), p.stdout
+    for text in shows:
+        assert text in p.stdout, (text, p.stdout)
+    assert _leftovers() <= before, "the example left its work directory behind"
+
+
 @pytest.mark.root
 @NEEDS_UTIL_LINUX
 def test_network_example_leaves_no_interface_here() -> None:
