@@ -204,7 +204,7 @@ def exec_process(
         from libcontainer_py import tty
 
         try:
-            return ExecResult(pid, tty.relay(console, lambda: poll_exit(pid), pid=pid), None)
+            return ExecResult(pid, tty.relay(console, pid), None)
         finally:
             os.close(console)
     return ExecResult(pid, wait_exit(pid), None)

@@ -23,7 +23,6 @@ import struct
 import termios
 import time
 import tty as _tty
-from collections.abc import Callable
 
 from libcontainer_py.errors import LibcontainerError
 
@@ -127,19 +126,21 @@ def receive_from_socket(listener: socket.socket, timeout: float = 30) -> int:
     return fds[0]
 
 
-def relay(
-    master: int, done: Callable[[], int | None], stdin: int = 0, stdout: int = 1, pid: int | None = None
-) -> int:
-    """Copy our stdin to the pty and the pty to our stdout until done() returns an exit status
-    (it polls the container's process). With a real terminal on stdin, it is put in raw mode (the
-    container's line discipline does the echo and ^C), restored at the end, and its window size is
-    followed. Returns done()'s status. `pid`, the process done() asks about: its pidfd wakes the
-    loop when it ends (without it, done() is asked every 50 ms: `pyrunc run` of `true` with a
-    terminal took 43 ms against 24 without one)."""
+def relay(master: int, pid: int, stdin: int = 0, stdout: int = 1) -> int:
+    """Copy our stdin to the pty and the pty to our stdout until process `pid` (our child: the
+    container's init, or exec's process) has ended; return its status as a shell gives it. With
+    a real terminal on stdin, it is put in raw mode (the container's line discipline does the
+    echo and ^C), restored at the end, and its window size is followed. The process's pidfd wakes
+    the loop when it ends (without one, before Linux 5.3, it looks every 50 ms: that polling made
+    `pyrunc run` of `true` with a terminal take 43 ms against 24 without one)."""
+    from libcontainer_py._exec import poll_exit  # (the parent's side only: not in the init)
+
+    def done() -> int | None:
+        return poll_exit(pid)
+
     exit_fd = -1
-    if pid is not None:
-        with contextlib.suppress(OSError):  # (a kernel before 5.3, or it has ended: done() says so)
-            exit_fd = os.pidfd_open(pid)
+    with contextlib.suppress(OSError):  # (a kernel before 5.3, or it has ended: done() says so)
+        exit_fd = os.pidfd_open(pid)
     saved = None
     with contextlib.suppress(termios.error):
         saved = termios.tcgetattr(stdin)

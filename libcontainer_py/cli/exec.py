@@ -135,10 +135,9 @@ def run(args: Namespace, ctx: Context) -> int:
         return 0
     if console is not None:
         from libcontainer_py import tty
-        from libcontainer_py._exec import poll_exit
 
         try:
-            return tty.relay(console, lambda: poll_exit(pid), pid=pid)
+            return tty.relay(console, pid)
         finally:
             os.close(console)
 

@@ -47,10 +47,9 @@ def run(args: Namespace, ctx: Context) -> int:
 
     if container.console is not None:  # a terminal: relay it; the pty delivers ^C and window size
         from libcontainer_py import tty
-        from libcontainer_py._exec import poll_exit
 
         try:
-            return tty.relay(container.console, lambda: poll_exit(container.pid), pid=container.pid)
+            return tty.relay(container.console, container.pid)
         finally:
             os.close(container.console)
             if not args.keep:

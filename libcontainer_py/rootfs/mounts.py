@@ -368,7 +368,8 @@ def _mount_cgroup(root_fd: int, target: int, real: str, plan: MountPlan, *, cgro
       at the namespace. When the kernel refuses (EPERM/EBUSY) we rbind the host's cgroup2 hierarchy
       instead, as runc does.
     * the same without a cgroup namespace: a bind of this process's own cgroup2 directory (the
-      container's), as for v1 below. Not a fresh mount (runc's): made from the host's cgroup
+      container's with the v2 driver; on a hybrid host, where the v1 driver leaves the cgroup2
+      one alone, the runtime's), as for v1 below. Not a fresh mount (runc's): made from the host's cgroup
       namespace, a cgroup2 mount applies its options to the root of the whole hierarchy, so a
       systemd host's nsdelegate and memory_recursiveprot were cleared for everyone (the host's
       mountinfo shows it); it waited ~6 ms for an RCU grace period after an idle moment; and it
