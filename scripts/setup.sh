@@ -42,6 +42,10 @@ if [ ! -f "$stamp" ] || [ -n "$(find pyproject.toml setup.py libcontainer_py/_sy
     .venv/bin/python -m pip uninstall -q -y setuptools >/dev/null 2>&1 || true
     touch "$stamp"
 fi
+# pyrunc's launcher: pip's console script, replaced by one that starts the interpreter without
+# `site` (~1 ms of every call: libcontainer_py/launcher.py). Written after every install, since
+# pip writes its own again, and after the last change to site-packages, whose mtime it records.
+.venv/bin/python -m libcontainer_py.launcher >/dev/null
 # Bytecode for the package, written now: where PYTHONDONTWRITEBYTECODE is set (it is on some
 # machines), every pyrunc call would otherwise compile the modules it imports again (~7 ms).
 .venv/bin/python -m compileall -q libcontainer_py >/dev/null
