@@ -302,7 +302,7 @@ def create(
         cgroup_fd = -1
         assert p.cgroups is not None
         v2_dir = p.cgroups.paths().get("")
-        if v2_dir is not None and choose(spawn) == "fork":
+        if v2_dir is not None and choose(spawn) in ("fork", "forkserver"):
             # cgroup v2: made now, for the first child to be born in it rather than moved in
             # through cgroup.procs, whose lock waits ~10 ms for an RCU grace period after an idle
             # moment (pidfork.bare_fork). v1 joins through `tasks` after the fork: no wait. (A
@@ -311,9 +311,16 @@ def create(
             cgroup_fd = os.open(v2_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
             if is_single(spawn, cfg):
-                forked = fork_single(cfg, child_sock, stdio, parent_sock, cgroup_fd)
-                if forked is not None:
-                    stage1, placed = forked
+                if choose(spawn) == "forkserver":
+                    from libcontainer_py.init.forkserver import spawn_child
+                    from libcontainer_py.init.spawn import off_our_cpu
+
+                    stage1, placed = spawn_child(cfg, child_sock, stdio, single=True, cgroup_fd=cgroup_fd)
+                    off_our_cpu(stage1, cfg.cpus)
+                else:
+                    forked = fork_single(cfg, child_sock, stdio, parent_sock, cgroup_fd)
+                    if forked is not None:
+                        stage1, placed = forked
             single = stage1 is not None
             with subreaper(active=not single):
                 if stage1 is None:

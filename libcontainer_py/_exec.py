@@ -139,7 +139,21 @@ def exec_process(
     try:
         # One child, our own, when this caller can fork (init/setns.py spawn_one); else two stages:
         # stage 1 exits once stage 2 is born, which we wait for as their subreaper.
-        one = spawn_one(cfg, child_sock, stdio, parent_sock) if choose(spawn) == "fork" else None
+        chosen = choose(spawn)
+        if chosen == "fork":
+            one = spawn_one(cfg, child_sock, stdio, parent_sock)
+        elif chosen == "forkserver":
+            from libcontainer_py.init.forkserver import spawn_child as fork_by_server
+            from libcontainer_py.init.setns import open_v2_cgroup
+
+            cgroup_fd = open_v2_cgroup(cfg)
+            try:
+                one, _ = fork_by_server(cfg, child_sock, stdio, single=True, cgroup_fd=cgroup_fd)
+            finally:
+                if cgroup_fd >= 0:
+                    os.close(cgroup_fd)
+        else:
+            one = None
         if one is not None:
             pid = one
             pids.append(pid)

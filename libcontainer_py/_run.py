@@ -51,10 +51,13 @@ def run(
     input: bytes | None = None,
     check: bool = False,
     timeout: float | None = None,
+    spawn: str = "auto",
 ) -> CompletedContainer:
     """Create, start and wait for a container, then delete it. `args` replaces process.args.
     With capture_output the container's stdout and stderr are returned as bytes (they go to this
-    process's own stdio otherwise); `input` is written to its stdin. Works from a notebook."""
+    process's own stdio otherwise); `input` is written to its stdin. Works from a notebook.
+    `spawn`: how the container's first child is started (Container.create: "auto", "fork",
+    "exec", "forkserver")."""
     from libcontainer_py._specload import as_runtime, load_spec
     from libcontainer_py.container import Container
 
@@ -95,7 +98,9 @@ def run(
         out_r, out_w = pipe() if capture_output else (None, None)
         err_r, err_w = pipe() if capture_output else (None, None)
         # start=True: the program runs as soon as the container is set up (no exec fifo round trip).
-        container = Container.create(cid, bundle, spec=spec, root=root, stdio=(stdin_r, out_w, err_w), start=True)
+        container = Container.create(
+            cid, bundle, spec=spec, root=root, stdio=(stdin_r, out_w, err_w), start=True, spawn=spawn
+        )
         try:
             # Our copies of the child's ends must go, or we would never see EOF.
             for fd in (stdin_r, out_w, err_w):

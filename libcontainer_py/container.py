@@ -226,7 +226,10 @@ class Container:
         Everything in the config is applied except running the program, which waits for start().
         With start=True the program runs as soon as the container is set up, without that wait
         (what run() does; no round trip through the exec fifo), and the poststart hooks have run
-        when this returns. On any failure nothing is left behind: no state, no process, no mount."""
+        when this returns. On any failure nothing is left behind: no state, no process, no mount.
+        `spawn`: how its first child is started: "fork" (this process forks), "forkserver" (this
+        process's fork server forks it: init/forkserver.py), "exec" (a fresh interpreter), or
+        "auto": "fork" with one thread, else "forkserver" where it can run, else "exec"."""
         from libcontainer_py import _create
 
         report = warn or _default_warn

@@ -51,6 +51,18 @@ def _default_state_root() -> Iterator[None]:
             os.rmdir(DEFAULT_ROOT)
 
 
+@pytest.fixture(autouse=True)
+def _no_fork_server_left() -> Iterator[None]:
+    """A test that ran a container from a thread, or with spawn="forkserver", started this
+    process's fork server (libcontainer_py/init/forkserver.py): it ends with the test."""
+    yield
+    import sys
+
+    forkserver = sys.modules.get("libcontainer_py.init.forkserver")
+    if forkserver is not None:
+        forkserver.stop()
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests marked ``root`` need real privileges (namespaces, mounts): skip them, saying why, otherwise."""
     if IS_ROOT:

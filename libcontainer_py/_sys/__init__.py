@@ -462,6 +462,16 @@ def clone_into_cgroup(cgroup_fd: int) -> int:
     return int(pid)
 
 
+def clone_sibling(cgroup_fd: int = -1) -> int:
+    """clone3(2) with CLONE_PARENT: a copy of this process that is a child of our parent, which
+    gets its SIGCHLD and waits for it; born in the cgroup v2 directory ``cgroup_fd`` unless -1. The
+    pid, 0 in the child. For one thread only, as fork() above: init/forkserver.py is its one user."""
+    pid = _lib().lc_clone_sibling(cgroup_fd)
+    if pid < 0:
+        _fail(-pid, "clone_sibling", cgroup_fd)
+    return int(pid)
+
+
 def renameat2(olddirfd: int, oldpath: StrOrBytesPath, newdirfd: int, newpath: StrOrBytesPath, flags: int = 0) -> None:
     """renameat2(2): ``flags`` RENAME_EXCHANGE swaps the two paths atomically, RENAME_NOREPLACE refuses
     to replace."""

@@ -70,6 +70,7 @@ int lc_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *ne
 int lc_getcpu(void);
 int lc_fork(void);
 int lc_clone_into_cgroup(int cgroup_fd);
+int lc_clone_sibling(int cgroup_fd);
 int lc_bpf_prog_load(uint32_t prog_type, const void *insns, uint32_t insn_cnt, const char *license,
                      char *log_buf, uint32_t log_size, const char *name);
 int lc_bpf_prog_query(int target_fd, uint32_t attach_type, uint32_t *prog_ids, uint32_t *prog_cnt);
@@ -324,6 +325,27 @@ static int lc_clone_into_cgroup(int cgroup_fd)
     args.flags = 0x200000000ULL; /* CLONE_INTO_CGROUP */
     args.exit_signal = SIGCHLD;
     args.cgroup = (uint64_t)cgroup_fd;
+    r = syscall(SYS_clone3, &args, sizeof args);
+    return r < 0 ? -errno : (int)r;
+}
+
+/* clone3(2) with CLONE_PARENT: the child is our parent's, not ours (its exit signal, SIGCHLD, goes
+   to our parent, who waits for it), with a copy of our memory; born in the cgroup v2 directory
+   `cgroup_fd` unless it is -1. The fork server's one call (init/forkserver.py): it forks the
+   container's first child for its caller. The pid, 0 in the child, or -errno. Raw, as above. */
+static int lc_clone_sibling(int cgroup_fd)
+{
+    struct {
+        uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
+        uint64_t set_tid, set_tid_size, cgroup;
+    } args;
+    long r;
+    memset(&args, 0, sizeof args);
+    args.flags = 0x00008000ULL; /* CLONE_PARENT; exit_signal must be 0: the parent's is used */
+    if (cgroup_fd >= 0) {
+        args.flags |= 0x200000000ULL; /* CLONE_INTO_CGROUP */
+        args.cgroup = (uint64_t)cgroup_fd;
+    }
     r = syscall(SYS_clone3, &args, sizeof args);
     return r < 0 ? -errno : (int)r;
 }

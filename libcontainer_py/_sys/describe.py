@@ -216,6 +216,11 @@ def clone_into_cgroup(cgroup_fd: int) -> str:
     return f"clone3 CLONE_INTO_CGROUP (cgroup fd {cgroup_fd})"
 
 
+def clone_sibling(cgroup_fd: int = -1) -> str:
+    into = f", CLONE_INTO_CGROUP (cgroup fd {cgroup_fd})" if cgroup_fd >= 0 else ""
+    return f"clone3 CLONE_PARENT{into}"
+
+
 def bpf_prog_load(prog_type: int, insns: bytes, license: str, name: str, log: bytearray | None = None) -> str:
     return f"bpf BPF_PROG_LOAD (type {prog_type}, {len(insns) // 8} instructions, {name!r}, license {license!r})"
 

@@ -38,7 +38,7 @@ NEW = "new"  # `pidns`: a new pid namespace (unshare) rather than a path to join
 
 
 def fork_in_pidns(
-    pidns: str | None, *, nondumpable: bool = False, cgroup_fd: int = -1
+    pidns: str | None, *, nondumpable: bool = False, cgroup_fd: int = -1, sibling: bool = False
 ) -> tuple[int, Any, bool] | None:
     """fork(); the child is born in `pidns` (a /proc/PID/ns/pid path, NEW, or None: ours).
 
@@ -50,7 +50,9 @@ def fork_in_pidns(
     takes its two stages.
     `nondumpable`: the child is non-dumpable from its first instruction (the dumpable flag is cleared
     across the fork, which copies it): for a child born among the container's processes, which
-    could otherwise open its /proc/PID/exe and fd/ before it closed the caller's fds."""
+    could otherwise open its /proc/PID/exe and fd/ before it closed the caller's fds.
+    `sibling`: the child is our parent's (clone3 CLONE_PARENT: the fork server's children,
+    init/forkserver.py), not ours."""
     dumpable = _sys.prctl(PR_GET_DUMPABLE) if nondumpable else 0
     if dumpable not in (0, 1):
         return None
@@ -83,7 +85,7 @@ def fork_in_pidns(
             elif own >= 0:
                 _sys.unshare(c.CLONE_NEWPID)
             try:
-                pid, placed = bare_fork(cgroup_fd)
+                pid, placed = _sibling(cgroup_fd) if sibling else bare_fork(cgroup_fd)
             finally:
                 if pid != 0 and own >= 0:
                     _sys.setns(own, c.CLONE_NEWPID)
@@ -93,7 +95,8 @@ def fork_in_pidns(
     except BaseException:
         if pid > 0:  # the restore failed: the child must not run on
             os.kill(pid, _signal.SIGKILL)
-            os.waitpid(pid, 0)
+            if not sibling:  # (a sibling is our parent's to wait for)
+                os.waitpid(pid, 0)
         raise
     finally:
         if pid != 0:
@@ -156,6 +159,17 @@ def bare_fork(cgroup_fd: int = -1) -> tuple[int, bool]:
         except OSError:  # (SyscallError) nothing was forked
             pass
     return _sys.fork(), False
+
+
+def _sibling(cgroup_fd: int) -> tuple[int, bool]:
+    """The fork server's fork (it has one thread): born in the cgroup v2 directory `cgroup_fd`
+    when the kernel can, else where we are (the caller then moves it in, as after os.fork)."""
+    if cgroup_fd >= 0:
+        try:
+            return _sys.clone_sibling(cgroup_fd), True
+        except OSError:  # (SyscallError) nothing was forked
+            pass
+    return _sys.clone_sibling(-1), False
 
 
 def _handle_pending() -> None:

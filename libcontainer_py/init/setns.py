@@ -97,12 +97,7 @@ def spawn_one(
     pidns = next((path for t, path in cfg.join if t == "pid"), None)
     # cgroup v2: born in the container's cgroup (pidfork.bare_fork), not moved in through
     # cgroup.procs and its wait after an idle moment; v1 joins through `tasks`, which has none.
-    cgroup_fd = -1
-    if not cfg.cgroup_join and "" in cfg.cgroup_paths:
-        try:  # noqa: SIM105  (not contextlib: its import costs ~3 ms of every pyrunc exec)
-            cgroup_fd = os.open(cfg.cgroup_paths[""], os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        except OSError:  # (the child's own join then says what is wrong)
-            pass
+    cgroup_fd = open_v2_cgroup(cfg)
     try:
         forked = fork_in_pidns(pidns, nondumpable=True, cgroup_fd=cgroup_fd)
     finally:
@@ -116,11 +111,22 @@ def spawn_one(
     return pid
 
 
+def open_v2_cgroup(cfg: ExecConfig) -> int:
+    """The container's cgroup v2 directory, for the child to be born in; -1 on v1 (joined through
+    `tasks`, which has no wait) or when it cannot be opened (the child's own join then says why)."""
+    if not cfg.cgroup_join and "" in cfg.cgroup_paths:
+        try:
+            return os.open(cfg.cgroup_paths[""], os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError:
+            pass
+    return -1
+
+
 def _one_child(
     cfg: ExecConfig,
     sock: _socket.socket,
     stdio: tuple[int | None, ...],
-    close_in_child: _socket.socket,
+    close_in_child: _socket.socket | None,
     mask: set[int],
     placed: bool = False,
 ) -> NoReturn:
@@ -129,7 +135,8 @@ def _one_child(
         # Stopped here, the child is at its most exposed: in the container's pid namespace with
         # every fd of the caller (test_escape_fds.py).
         checkpoint("exec:born")
-        close_in_child.close()
+        if close_in_child is not None:  # (None: the fork server's child, which has no copy of it)
+            close_in_child.close()
         for target, fd in enumerate(stdio):
             if fd is not None and fd != target:
                 os.dup2(fd, target)

@@ -1,5 +1,6 @@
-"""The two ways the init comes to life (init/spawn.py): fork, and a fresh interpreter that a
-threaded caller (a Jupyter kernel) gets by default. Both run the same container the same way."""
+"""The ways the init comes to life (init/spawn.py): fork, a fresh interpreter, and the fork server
+that a threaded caller (a Jupyter kernel) gets by default (init/forkserver.py, which
+test_forkserver.py tests further). All run the same container the same way."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ def scratch() -> Iterator[Path]:
         shutil.rmtree(d)
 
 
-@pytest.mark.parametrize("mode", ["fork", "exec"])
+@pytest.mark.parametrize("mode", ["fork", "exec", "forkserver"])
 def test_modes_run_the_same_container(scratch: Path, mode: str) -> None:
     bundle = lc.make_busybox_bundle(scratch / "b", args=["true"])
     spec = (
@@ -65,13 +66,13 @@ def test_modes_run_the_same_container(scratch: Path, mode: str) -> None:
     assert not (scratch / "state" / f"c-{mode}").exists()
 
 
-def test_a_threaded_caller_gets_a_fresh_interpreter(scratch: Path) -> None:
+def test_a_threaded_caller_gets_the_fork_server(scratch: Path) -> None:
     assert choose("auto") == "fork"
     stop = threading.Event()
     thread = threading.Thread(target=stop.wait)
     thread.start()
     try:
-        assert choose("auto") == "exec"
+        assert choose("auto") == "forkserver"
         bundle = lc.make_busybox_bundle(scratch / "b", args=["sh", "-c", "echo out; echo err >&2; exit 3"])
         result = lc.run(bundle, capture_output=True, root=str(scratch / "state"))
     finally:
@@ -114,8 +115,9 @@ def _status(pid: int, key: str) -> str:
     raise AssertionError(f"no {key} in /proc/{pid}/status")
 
 
+@pytest.mark.parametrize("mode", ["fork", "forkserver"])
 @pytest.mark.parametrize("userns", [False, True])
-def test_single_stage_init_is_our_child_in_its_pid_namespace(scratch: Path, userns: bool) -> None:
+def test_single_stage_init_is_our_child_in_its_pid_namespace(scratch: Path, userns: bool, mode: str) -> None:
     """Without a user namespace the init is forked straight into its new pid namespace (no stage
     1, child.single_stage): it is our own child, pid 1 there, and our pid_for_children is back to
     our own namespace afterwards. With one, stage 1 forks it: it is our child only as the orphan
@@ -127,7 +129,7 @@ def test_single_stage_init_is_our_child_in_its_pid_namespace(scratch: Path, user
             host_id=100000, container_id=0, size=65536
         )
     own = os.stat("/proc/self/ns/pid").st_ino
-    c = Container.create(f"single-{userns}", bundle, spec=builder.build(), root=str(scratch / "state"), spawn="fork")
+    c = Container.create(f"single-{userns}", bundle, spec=builder.build(), root=str(scratch / "state"), spawn=mode)
     try:
         assert os.stat("/proc/self/ns/pid_for_children").st_ino == own
         assert os.stat("/proc/self/ns/pid").st_ino == own
@@ -238,9 +240,10 @@ def test_fork_in_pidns_declines_when_it_could_not_put_pid_for_children_back() ->
     assert os.waitstatus_to_exitcode(status) == 0
 
 
+@pytest.mark.parametrize("mode", ["fork", "forkserver"])
 @pytest.mark.parametrize("userns", [False, True])
 @pytest.mark.parametrize("restricted", [False, True])
-def test_the_container_gets_the_callers_cpu_affinity(scratch: Path, userns: bool, restricted: bool) -> None:
+def test_the_container_gets_the_callers_cpu_affinity(scratch: Path, userns: bool, restricted: bool, mode: str) -> None:
     """create moves its first child off the parent's CPU for its first steps (spawn.py
     off_our_cpu); the child takes the caller's affinity back before it joins the cgroup. What the
     container's process sees is the caller's set, with one stage or two; a caller allowed one CPU
@@ -256,7 +259,7 @@ def test_the_container_gets_the_callers_cpu_affinity(scratch: Path, userns: bool
     os.sched_setaffinity(0, want)
     try:
         for i in range(3):  # the child's first CPU varies: more than one chance to get it wrong
-            r = lc.run(bundle, spec=builder.build(), root=str(scratch / "state"), capture_output=True)
+            r = lc.run(bundle, spec=builder.build(), root=str(scratch / "state"), capture_output=True, spawn=mode)
             assert r.returncode == 0, r
             seen: set[int] = set()
             for part in r.stdout.decode().split(":", 1)[1].strip().split(","):
