@@ -356,6 +356,7 @@ def stage2(cfg: InitConfig, sock: _socket.socket) -> NoReturn:
                 stage = "startContainer hooks"
                 hooks.run_hooks_in_container("startContainer", start_hooks, {**cfg.hook_state, "status": "created"})
         ps.close_fds_from(3 + cfg.preserve_fds)
+        ps.default_signals()
         os.execve(exe, args, env)
     except BaseException as exc:
         if sock.fileno() >= 0:

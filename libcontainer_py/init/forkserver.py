@@ -59,7 +59,7 @@ START_TIMEOUT = 60.0
 # What a child inherits that its config may leave alone, read by the caller's thread and by the
 # server (one thread): equal, or the server is a copy of another caller (see the docstring).
 _NAMESPACES = ("mnt", "net", "pid_for_children", "user", "uts", "ipc", "cgroup", "time_for_children")
-_STATUS = ("Umask", "Uid", "Gid", "Groups", "NoNewPrivs", "Seccomp", "CapInh", "CapPrm", "CapEff",
+_STATUS = ("Umask", "Uid", "Gid", "Groups", "SigIgn", "NoNewPrivs", "Seccomp", "CapInh", "CapPrm", "CapEff",
            "CapBnd", "CapAmb", "Cpus_allowed_list", "Mems_allowed_list")  # fmt: skip
 
 
@@ -340,9 +340,15 @@ def _child(cfg: AnyConfig, msg: dict[str, Any], fds: list[int], targets: list[tu
     exec_stage1(cfg, sock)
 
 
+def _ignore(_signum: int, _frame: Any) -> None:
+    """A Ctrl-C at the caller's terminal reaches the server too (one process group): it goes on.
+    Caught, not ignored: an ignored signal would stay ignored in the containers' programs."""
+
+
 def serve(fd: int) -> None:
     sock = _socket.socket(fileno=fd)
     parent = os.getppid()
+    _signal.signal(_signal.SIGINT, _ignore)
     try:
         _preload()
     except BaseException as exc:

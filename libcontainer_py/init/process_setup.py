@@ -6,6 +6,7 @@ value asked and the limit (runc says only "error setting rlimit type 7").
 
 from __future__ import annotations
 
+import _signal  # type: ignore[import-not-found]  # (no stub) not signal: its enums cost ~1 ms
 import os
 import stat
 
@@ -239,3 +240,18 @@ def finalize_process(
     if not args:
         raise ConfigError("must not be empty", path="process.args")
     return look_path(args[0], env), args, env
+
+
+# What the Python interpreter ignores at its start and a program does not expect to: SIGPIPE (a
+# write to a closed pipe raises EPIPE in Python rather than killing it) and SIGXFSZ. An ignored
+# signal stays ignored across execve, so without this a container's process started from Python
+# (pyrunc, a library caller, the fork server) ignored both, which one started by runc from the
+# same shell does not: `yes | head -1` in it printed "write error" instead of ending quietly.
+# Set back as subprocess's restore_signals does for the programs it starts.
+_RESTORED_SIGNALS = tuple(getattr(_signal, name) for name in ("SIGPIPE", "SIGXFSZ", "SIGXFZ") if hasattr(_signal, name))
+
+
+def default_signals() -> None:
+    """Right before execve: the signals the interpreter ignores back to their default action."""
+    for signum in _RESTORED_SIGNALS:
+        _signal.signal(signum, _signal.SIG_DFL)

@@ -228,5 +228,6 @@ def _setup_and_exec(cfg: ExecConfig, sock: _socket.socket, stage: ps.Stage) -> N
         seccomp_load=(lambda: load_seccomp(cfg.seccomp, sock)) if cfg.seccomp is not None else None,
     )
     ps.close_fds_from(3 + cfg.preserve_fds)
+    ps.default_signals()
     # The sync socket is close-on-exec: the parent sees EOF when execve has succeeded.
     os.execve(path, args, env)

@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.runc, pytest.mark.skipif(RUNC is None, reason="runc is
 SCRIPT = (
     "echo '== id'; id; "
     "echo '== status'; "
-    "grep -E '^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs|Uid|Gid|Groups|Seccomp_filters):' /proc/self/status; "
+    "grep -E '^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs|Uid|Gid|Groups|Seccomp_filters|SigIgn|SigBlk):' /proc/self/status; "
     "echo '== ulimit'; ulimit -n; ulimit -Hn; "
     "echo '== hostname'; hostname; "
     "echo '== umask'; umask; "

@@ -36,6 +36,38 @@ def test_exec_joins_every_namespace_and_status_propagates(rt: Any) -> None:
     assert r.out.split()[:2] == ["sleep", "60"] and int(r.out.split()[-1]) > 1
 
 
+def test_exec_and_library_processes_get_the_signals_python_ignores_back(rt: Any) -> None:
+    """Python ignores SIGPIPE and SIGXFSZ from its start, and an ignored signal stays ignored
+    across execve: the container's programs used to inherit that from pyrunc and from a library
+    caller (runc's do not: test_container_runc_diff.py). What they get is their caller's set
+    without those two, as subprocess gives its children; the library's fork server too."""
+    import signal
+
+    from libcontainer_py.init import forkserver
+
+    ours = int(Path("/proc/self/status").read_text().split("SigIgn:")[1].split()[0], 16)
+    want = ours & ~((1 << (signal.SIGPIPE - 1)) | (1 << (signal.SIGXFSZ - 1)))
+    assert ours != want  # (this test runs in Python: both are ignored here)
+    cid, _ = running(rt)
+    probe = ["grep", "SigIgn", "/proc/self/status"]
+    r = rt.pyrunc("exec", cid, *probe)
+    assert r.rc == 0 and int(r.out.split()[1], 16) == want, r
+    container = Container.load(cid, rt.root)
+    for mode in ("fork", "forkserver"):
+        read, write = os.pipe()
+        try:
+            res = container.exec({"args": probe, "cwd": "/"}, spawn=mode, stdio=(None, write, None))
+            os.close(write)
+            write = -1
+            assert res.exit_status == 0
+            assert int(os.read(read, 200).split()[1], 16) == want, mode
+        finally:
+            os.close(read)
+            if write >= 0:
+                os.close(write)
+    forkserver.stop()
+
+
 def test_exec_flags(rt: Any) -> None:
     cid, _ = running(rt)
     r = rt.pyrunc(
