@@ -128,7 +128,10 @@ class _Server:
         # The server's first clone3(CLONE_PARENT), made at its start to learn that it can (not
         # before Linux 5.3; a seccomp profile may refuse clone3, as Docker's did): a child of ours
         # that exited at once.
-        os.waitpid(int(msg["trial"]), 0)
+        try:  # noqa: SIM105  (not contextlib: ~3 ms to import)
+            os.waitpid(int(msg["trial"]), 0)
+        except ChildProcessError:  # reaped already by a waitpid(-1) of the caller's (an asyncio watcher)
+            pass
 
     def stop(self) -> None:
         self.sock.close()
@@ -144,6 +147,16 @@ class _Server:
 _lock = _thread.allocate_lock()
 _server: _Server | None = None
 _broken: str | None = None  # why this process cannot have a fork server (usable())
+
+
+def _after_fork_in_child() -> None:
+    """A fork of the caller: another thread may have held the lock, and the server is the
+    parent's (the child's first request starts its own: _current)."""
+    global _lock
+    _lock = _thread.allocate_lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def usable() -> bool:

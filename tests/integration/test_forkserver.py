@@ -195,3 +195,28 @@ def test_where_clone3_is_refused_auto_takes_a_fresh_interpreter(scratch: Path) -
     assert r.returncode == 0, r.stderr
     assert "mode exec" in r.stdout and "run 0 b'ran\\n'" in r.stdout, r.stdout
     assert "clone3" in r.stdout.split("why", 1)[1]
+
+
+def test_a_fork_of_the_caller_gets_its_own_server(scratch: Path) -> None:
+    lc.make_busybox_bundle(scratch / "b", args=["sh", "-c", "echo ran"])
+    r = _caller(f"""
+        import os
+        import libcontainer_py as lc
+        from libcontainer_py.init import forkserver
+        def run():
+            res = lc.run({str(scratch / "b")!r}, root={str(scratch / "state")!r}, spawn="forkserver",
+                         capture_output=True)
+            return res.returncode, res.stdout, forkserver._server.proc.pid
+        first = run()
+        pid = os.fork()
+        if pid == 0:
+            child = run()
+            forkserver.stop()
+            print("child", child[0], child[1], child[2] != first[2], flush=True)
+            os._exit(0)
+        os.waitpid(pid, 0)
+        again = run()
+        print("parent", again[0], again[1], again[2] == first[2], flush=True)
+    """)
+    assert r.returncode == 0, r.stderr
+    assert "child 0 b'ran\\n' True" in r.stdout and "parent 0 b'ran\\n' True" in r.stdout, r.stdout
