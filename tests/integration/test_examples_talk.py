@@ -150,6 +150,11 @@ def test_notebook_runs_and_shows_the_containers_output() -> None:
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs = []
+    # And one cell more, not saved: which way the kernel (it has threads) started the containers.
+    nb.cells.append(nbformat.v4.new_code_cell(
+        "import sys; fs = sys.modules.get('libcontainer_py.init.forkserver')\n"
+        "print(fs is not None and fs._server is not None and fs._server.proc.poll() is None, fs and fs._broken)"
+    ))  # fmt: skip
     client = nbclient.NotebookClient(
         nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(EXAMPLES)}}
     )
@@ -164,4 +169,5 @@ def test_notebook_runs_and_shows_the_containers_output() -> None:
     assert outputs[2].splitlines()[0].startswith("uid=0(root) gid=0(root)"), outputs[2]
     assert outputs[2].splitlines()[1].split() == ["0", "100000", "65536"], outputs[2]
     assert outputs[3].split() == ["Uid:", *["100000"] * 4, "Gid:", *["100000"] * 4], outputs[3]
+    assert outputs[-1] == "True None\n", outputs[-1]  # the fork server forked them, and runs still
     assert set(glob.glob("/tmp/lcpy-notebook-*")) | _leftovers() <= before
