@@ -316,6 +316,7 @@ def _fork(msg: dict[str, Any], fds: list[int]) -> tuple[int, bool]:
     pid, _mask, placed = forked
     if pid == 0:  # pragma: no cover - the child
         _child(cfg, msg, fds[:n], targets, single, placed)
+        os._exit(1)  # (never reached: the child ends in execve or _exit, and never serves)
     return pid, placed
 
 
@@ -398,5 +399,13 @@ def serve(fd: int) -> None:
         sync.send(sock, "forked", pid=pid, placed=placed)
 
 
+def main() -> None:
+    try:
+        serve(int(sys.argv[1]))
+    except BaseException as exc:  # one line on the caller's stderr, never a traceback
+        os.write(2, f"pyrunc fork server: {exc or type(exc).__name__}\n".encode(errors="replace"))
+        os._exit(1)
+
+
 if __name__ == "__main__":
-    serve(int(sys.argv[1]))
+    main()

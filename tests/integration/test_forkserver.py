@@ -220,3 +220,17 @@ def test_a_fork_of_the_caller_gets_its_own_server(scratch: Path) -> None:
     """)
     assert r.returncode == 0, r.stderr
     assert "child 0 b'ran\\n' True" in r.stdout and "parent 0 b'ran\\n' True" in r.stdout, r.stdout
+
+
+def test_a_server_that_died_is_replaced(scratch: Path) -> None:
+    import signal
+
+    bundle = lc.make_busybox_bundle(scratch / "b", args=["true"])
+    assert lc.run(bundle, root=str(scratch / "state"), spawn="forkserver").returncode == 0
+    first = forkserver._server
+    assert first is not None
+    os.kill(first.proc.pid, signal.SIGKILL)
+    first.proc.wait(timeout=10)
+    assert lc.run(bundle, root=str(scratch / "state"), spawn="forkserver").returncode == 0
+    assert forkserver._server is not None and forkserver._server is not first
+    assert _alive(forkserver._server.proc.pid)
