@@ -314,7 +314,9 @@ static int lc_fork(void)
 #ifndef SYS_clone3
 #define SYS_clone3 435
 #endif
-static int lc_clone_into_cgroup(int cgroup_fd)
+#define LC_CLONE_PARENT 0x00008000ULL
+#define LC_CLONE_INTO_CGROUP 0x200000000ULL
+static int lc_clone3(uint64_t flags, uint64_t exit_signal, int cgroup_fd)
 {
     struct {
         uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
@@ -322,32 +324,29 @@ static int lc_clone_into_cgroup(int cgroup_fd)
     } args;
     long r;
     memset(&args, 0, sizeof args);
-    args.flags = 0x200000000ULL; /* CLONE_INTO_CGROUP */
-    args.exit_signal = SIGCHLD;
-    args.cgroup = (uint64_t)cgroup_fd;
+    args.flags = flags;
+    args.exit_signal = exit_signal;
+    if (cgroup_fd >= 0) {
+        args.flags |= LC_CLONE_INTO_CGROUP;
+        args.cgroup = (uint64_t)cgroup_fd;
+    }
     r = syscall(SYS_clone3, &args, sizeof args);
     return r < 0 ? -errno : (int)r;
+}
+
+static int lc_clone_into_cgroup(int cgroup_fd)
+{
+    return lc_clone3(0, SIGCHLD, cgroup_fd);
 }
 
 /* clone3(2) with CLONE_PARENT: the child is our parent's, not ours (its exit signal, SIGCHLD, goes
    to our parent, who waits for it), with a copy of our memory; born in the cgroup v2 directory
    `cgroup_fd` unless it is -1. The fork server's one call (init/forkserver.py): it forks the
-   container's first child for its caller. The pid, 0 in the child, or -errno. Raw, as above. */
+   container's first child for its caller. The pid, 0 in the child, or -errno. Raw, as above.
+   exit_signal must be 0 with CLONE_PARENT: the kernel uses our own. */
 static int lc_clone_sibling(int cgroup_fd)
 {
-    struct {
-        uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
-        uint64_t set_tid, set_tid_size, cgroup;
-    } args;
-    long r;
-    memset(&args, 0, sizeof args);
-    args.flags = 0x00008000ULL; /* CLONE_PARENT; exit_signal must be 0: the parent's is used */
-    if (cgroup_fd >= 0) {
-        args.flags |= 0x200000000ULL; /* CLONE_INTO_CGROUP */
-        args.cgroup = (uint64_t)cgroup_fd;
-    }
-    r = syscall(SYS_clone3, &args, sizeof args);
-    return r < 0 ? -errno : (int)r;
+    return lc_clone3(LC_CLONE_PARENT, 0, cgroup_fd);
 }
 
 /* The CPU this thread runs on, or -errno (glibc's sched_getcpu: the vDSO, no system call). */
