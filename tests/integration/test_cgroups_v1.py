@@ -518,7 +518,11 @@ import libcontainer_py as lc
 from libcontainer_py.cgroups import detect_mounts
 
 print(detect_mounts().layout.value)
-r = lc.run(sys.argv[1], root=sys.argv[2], container_id=sys.argv[3], capture_output=True)
+r = lc.run(sys.argv[1], root=sys.argv[2], container_id=sys.argv[3], capture_output=True, spawn=sys.argv[4])
+if sys.argv[4] == "forkserver":
+    from libcontainer_py.init import forkserver
+
+    forkserver.stop()
 sys.stdout.write(r.stdout.decode())
 sys.stderr.write(r.stderr.decode())
 # the hierarchy's flags after the container's mount of it
@@ -557,13 +561,15 @@ def _set_cgroup2_flags(flags: str) -> None:
 
 
 @needs_unified
+@pytest.mark.parametrize("spawn", ["fork", "forkserver"])
 @pytest.mark.parametrize("userns", [False, True], ids=["single-stage", "user-namespace"])
-def test_a_container_on_a_pure_v2_layout(userns: bool) -> None:
+def test_a_container_on_a_pure_v2_layout(userns: bool, spawn: str) -> None:
     """End to end on the v2 driver: a container created, run and deleted where /sys/fs/cgroup is
     a cgroup2 mount alone (a private mount namespace of a child process here). It is born in its
     cgroup, gets the device program of the default rules, sees its cgroup, and at /sys/fs/cgroup
     its own cgroup directory (no cgroup namespace: a bind, not a fresh mount, which would have
-    cleared the hierarchy's nsdelegate for the whole host), and its cgroup is gone after."""
+    cleared the hierarchy's nsdelegate for the whole host), and its cgroup is gone after. The
+    same from the fork server (init/forkserver.py), which clones the child into the cgroup."""
     work = Path(tempfile.mkdtemp(prefix=PREFIX))
     os.chmod(work, 0o755)
     cid = f"{PREFIX}v2-{uuid.uuid4().hex[:8]}"
@@ -586,7 +592,7 @@ def test_a_container_on_a_pure_v2_layout(userns: bool) -> None:
             config["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
             (bundle / "config.json").write_text(json.dumps(config))
         proc = subprocess.run(
-            [sys.executable, "-c", _PURE_V2_CALLER, str(bundle), str(work / "state"), cid],
+            [sys.executable, "-c", _PURE_V2_CALLER, str(bundle), str(work / "state"), cid, spawn],
             capture_output=True,
             text=True,
             timeout=60,
