@@ -31,8 +31,8 @@ setns._one_child, setns.exec_stage1).
 What a child inherits from its parent that config.json does not set (its namespaces, cgroup,
 rlimits, umask, capabilities, affinity, oom_score_adj, LSM label...) it gets from the server, a
 copy of the caller as it was when the server started. So every request carries the caller's
-fingerprint of those (a few /proc reads, ~0.1 ms) and a caller that has changed since gets a new
-server. The server ends when the caller closes its end (stop(), the caller's exit) or its parent
+fingerprint of those (a few /proc reads, ~0.1-0.3 ms) and a caller that has changed since gets a
+new server. Its cwd and signal mask travel with the request, and the child takes them. The server ends when the caller closes its end (stop(), the caller's exit) or its parent
 is gone; stop() also waits for it.
 """
 
@@ -245,11 +245,15 @@ def spawn_child(
         os.write(cfg_fd, _json.dumps(encode(cfg)).encode())
         extra = [cfg_fd] + ([cgroup_fd] if cgroup_fd >= 0 else [])
         mask = sorted(int(s) for s in _signal.pthread_sigmask(_signal.SIG_BLOCK, []))
+        try:
+            cwd: str | None = os.getcwd()  # (the child's, as a forked one would have it)
+        except OSError:
+            cwd = None
         with _lock:
             server = _current(fingerprint())
             sync.send(
                 server.sock, "fork", fds=fds + extra, targets=targets, single=single, mask=mask,
-                cgroup=cgroup_fd >= 0,
+                cgroup=cgroup_fd >= 0, cwd=cwd,
             )  # fmt: skip
             msg = sync.recv(server.sock, START_TIMEOUT)
     finally:
@@ -337,6 +341,11 @@ def _child(cfg: AnyConfig, msg: dict[str, Any], fds: list[int], targets: list[tu
             os.dup2(fd, target, inheritable=inheritable)
         sock = _socket.socket(fileno=targets[0][0])
         mask = set(msg.get("mask") or ())
+        if msg.get("cwd"):
+            try:  # noqa: SIM105  (not contextlib: ~3 ms to import)
+                os.chdir(msg["cwd"])  # the caller's now (hooks the init runs start there)
+            except OSError:
+                pass
         # (every other fd of ours, the server's socket among them, is closed by the child's first
         # steps: child._enter, setns._one_child, exec_stage1)
     except BaseException:

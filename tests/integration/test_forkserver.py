@@ -234,3 +234,31 @@ def test_a_server_that_died_is_replaced(scratch: Path) -> None:
     assert lc.run(bundle, root=str(scratch / "state"), spawn="forkserver").returncode == 0
     assert forkserver._server is not None and forkserver._server is not first
     assert _alive(forkserver._server.proc.pid)
+
+
+def test_a_hook_the_init_runs_starts_in_the_callers_cwd(scratch: Path) -> None:
+    """The createContainer hooks run in the init, before pivot_root, from its cwd: a forked
+    init's is the caller's, and the server's child takes the caller's current one too."""
+    from libcontainer_py.spec import SpecBuilder
+
+    bundle = lc.make_busybox_bundle(scratch / "b", args=["true"])
+    rootfs = scratch / "b" / "rootfs"
+    spec = (
+        SpecBuilder.load(bundle)
+        .args("cat", "/dev/shm/cwd")
+        .hook("createContainer", "/bin/sh", ["sh", "-c", f"pwd > {rootfs}/dev/shm/cwd"])
+        .build()
+    )
+    here = os.getcwd()
+    seen = {}
+    try:
+        for i, mode in enumerate(("fork", "forkserver", "forkserver")):
+            where = scratch / f"cwd{i}"
+            where.mkdir()
+            os.chdir(where)  # (the second time: after the server started elsewhere)
+            r = lc.run(bundle, spec=spec, root=str(scratch / "state"), capture_output=True, spawn=mode)
+            assert r.returncode == 0, r
+            seen[i] = (r.stdout.decode().strip(), str(where))
+    finally:
+        os.chdir(here)
+    assert all(got == want for got, want in seen.values()), seen
