@@ -32,8 +32,9 @@ What a child inherits from its parent that config.json does not set (its namespa
 rlimits, umask, capabilities, affinity, oom_score_adj, LSM label...) it gets from the server, a
 copy of the caller as it was when the server started. So every request carries the caller's
 fingerprint of those (a few /proc reads, ~0.1-0.3 ms) and a caller that has changed since gets a
-new server. Its cwd and signal mask travel with the request, and the child takes them. The server ends when the caller closes its end (stop(), the caller's exit) or its parent
-is gone; stop() also waits for it.
+new server. Its cwd and signal mask travel with the request, and the child takes them. The
+server ends when the caller closes its end (stop(), the caller's exit) or its parent is gone;
+stop() also waits for it.
 """
 
 from __future__ import annotations
@@ -170,8 +171,8 @@ def usable() -> bool:
             return True
         try:
             _current(fingerprint())
-        except ForkServerError as exc:
-            _broken = str(exc)
+        except (LibcontainerError, OSError) as exc:  # (it did not start, or timed out, or no interpreter)
+            _broken = str(exc) or type(exc).__name__
             return False
         return True
 
