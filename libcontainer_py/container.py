@@ -43,6 +43,11 @@ if TYPE_CHECKING:
 
 DEFAULT_ROOT = "/run/pyrunc"
 PR_SET_CHILD_SUBREAPER = 36
+# The detached exec()s of this process, by container (its state directory): (pid, start time).
+# They are our children: once ended, zombies until we reap them, and the init of the container's
+# pid namespace cannot finish dying while one is there, so delete(force=True) reaps the ones it
+# killed or that had ended (it waited ~10 s for the init with one left).
+_detached_execs: dict[str, list[tuple[int, int]]] = {}
 CREATE_TIMEOUT = 60.0
 START_TIMEOUT = 30.0
 
@@ -98,6 +103,51 @@ def _reap_exited(pid: int) -> int | None:
             return None
         except InterruptedError:
             continue
+
+
+def _until_any_ended(fds: list[int], seconds: float) -> None:
+    """Sleep until one of the pidfds `fds` is readable (its process ended) or for `seconds`; closes
+    all but the first (the caller's). Without pidfds (-1), a slice of 5 ms."""
+    import select
+
+    try:
+        if any(fd < 0 for fd in fds):
+            time.sleep(min(seconds, 0.005))
+            return
+        poller = select.poll()
+        for fd in fds:
+            poller.register(fd, select.POLLIN)
+        poller.poll(max(0, int(seconds * 1000) + 1))
+    finally:
+        for fd in fds[1:]:
+            if fd >= 0:
+                os.close(fd)
+
+
+def _reap_ended(detached: list[tuple[int, int]]) -> None:
+    """Reap those of `detached` (pid, start time) that have ended; drop those gone otherwise."""
+    for entry in list(detached):
+        pid, start = entry
+        if _started(pid) != start:  # reaped by the caller already (or its number reused)
+            detached.remove(entry)
+            continue
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            done = pid
+        if done:
+            detached.remove(entry)
+
+
+def _started(pid: int) -> int:
+    """The start time of process `pid` (field 22 of /proc/PID/stat), a zombie's too; -1 if gone."""
+    from libcontainer_py._status import _proc_stat
+
+    data = _proc_stat(pid)
+    try:
+        return int(data[data.rfind(b")") + 2 :].split()[19]) if data else -1
+    except (IndexError, ValueError):
+        return -1
 
 
 def _wait_gone(pid: int, start: int, timeout: float = 10.0) -> None:
@@ -374,15 +424,21 @@ class Container:
 
     def wait(self, timeout: float | None = None) -> int:
         """Wait for the container's init to exit; return its status as a shell does (128+signal
-        when killed). Works for containers this process created (it is their subreaper)."""
+        when killed). Works for containers this process created (it is their subreaper).
+        Meanwhile it reaps the processes exec(detach=True) started in the container that have
+        ended: the init of a pid namespace cannot finish dying while one of them is left."""
         if self.exit_status is not None:
             return self.exit_status
+        detached = _detached_execs.get(self._dir.path)
         deadline = None if timeout is None else time.monotonic() + timeout
         fd = -2  # (a pidfd, opened when there is something to wait for with a timeout)
         try:
             while True:
+                if detached:
+                    _reap_ended(detached)
                 try:
-                    done, status = os.waitpid(self.pid, 0 if deadline is None else os.WNOHANG)
+                    blocking = deadline is None and not detached
+                    done, status = os.waitpid(self.pid, 0 if blocking else os.WNOHANG)
                 except ChildProcessError:
                     raise LibcontainerError(
                         f"container {self.id!r} (pid {self.pid}) was not started by this process: cannot wait for it"
@@ -392,13 +448,15 @@ class Container:
                 if done:
                     self.exit_status = shell_status(status)
                     return self.exit_status
-                assert deadline is not None
-                left = deadline - time.monotonic()
+                left = 3600.0 if deadline is None else deadline - time.monotonic()
                 if left <= 0:
                     raise TimeoutError(f"container {self.id!r} still running after {timeout}s")
                 if fd == -2:
                     fd = _exit_fd(self.pid)
-                _until_ended(fd, left)
+                if detached:  # until the init or one of them ends
+                    _until_any_ended([fd, *(_exit_fd(pid) for pid, _ in detached)], left)
+                else:
+                    _until_ended(fd, left)
         finally:
             if fd >= 0:
                 os.close(fd)
@@ -422,7 +480,7 @@ class Container:
         from libcontainer_py._specload import as_runtime
 
         self._state = self._dir.load()
-        return exec_process(
+        result = exec_process(
             self,
             as_runtime(process, "Process"),
             detach=detach,
@@ -432,6 +490,9 @@ class Container:
             spawn=spawn,
             console_socket=console_socket,
         )
+        if detach:
+            _detached_execs.setdefault(self._dir.path, []).append((result.pid, _started(result.pid)))
+        return result
 
     # -- cgroups: pause, resume, update, stats ---------------------------------------------------
     def _need_cgroup(self, what: str) -> Any:
@@ -540,7 +601,8 @@ class Container:
 
     def delete(self, *, force: bool = False, warn: Callable[[str], None] | None = None) -> None:
         """Remove the container. Only when stopped, unless force: then kill it first. Failing
-        poststop hooks are reported to `warn` (default: warnings.warn)."""
+        poststop hooks are reported to `warn` (default: warnings.warn). The processes this
+        process started in it with exec(detach=True) and did not wait for are reaped."""
         try:
             lock = self._dir.lock()
             lock.__enter__()
@@ -578,6 +640,12 @@ class Container:
                     manager.thaw()
             except (LibcontainerError, OSError):
                 pass
+        # Before the init: an init of a pid namespace ends only when every other process of the
+        # namespace is gone, zombies included, and ours are until we reap them (it waited the
+        # whole 10 s of _wait_gone for one).
+        for pid, start in _detached_execs.pop(self._dir.path, ()):
+            if _started(pid) == start:  # (not reaped by the caller, nor its number reused)
+                _reap(pid, 1.0)
         if alive:
             _wait_gone(self.pid, self._state.pid_start)
         if self.pid:

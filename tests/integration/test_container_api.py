@@ -7,6 +7,7 @@ import os
 import signal
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -229,3 +230,46 @@ def test_until_ended_sleeps_on_a_processes_pidfd() -> None:
         os.close(fd)
         proc.wait()
     assert _exit_fd(proc.pid) == -1  # reaped: no such process
+
+
+@pytest.mark.parametrize("spawn", ["fork", "forkserver"])
+def test_delete_force_reaps_the_detached_execs_it_leaves(rt: Any, spawn: str) -> None:
+    """A detached exec's process is the caller's child: a zombie once it has ended (or been killed
+    by delete), and a cgroup v1 directory with a zombie in it refused rmdir for ~10 s, which
+    delete(force=True) spent retrying. It reaps them now: one that ended before the delete, one
+    that the delete killed; one the caller waited for itself is left alone."""
+    from libcontainer_py.init import forkserver
+
+    bundle = rt.bundle(["sleep", "100"])
+    c = Container.create(f"reap-{spawn}", bundle, root=rt.root, start=True, spawn=spawn)
+    ended = c.exec({"args": ["true"], "cwd": "/"}, detach=True, spawn=spawn).pid
+    running = c.exec({"args": ["sleep", "100"], "cwd": "/"}, detach=True, spawn=spawn).pid
+    waited = c.exec({"args": ["true"], "cwd": "/"}, detach=True, spawn=spawn).pid
+    assert os.waitpid(waited, 0)[0] == waited
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{ended}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    start = time.monotonic()
+    c.delete(force=True)
+    assert time.monotonic() - start < 2.0
+    for pid in (ended, running):
+        with pytest.raises(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+    forkserver.stop()
+
+
+def test_wait_after_kill_reaps_a_detached_exec(rt: Any) -> None:
+    """kill then wait() with a detached exec still running: the kill of the init kills it too, and
+    the init of the pid namespace cannot finish dying until its parent, this process, reaps it.
+    wait() hung there (here: its timeout); it reaps it now and returns at once."""
+    bundle = rt.bundle(["sleep", "100"])
+    c = Container.create("wait-reap", bundle, root=rt.root, start=True)
+    pid = c.exec({"args": ["sleep", "100"], "cwd": "/"}, detach=True).pid
+    c.kill("KILL")
+    start = time.monotonic()
+    assert c.wait(timeout=5) == 128 + signal.SIGKILL
+    assert time.monotonic() - start < 2.0
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+    c.delete()

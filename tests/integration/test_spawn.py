@@ -144,7 +144,8 @@ def test_single_stage_init_is_our_child_in_its_pid_namespace(scratch: Path, user
     assert os.stat("/proc/self/ns/pid_for_children").st_ino == own
 
 
-def test_a_fresh_interpreter_init_gets_a_terminal_and_runs_in_container_hooks(scratch: Path) -> None:
+@pytest.mark.parametrize("mode", ["exec", "forkserver"])
+def test_a_fresh_interpreter_init_gets_a_terminal_and_runs_in_container_hooks(scratch: Path, mode: str) -> None:
     """The fresh interpreter (a threaded caller's init) imports before stage 1 what the config
     needs after pivot_root, as create does before a fork (child.preload): it used to fail at the
     console with "cannot import name 'tty'"."""
@@ -156,7 +157,7 @@ def test_a_fresh_interpreter_init_gets_a_terminal_and_runs_in_container_hooks(sc
         .hook("startContainer", "/bin/sh", ["sh", "-c", "echo start-hook-ran > /dev/shm/hooked"])
         .build()
     )
-    c = Container.create("exec-tty", bundle, spec=spec, root=str(scratch / "state"), spawn="exec")
+    c = Container.create("exec-tty", bundle, spec=spec, root=str(scratch / "state"), spawn=mode)
     try:
         assert c.console is not None
         c.start()
@@ -171,6 +172,21 @@ def test_a_fresh_interpreter_init_gets_a_terminal_and_runs_in_container_hooks(sc
         c.delete(force=True)
     tty, hook = out.split()
     assert tty.startswith(b"/dev/pts/") and hook == b"start-hook-ran", out
+    # And an exec with a terminal, from the same way of starting children.
+    spec = SpecBuilder.load(bundle).args("sleep", "30").build()
+    c = Container.create("exec-tty2", bundle, spec=spec, root=str(scratch / "state"), spawn=mode, start=True)
+    try:
+        res = c.exec({"args": ["tty"], "cwd": "/", "terminal": True}, spawn=mode, detach=True)
+        assert res.console is not None
+        try:
+            out = b""
+            while chunk := _read_some(res.console):
+                out += chunk
+        finally:
+            os.close(res.console)
+        assert out.strip().startswith(b"/dev/pts/"), out
+    finally:
+        c.delete(force=True)
 
 
 def _read_some(fd: int) -> bytes:
