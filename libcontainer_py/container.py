@@ -491,7 +491,10 @@ class Container:
             console_socket=console_socket,
         )
         if detach:
-            _detached_execs.setdefault(self._dir.path, []).append((result.pid, _started(result.pid)))
+            detached = _detached_execs.setdefault(self._dir.path, [])
+            # (those the caller has reaped since are forgotten: the list does not grow with them)
+            detached[:] = [(pid, start) for pid, start in detached if _started(pid) == start]
+            detached.append((result.pid, _started(result.pid)))
         return result
 
     # -- cgroups: pause, resume, update, stats ---------------------------------------------------

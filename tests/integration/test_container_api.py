@@ -246,6 +246,11 @@ def test_delete_force_reaps_the_detached_execs_it_leaves(rt: Any, spawn: str) ->
     running = c.exec({"args": ["sleep", "100"], "cwd": "/"}, detach=True, spawn=spawn).pid
     waited = c.exec({"args": ["true"], "cwd": "/"}, detach=True, spawn=spawn).pid
     assert os.waitpid(waited, 0)[0] == waited
+    from libcontainer_py import container as container_module
+
+    last = c.exec({"args": ["true"], "cwd": "/"}, detach=True, spawn=spawn).pid
+    remembered = [pid for pid, _ in container_module._detached_execs[c._dir.path]]
+    assert waited not in remembered and {ended, running, last} <= set(remembered)  # (the reaped one forgotten)
     deadline = time.monotonic() + 10
     while Path(f"/proc/{ended}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
         assert time.monotonic() < deadline
