@@ -228,12 +228,8 @@ def spawn_child(
     targets: list[tuple[int, bool]] = [(child_sock.fileno(), False)]
     fds = [child_sock.fileno()]
     for target, fd in enumerate(stdio):
-        fd = target if fd is None else fd
-        try:
-            os.fstat(fd)
-        except OSError:
-            continue  # (a closed stdio fd of ours: closed in the child as well)
-        fds.append(fd)
+        fd = target if fd is None else fd  # (ours are open: container._ensure_stdio)
+        fds.append(fd)  # (one that is not open: sendmsg refuses, EBADF, as dup2 would in a fork)
         targets.append((target, True))
     if isinstance(cfg, InitConfig) and cfg.exec_fifo_fd >= 0:
         fds.append(cfg.exec_fifo_fd)

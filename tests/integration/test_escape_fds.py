@@ -10,9 +10,11 @@ close_inherited_fds), and a cwd that is not under the container's root is refuse
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -158,3 +160,34 @@ def test_execs_child_is_out_of_reach_at_birth(rt: Any, attacker: str) -> None:
         if victim.poll() is None:
             victim.kill()
             victim.wait()
+
+
+@pytest.mark.parametrize("spawn", ["fork", "forkserver"])
+def test_a_caller_with_its_stdio_closed_gives_no_fd_of_its_own_as_stdio(rt: Any, spawn: str) -> None:
+    """A daemon may run with fds 0-2 closed. The runtime's first fds then took those numbers, and
+    the container got them as its stdio: Container.create gave the container's state directory
+    (a host directory: fchdir there, then "..", is a way out of the root) as fd 0, and run() one of
+    its own pipes. Go's runtime opens /dev/null on a closed 0-2 at the start of every program
+    (runc's too); the library does so before it opens anything."""
+    bundle = rt.bundle(["sleep", "30"])
+    code = f"""
+import os, sys
+sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})
+os.close(0); os.close(1)
+import libcontainer_py as lc
+from libcontainer_py.container import Container
+from libcontainer_py.init import forkserver
+r = lc.run({str(bundle)!r}, ["sh", "-c", "readlink /proc/$$/fd/0 >&2"], root={rt.root!r}, capture_output=True,
+           spawn={spawn!r})
+seen = [r.stderr.decode().strip()]
+c = Container.create("closed-stdio", {str(bundle)!r}, root={rt.root!r}, spawn={spawn!r}, start=True)
+seen.append({{n: os.readlink(f"/proc/{{c.pid}}/fd/{{n}}") for n in (0, 1)}})
+c.delete(force=True)
+forkserver.stop()
+os.write(2, repr(seen).encode())
+"""
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    run_stdin, created = ast.literal_eval(p.stderr.strip().splitlines()[-1])
+    assert run_stdin == "/dev/null"
+    assert created == {0: "/dev/null", 1: "/dev/null"}
