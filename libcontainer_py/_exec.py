@@ -239,11 +239,13 @@ def poll_exit(pid: int) -> int | None:
 
 def wait_exit(pid: int) -> int:
     """waitpid a process this one is the (sub)reaper of; the status as a shell gives it."""
-    from libcontainer_py.container import shell_status
+    from libcontainer_py.container import no_child_error, shell_status
 
     while True:
         try:
             _, status = os.waitpid(pid, 0)
         except InterruptedError:
             continue
+        except ChildProcessError:
+            raise no_child_error("the exec'd process", pid) from None
         return shell_status(status)

@@ -140,6 +140,17 @@ def _ensure_stdio() -> None:
                 os.close(null)
 
 
+def no_child_error(what: str, pid: int) -> LibcontainerError:
+    """waitpid found no such child: the error that says why, SIGCHLD ignored above all (the kernel
+    then reaps this process's children itself, exit statuses and all)."""
+    if _signal.getsignal(_signal.SIGCHLD) == _signal.SIG_IGN:
+        return LibcontainerError(
+            f"cannot wait for {what} (pid {pid}): this process ignores SIGCHLD, so the kernel reaps its "
+            "children and their exit status is lost: set SIGCHLD back to signal.SIG_DFL before starting containers"
+        )
+    return LibcontainerError(f"{what} (pid {pid}) was not started by this process: cannot wait for it")
+
+
 def _reap_ended(detached: list[tuple[int, int]]) -> None:
     """Reap those of `detached` (pid, start time) that have ended; drop those gone otherwise."""
     for entry in list(detached):
@@ -457,9 +468,7 @@ class Container:
                     blocking = deadline is None and not detached
                     done, status = os.waitpid(self.pid, 0 if blocking else os.WNOHANG)
                 except ChildProcessError:
-                    raise LibcontainerError(
-                        f"container {self.id!r} (pid {self.pid}) was not started by this process: cannot wait for it"
-                    ) from None
+                    raise no_child_error(f"container {self.id!r}", self.pid) from None
                 except InterruptedError:
                     continue
                 if done:

@@ -85,6 +85,12 @@ def main(argv: list[str] | None = None) -> "NoReturn":
     global _USE_PACK
     _USE_PACK = True  # this process is pyrunc (not a test or a library caller calling _main)
     gc.disable()
+    # Started with SIGCHLD ignored (it is inherited across execve), the kernel would reap the
+    # container's processes itself and their exit statuses would be lost: a runtime needs them.
+    import _signal  # type: ignore[import-not-found]  # (no stub; builtin, no cost)
+
+    if _signal.getsignal(_signal.SIGCHLD) == _signal.SIG_IGN:
+        _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)
     status = _main(sys.argv[1:] if argv is None else argv)
     try:
         sys.stdout.flush()

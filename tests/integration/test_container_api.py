@@ -278,3 +278,37 @@ def test_wait_after_kill_reaps_a_detached_exec(rt: Any) -> None:
     with pytest.raises(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
     c.delete()
+
+
+def test_a_caller_that_ignores_sigchld(rt: Any) -> None:
+    """SIGCHLD ignored: the kernel reaps the caller's children itself and their exit statuses are
+    lost. The library says so, naming the fix, instead of "was not started by this process", and
+    leaves nothing behind; pyrunc, which may inherit the ignore (it survives execve), sets SIGCHLD
+    back to default for itself and reports the container's status."""
+    import subprocess
+    import sys
+
+    bundle = rt.bundle(["sh", "-c", "exit 3"])
+    code = f"""
+import os, signal, sys
+sys.path.insert(0, {str(Path(lc.__file__).resolve().parent.parent)!r})
+import libcontainer_py as lc
+signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+try:
+    lc.run({str(bundle)!r}, root={rt.root!r}, capture_output=True, timeout=30)
+except lc.LibcontainerError as exc:
+    print(exc)
+print(os.listdir({rt.root!r}))
+"""
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    message, left = p.stdout.splitlines()
+    assert "ignores SIGCHLD" in message and "signal.SIG_DFL" in message, message
+    assert left == "[]"
+
+    def ignore_sigchld() -> None:
+        signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+
+    p = subprocess.run([*rt.cmd, "--root", rt.root, "run", "--bundle", str(bundle), rt.new_id("chld")],
+                       capture_output=True, text=True, timeout=60, preexec_fn=ignore_sigchld)  # fmt: skip
+    assert p.returncode == 3, p.stderr
