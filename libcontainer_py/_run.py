@@ -59,9 +59,10 @@ def run(
     `spawn`: how the container's first child is started (Container.create: "auto", "fork",
     "exec", "forkserver")."""
     from libcontainer_py._specload import as_runtime, load_spec
-    from libcontainer_py.container import Container, _ensure_stdio
+    from libcontainer_py.container import Container
+    from libcontainer_py.init.fds import ensure_stdio
 
-    _ensure_stdio()  # (before the pipes below: they would take a closed 0, 1 or 2)
+    ensure_stdio()  # (before the pipes below: they would take a closed 0, 1 or 2)
 
     if spec is None:
         if bundle is None:

@@ -124,22 +124,6 @@ def _until_any_ended(fds: list[int], seconds: float) -> None:
                 os.close(fd)
 
 
-def _ensure_stdio() -> None:
-    """Open /dev/null on whichever of fds 0, 1 and 2 this process has closed, as Go's runtime does
-    at the start of every program (runc's among them). Else the first fds the runtime opens (the
-    state directory's lock, a socket) take those numbers, and the container gets them as its
-    stdin, stdout or stderr: a daemon with its stdin closed gave its containers the state
-    directory, a directory of the host, as fd 0 (a way out of the root through fchdir)."""
-    for fd in (0, 1, 2):
-        try:
-            os.fstat(fd)
-        except OSError:
-            null = os.open(os.devnull, os.O_RDWR)  # the lowest free number: this one, or a lower
-            if null != fd:  # (a lower one closed too: that is opened first, in this loop's order)
-                os.dup2(null, fd)
-                os.close(null)
-
-
 def no_child_error(what: str, pid: int) -> LibcontainerError:
     """waitpid found no such child: the error that says why, SIGCHLD ignored above all (the kernel
     then reaps this process's children itself, exit statuses and all)."""
@@ -308,8 +292,9 @@ class Container:
         process's fork server forks it: init/forkserver.py), "exec" (a fresh interpreter), or
         "auto": "fork" with one thread, else "forkserver" where it can run, else "exec"."""
         from libcontainer_py import _create
+        from libcontainer_py.init.fds import ensure_stdio
 
-        _ensure_stdio()
+        ensure_stdio()
         report = warn or _default_warn
         p = _create.prepare(
             container_id, bundle, spec, root=root, console_socket=console_socket, detach=detach, warn=report
@@ -503,8 +488,9 @@ class Container:
         namespaces. Returns (pid, exit status, console): the status is None with detach=True; the
         console is the pty master when process.terminal is set, detached and without a socket."""
         from libcontainer_py._exec import exec_process
+        from libcontainer_py.init.fds import ensure_stdio
 
-        _ensure_stdio()
+        ensure_stdio()
         from libcontainer_py._specload import as_runtime
 
         self._state = self._dir.load()

@@ -91,6 +91,7 @@ def main(argv: list[str] | None = None) -> "NoReturn":
 
     if _signal.getsignal(_signal.SIGCHLD) == _signal.SIG_IGN:
         _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)
+    _stdio_open()
     status = _main(sys.argv[1:] if argv is None else argv)
     try:
         sys.stdout.flush()
@@ -101,6 +102,28 @@ def main(argv: list[str] | None = None) -> "NoReturn":
     if pack is not None:
         pack.refresh_if_stale()  # once after an upgrade or an edit, as a .pyc is rewritten
     os._exit(status)
+
+
+def _stdio_open() -> None:
+    """pyrunc started with fd 0, 1 or 2 closed (`pyrunc list >&-`): /dev/null there, as Go's
+    runtime gives runc, and sys.stdout and friends, which the interpreter left as None, back
+    (writing to them was a traceback). Output to a closed stdout is discarded, as runc's is."""
+    try:
+        os.fstat(0), os.fstat(1), os.fstat(2)
+        return
+    except OSError:
+        pass
+    import io
+
+    from libcontainer_py.init.fds import ensure_stdio
+
+    ensure_stdio()
+    if sys.stdin is None:
+        sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False))
+    if sys.stdout is None:
+        sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), line_buffering=True)
+    if sys.stderr is None:
+        sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), errors="backslashreplace", line_buffering=True)
 
 
 def _main(argv: list[str]) -> int:

@@ -67,3 +67,19 @@ def close_inherited_fds(keep: Sequence[int]) -> None:
     if _close_range(low, 0):
         return
     os.closerange(low, max(low, os.sysconf("SC_OPEN_MAX")))
+
+
+def ensure_stdio() -> None:
+    """Open /dev/null on whichever of fds 0, 1 and 2 this process has closed, as Go's runtime does
+    at the start of every program (runc's among them). Else the first fds the runtime opens (the
+    state directory's lock, a socket) take those numbers, and the container gets them as its
+    stdin, stdout or stderr: a daemon with its stdin closed gave its containers the state
+    directory, a directory of the host, as fd 0 (a way out of the root through fchdir)."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)  # the lowest free number: this one, or a lower
+            if null != fd:  # (a lower one closed too: that is opened first, in this loop's order)
+                os.dup2(null, fd)
+                os.close(null)

@@ -212,3 +212,30 @@ def test_fast_verbs_are_the_verbs_with_a_fast_path() -> None:
     with_fast = {v for v, (mod, _help) in cli.VERBS.items()
                  if hasattr(importlib.import_module(f"libcontainer_py.cli.{mod}"), "fast")}  # fmt: skip
     assert with_fast == cli.FAST_VERBS
+
+
+@pytest.mark.parametrize(
+    ("argv", "closed", "rc", "err"),
+    [
+        (["--version"], "1", 0, ""),
+        (["list"], "1", 0, ""),
+        (["state", "nope"], "1", 1, "pyrunc: container 'nope' does not exist\n"),
+        (["state", "nope"], "0", 1, "pyrunc: container 'nope' does not exist\n"),
+        (["list"], "2", 0, ""),
+    ],
+)
+def test_a_closed_stdio_fd_is_no_traceback(tmp_path: Path, argv: list[str], closed: str, rc: int, err: str) -> None:
+    """pyrunc started with fd 0, 1 or 2 closed: the interpreter leaves sys.stdout (or stdin, or
+    stderr) as None, and writing to it was a traceback. What it writes there goes to /dev/null,
+    as Go's runtime arranges for runc; errors still reach stderr (when it is open)."""
+    import subprocess
+    import sys
+
+    root = str(tmp_path / "root")
+    code = "from libcontainer_py.cli import main; main()"
+    # Closed before the interpreter starts (bash's N>&-), as a supervisor would leave it.
+    p = subprocess.run(["bash", "-c", f'exec "$@" {closed}>&-', "bash", sys.executable, "-c", code, "--root", root,
+                        *argv], capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert p.returncode == rc, p
+    assert "Traceback" not in p.stderr and "internal error" not in p.stderr, p.stderr
+    assert p.stderr == err
