@@ -767,9 +767,16 @@ def _is_subreaper() -> bool:
 def _write_pid_file(path: str, pid: int) -> None:
     # Atomic, as runc: a client polling the file never reads a partial number.
     tmp = os.path.join(os.path.dirname(os.path.abspath(path)), f".{os.path.basename(path)}.tmp")
-    with open(tmp, "w") as f:
-        f.write(str(pid))
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w") as f:
+            f.write(str(pid))
+        os.replace(tmp, path)
+    except OSError as exc:
+        try:  # noqa: SIM105  (not contextlib: its import costs ~3 ms of every pyrunc call)
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise LibcontainerError(f"cannot write the pid file {path} (--pid-file): {exc.strerror or exc}") from None
 
 
 def _write_id_maps(pid: int, spec: Spec) -> None:

@@ -171,7 +171,10 @@ class Document(OCIModel):
     def load(cls, path: str | os.PathLike[str]) -> Self:
         """Read and validate a file; a directory means ``<dir>/<default_filename>``."""
         fspath = os.fspath(path)
-        if cls.default_filename and os.path.isdir(fspath):
+        # (not when the path names the file itself: a config.json that is a directory is an error
+        # about that path, not about <it>/config.json)
+        names_the_file = os.path.basename(fspath.rstrip("/")) == cls.default_filename
+        if cls.default_filename and os.path.isdir(fspath) and not names_the_file:
             fspath = os.path.join(fspath, cls.default_filename)
         try:
             with open(fspath, "rb") as f:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import resource
 import shutil
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,6 +36,28 @@ def test_missing_rootfs(rt: Any, verb: str) -> None:
 
 def test_missing_bundle(rt: Any) -> None:
     refused(rt.pyrunc("create", "-b", str(rt.base / "nope"), rt.new_id()), str(rt.base / "nope"))
+
+
+def test_config_json_that_is_a_directory(rt: Any) -> None:
+    bundle = rt.bundle(["true"])
+    (bundle / "config.json").unlink()
+    (bundle / "config.json").mkdir()
+    refused(rt.pyrunc("run", "-b", str(bundle), rt.new_id()), f"{bundle}/config.json:", "Is a directory")
+    assert "config.json/config.json" not in rt.pyrunc("create", "-b", str(bundle), rt.new_id()).err
+    assert rt.state_dirs() == []
+
+
+@pytest.mark.parametrize("verb", ["create", "run"])
+def test_a_pid_file_that_cannot_be_written(rt: Any, verb: str) -> None:
+    """The container is made, then the pid file fails: the flag named, and the container, its
+    cgroup and its processes gone (the create is undone)."""
+    bundle = rt.bundle(["sleep", "30"])
+    cid = rt.new_id()
+    pid_file = rt.base / "no-such-dir" / "pid"
+    r = rt.pyrunc(verb, *(["-d"] if verb == "run" else []), "--pid-file", str(pid_file), "-b", str(bundle), cid)
+    refused(r, "--pid-file", str(pid_file), "No such file or directory")
+    assert rt.state_dirs() == []
+    assert not [p for p in Path("/sys/fs/cgroup").glob(f"*/pyrunc/{cid}")]
 
 
 @pytest.mark.parametrize("verb", ["create", "run"])
