@@ -23,6 +23,7 @@ import time
 from libcontainer_py._faults import checkpoint
 from libcontainer_py.errors import ConfigError, LibcontainerError
 from libcontainer_py.state import (
+    ContainerNotFound,
     ContainerState,
     InvalidState,
     StateDir,
@@ -168,7 +169,7 @@ def _wait_gone(pid: int, start: int, timeout: float = 10.0) -> None:
     fd = _exit_fd(pid)
     try:
         while process_start_time(pid) == start:
-            if _reap(pid, 0) is not None:
+            if _peek_ended(pid):
                 return
             left = deadline - time.monotonic()
             if left <= 0 or _until_ended(fd, left):
@@ -176,6 +177,14 @@ def _wait_gone(pid: int, start: int, timeout: float = 10.0) -> None:
     finally:
         if fd >= 0:
             os.close(fd)
+
+
+def _peek_ended(pid: int) -> bool:
+    """Whether child `pid` has ended, leaving it to be reaped (waitid WNOWAIT); False if not ours."""
+    try:
+        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    except ChildProcessError:
+        return False
 
 
 def _exit_fd(pid: int) -> int:
@@ -250,9 +259,12 @@ class Container:
         return status_of(self._state, self._dir)
 
     def state(self) -> dict[str, Any]:
-        """The OCI state (state-schema.json) plus runc's `rootfs`, `created` and `owner`."""
+        """The OCI state (state-schema.json) plus runc's `rootfs`, `created` and `owner`.
+        ContainerNotFound once the container has been deleted (as start, kill and exec)."""
         from libcontainer_py._status import oci_state  # shared with `pyrunc state`'s fast path
 
+        if not self._dir.exists():
+            raise ContainerNotFound(self.id)
         s = self._state
         return oci_state(
             oci_version=s.oci_version, container_id=s.id, status=self.status.value, pid=s.pid, bundle=s.bundle,
@@ -666,7 +678,9 @@ class Container:
         if alive:
             _wait_gone(self.pid, self._state.pid_start)
         if self.pid:
-            _reap(self.pid, 0)
+            status = _reap(self.pid, 0)
+            if status is not None and self.exit_status is None:
+                self.exit_status = shell_status(status)  # (what wait() returns after the delete)
         checkpoint("delete:killed")
         if self._state.cgroup_paths:
             manager.destroy()

@@ -312,3 +312,14 @@ print(os.listdir({rt.root!r}))
     p = subprocess.run([*rt.cmd, "--root", rt.root, "run", "--bundle", str(bundle), rt.new_id("chld")],
                        capture_output=True, text=True, timeout=60, preexec_fn=ignore_sigchld)  # fmt: skip
     assert p.returncode == 3, p.stderr
+
+
+def test_after_delete_force_wait_gives_the_status_and_state_says_gone(rt: Any) -> None:
+    """delete(force=True) reaps the init: wait() afterwards gives its status (it said "was not
+    started by this process"), and state() says the container does not exist, as start, kill and
+    exec do (it gave the stale state)."""
+    c = Container.create("gone-1", rt.bundle(["sleep", "100"]), root=rt.root, start=True)
+    c.delete(force=True)
+    assert c.wait(timeout=1) == 128 + signal.SIGKILL
+    with pytest.raises(ContainerNotFound, match="does not exist"):
+        c.state()
