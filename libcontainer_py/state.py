@@ -150,11 +150,19 @@ class StateDir:
 
     def create(self) -> None:
         """Claim the id atomically: mkdir fails if another create got there first."""
-        os.makedirs(self.root, mode=0o711, exist_ok=True)
+        try:
+            os.makedirs(self.root, mode=0o711, exist_ok=True)
+        except OSError as exc:
+            why = "it is not a directory" if isinstance(exc, FileExistsError) else exc.strerror or str(exc)
+            raise LibcontainerError(f"cannot use {self.root} as the state directory (--root): {why}") from None
         try:
             os.mkdir(self.path, 0o711)
         except FileExistsError:
             raise ContainerExists(self.id) from None
+        except OSError as exc:
+            raise LibcontainerError(
+                f"cannot make the container's state directory {self.path} (under --root): {exc.strerror or exc}"
+            ) from None
 
     def lock(self, *, must_exist: bool = True) -> _DirLock:
         """The directory's flock, for a `with` block (raises ContainerNotFound when it is gone)."""

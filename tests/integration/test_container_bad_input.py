@@ -167,3 +167,13 @@ def test_unknown_verb_and_flag(rt: Any) -> None:
     refused(rt.pyrunc("frobnicate"), "frobnicate", status=3)  # runc's status for an unknown command
     refused(rt.pyrunc("create", "--no-such-flag", "x"), "--no-such-flag")
     refused(rt.pyrunc("--systemd-cgroup", "list"), "--systemd-cgroup")
+
+
+def test_a_state_root_that_cannot_be_used(rt: Any) -> None:
+    bundle = rt.bundle(["true"])
+    not_a_dir = rt.base / "a-file"
+    not_a_dir.write_text("")
+    r = rt.pyrunc("--root", str(not_a_dir), "run", "-b", str(bundle), rt.new_id(), root=False)
+    refused(r, f"cannot use {not_a_dir} as the state directory (--root): it is not a directory")
+    r = rt.pyrunc("--root", "/proc/no-such-root", "run", "-b", str(bundle), rt.new_id(), root=False)
+    refused(r, "/proc/no-such-root", "(--root)", "No such file or directory")
