@@ -6,7 +6,9 @@ Each runtime runs the same busybox bundle (made by make_busybox_bundle, args ["t
 off). crun needs a private mount namespace without the cgroup2 mount on this machine's hybrid
 cgroup layout, so it runs as `unshare -m sh -c 'umount /sys/fs/cgroup/unified; exec crun ...'`;
 the unshare+sh cost is measured alone and subtracted. The candidates run round-robin (one of each
-per round). Reports median and min in ms, and ratios.
+per round). Reports median and min in ms, and ratios. The library runs in three callers: this
+process (with the pydantic models), a lean one without them, and one with a second thread (whose
+containers come from the fork server).
 """
 
 from __future__ import annotations
@@ -64,9 +66,21 @@ def main() -> None:
             str(root),
         )
 
+        # And from a caller with a second thread (a notebook's kernel): "auto" takes the fork server
+        # (init/forkserver.py), started by the first call; it ends when the worker does.
+        threaded = LeanWorker(
+            "import threading\n"
+            "threading.Thread(target=threading.Event().wait, daemon=True).start()\n"
+            "import libcontainer_py as lc\n"
+            "def call(): lc.run(sys.argv[1], root=sys.argv[2]).check_returncode()",
+            str(bundle),
+            str(root),
+        )
+
         candidates: dict[str, Callable[[], float | None]] = {
             "library run() in-process": library,
             "library run(), no pydantic": lean,
+            "library run(), threaded caller": threaded,
             "pyrunc run": lambda: sh([pyrunc, "--root", str(root), "run", bench_id(f"p{next(counter)}")]),
         }
         if shutil.which("runc"):
@@ -93,6 +107,7 @@ def main() -> None:
             )
         results = measure(candidates, n, order=cli.order, gap=cli.gap)
         lean.close()
+        threaded.close()
         if crun_name in results:
             floor = statistics.median(results.pop("unshare+sh"))
             results[crun_name] = [x - floor for x in results[crun_name]]
@@ -105,6 +120,7 @@ def main() -> None:
             crun_med = med["crun run (minus unshare+sh)"]
             print(f"ratio library/crun: {med['library run() in-process'] / crun_med:.2f}")
             print(f"ratio library (no pydantic)/crun: {med['library run(), no pydantic'] / crun_med:.2f}")
+            print(f"ratio library (threaded caller)/crun: {med['library run(), threaded caller'] / crun_med:.2f}")
         if "runc run" in med:
             print(f"ratio pyrunc/runc:  {med['pyrunc run'] / med['runc run']:.2f}")
     finally:
