@@ -60,8 +60,9 @@ def _proc_stat(pid: int) -> bytes | None:
         os.close(fd)
 
 
-def process_start_time(pid: int) -> int | None:
-    """Field 22 of /proc/PID/stat (starttime in clock ticks), or None when the pid is gone.
+def process_start_time(pid: int, *, zombie: bool = False) -> int | None:
+    """Field 22 of /proc/PID/stat (starttime in clock ticks), or None when the pid is gone, or has
+    exited and is a zombie (unless `zombie`: a zombie's too, for its parent that will reap it).
     Together with the pid it names one process for the life of the boot."""
     data = _proc_stat(pid)
     if data is None:
@@ -69,7 +70,7 @@ def process_start_time(pid: int) -> int | None:
     # comm (field 2) may hold spaces and parentheses: split after the last ')'.
     rest = data[data.rfind(b")") + 2 :].split()
     try:
-        if rest[0] == b"Z" or rest[0] == b"X":  # a zombie has exited: the container is stopped
+        if not zombie and (rest[0] == b"Z" or rest[0] == b"X"):  # exited: the container is stopped
             return None
         return int(rest[19])
     except (IndexError, ValueError):

@@ -140,7 +140,7 @@ def _reap_ended(detached: list[tuple[int, int]]) -> None:
     """Reap those of `detached` (pid, start time) that have ended; drop those gone otherwise."""
     for entry in list(detached):
         pid, start = entry
-        if _started(pid) != start:  # reaped by the caller already (or its number reused)
+        if process_start_time(pid, zombie=True) != start:  # reaped by the caller (or its number reused)
             detached.remove(entry)
             continue
         try:
@@ -149,17 +149,6 @@ def _reap_ended(detached: list[tuple[int, int]]) -> None:
             done = pid
         if done:
             detached.remove(entry)
-
-
-def _started(pid: int) -> int:
-    """The start time of process `pid` (field 22 of /proc/PID/stat), a zombie's too; -1 if gone."""
-    from libcontainer_py._status import _proc_stat
-
-    data = _proc_stat(pid)
-    try:
-        return int(data[data.rfind(b")") + 2 :].split()[19]) if data else -1
-    except (IndexError, ValueError):
-        return -1
 
 
 def _wait_gone(pid: int, start: int, timeout: float = 10.0) -> None:
@@ -500,11 +489,10 @@ class Container:
         namespaces. Returns (pid, exit status, console): the status is None with detach=True; the
         console is the pty master when process.terminal is set, detached and without a socket."""
         from libcontainer_py._exec import exec_process
+        from libcontainer_py._specload import as_runtime
         from libcontainer_py.init.fds import ensure_stdio
 
         ensure_stdio()
-        from libcontainer_py._specload import as_runtime
-
         self._state = self._dir.load()
         result = exec_process(
             self,
@@ -519,8 +507,10 @@ class Container:
         if detach:
             detached = _detached_execs.setdefault(self._dir.path, [])
             # (those the caller has reaped since are forgotten: the list does not grow with them)
-            detached[:] = [(pid, start) for pid, start in detached if _started(pid) == start]
-            detached.append((result.pid, _started(result.pid)))
+            detached[:] = [(pid, start) for pid, start in detached if process_start_time(pid, zombie=True) == start]
+            start = process_start_time(result.pid, zombie=True)
+            if start is not None:
+                detached.append((result.pid, start))
         return result
 
     # -- cgroups: pause, resume, update, stats ---------------------------------------------------
@@ -673,7 +663,7 @@ class Container:
         # namespace is gone, zombies included, and ours are until we reap them (it waited the
         # whole 10 s of _wait_gone for one).
         for pid, start in _detached_execs.pop(self._dir.path, ()):
-            if _started(pid) == start:  # (not reaped by the caller, nor its number reused)
+            if process_start_time(pid, zombie=True) == start:  # (not reaped by the caller, nor reused)
                 _reap(pid, 1.0)
         if alive:
             _wait_gone(self.pid, self._state.pid_start)
