@@ -302,16 +302,17 @@ def create(
         cgroup_fd = -1
         assert p.cgroups is not None
         v2_dir = p.cgroups.paths().get("")
-        if v2_dir is not None and choose(spawn) in ("fork", "forkserver"):
+        spawn = choose(spawn)  # once: "auto" looks at the caller's threads, which may come and go
+        if v2_dir is not None and spawn in ("fork", "forkserver"):
             # cgroup v2: made now, for the first child to be born in it rather than moved in
             # through cgroup.procs, whose lock waits ~10 ms for an RCU grace period after an idle
-            # moment (pidfork.bare_fork). v1 joins through `tasks` after the fork: no wait. (A
-            # threaded caller's fresh interpreter is moved in: subprocess cannot clone3.)
+            # moment (pidfork.bare_fork). v1 joins through `tasks` after the fork: no wait. (The
+            # fresh interpreter of spawn "exec" is moved in: subprocess cannot clone3.)
             made = _make_cgroup(container, p)
             cgroup_fd = os.open(v2_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
             if is_single(spawn, cfg):
-                if choose(spawn) == "forkserver":
+                if spawn == "forkserver":
                     from libcontainer_py.init.forkserver import spawn_child
                     from libcontainer_py.init.spawn import off_our_cpu
 

@@ -159,11 +159,11 @@ def exec_process(
             pids.append(pid)
             checkpoint("exec:pid-known")
         else:
-            from libcontainer_py.init.spawn import spawn as spawn_child  # (a threaded caller only)
+            from libcontainer_py.init.spawn import spawn as spawn_child  # (two stages: rarely)
 
             reaper = subreaper()
             reaper.__enter__()
-            stage1, _ = spawn_child(spawn, cfg, child_sock, stdio, close_in_child=parent_sock)
+            stage1, _ = spawn_child(chosen, cfg, child_sock, stdio, close_in_child=parent_sock)
             pids.append(stage1)
             pid = 0
         child_sock.close()

@@ -266,8 +266,10 @@ def spawn_child(
 
 
 def _preload() -> None:
-    """Everything a child may need, imported once: after pivot_root (or setns of a mount
-    namespace) nothing more can be imported from the host."""
+    """Everything a child may need, imported once, so that no child pays for it after the fork.
+    Not the only guard: the children run the same preload as forked ones (child.preload, before
+    pivot_root or the setns of a mount namespace, after which nothing can be imported from the
+    host), which finds these imported already."""
     import subprocess  # noqa: F401  (hooks that the init runs)
 
     import libcontainer_py._sys.describe

@@ -16,7 +16,8 @@ One child (a caller with one thread, spawn "fork": `pyrunc exec`, `Container.exe
       |<-------------------------------- EOF -------| execve (the socket is close-on-exec)
       | exit status of the process (unless --detach)
 
-Two stages (a caller with threads, spawn "exec": stage 1 is a fresh interpreter, see spawn.py):
+Two stages (spawn "exec", for a caller with threads where the fork server cannot run: stage 1 is
+a fresh interpreter, see spawn.py; the fork server forks the one child above):
 
     parent (exec)                 stage-1 "pyrunc:[1:EXEC]"            stage-2 "pyrunc:[2:EXEC]"
       | spawn ---------------------->| non-dumpable, close inherited fds

@@ -3,9 +3,9 @@
 fork (the default when the caller has one thread, e.g. `pyrunc`): the child is a copy of the
 caller with everything already imported and the Spec already validated, so it costs ~1 ms.
 
-exec (the default when the caller has other threads, e.g. a Jupyter kernel or an asyncio service):
-fork() copies only the calling thread, and a lock another thread held at that moment (stdout's,
-logging's, an import lock) stays locked forever in the child. So the child is started as
+exec (for a caller with other threads, e.g. a Jupyter kernel or an asyncio service, where the fork
+server below cannot run): fork() copies only the calling thread, and a lock another thread held
+at that moment (stdout's, logging's, an import lock) stays locked forever in the child. So the child is started as
 `python -I -m libcontainer_py.init FD` through subprocess (fork+exec in C, safe with threads), reads
 its InitConfig as JSON from the sync socket, and runs the same stage1() as a forked child would. It
 costs an interpreter start and the imports (a `run()` of `true` took 20 ms against 6.4 forked,
@@ -180,7 +180,7 @@ def _spawn_exec(cfg: AnyConfig, child_sock: _socket.socket, stdio: tuple[int | N
         if isinstance(cfg, InitConfig) and cfg.exec_fifo_fd >= 0:
             keep.append(cfg.exec_fifo_fd)
         std = [fd if fd is not None else target for target, fd in enumerate(stdio)]
-        import subprocess  # here: only a threaded caller spawns this way (~2 ms to import)
+        import subprocess  # here: only spawn "exec" starts children this way (~2 ms to import)
 
         proc = subprocess.Popen(
             [sys.executable, "-I", "-m", "libcontainer_py.init", str(child_sock.fileno()), str(cfg_fd)],
