@@ -59,6 +59,8 @@ __all__ = [
     "prctl_get_name",
     "prctl_set_name",
     "sched_setattr",
+    "seccomp",
+    "seccomp_set_mode_filter",
     "set_mempolicy",
     "setdomainname",
     "sethostname",
@@ -105,8 +107,10 @@ def shim_available() -> bool:
 def _fail(err: int, name: str, *args: Any) -> NoReturn:
     """Raise SyscallError for a failed call. The message module is imported here, on the error path
     only, to keep importing this package cheap."""
-    from libcontainer_py._sys import describe
-
+    try:
+        from libcontainer_py._sys import describe
+    except ImportError:  # (after pivot_root or the join of a mount namespace, if nobody imported it before)
+        raise SyscallError(err, f"{name}{args!r}") from None
     raise SyscallError(err, getattr(describe, name)(*args))
 
 
@@ -470,6 +474,28 @@ def clone_sibling(cgroup_fd: int = -1) -> int:
     if pid < 0:
         _fail(-pid, "clone_sibling", cgroup_fd)
     return int(pid)
+
+
+def seccomp(op: int, flags: int = 0, arg: bytearray | None = None) -> int:
+    """seccomp(2) for its queries and probes (SECCOMP_GET_ACTION_AVAIL, SECCOMP_GET_NOTIF_SIZES, a
+    flag tried with no program): ``arg``, when given, is the buffer the kernel reads and fills in
+    place; None passes NULL. Returns the kernel's result."""
+    lib = _lib()
+    rc = lib.lc_seccomp(op, flags, _ffi.NULL if arg is None else _ffi.from_buffer(arg))
+    if rc < 0:
+        _fail(-rc, "seccomp", op, flags)
+    return int(rc)
+
+
+def seccomp_set_mode_filter(flags: int, program: bytes) -> int:
+    """seccomp(SECCOMP_SET_MODE_FILTER, flags, &prog): install the classic BPF ``program`` (struct
+    sock_filter, 8 bytes each) on the calling thread. Returns 0, or the notify listener fd with
+    SECCOMP_FILTER_FLAG_NEW_LISTENER. The bytes are passed as they are (no copy, no allocation):
+    the init calls this last, in a forked child, where every allocation is a copy-on-write fault."""
+    rc = _lib().lc_seccomp_set_filter(flags, program, len(program) // 8)
+    if rc < 0:
+        _fail(-rc, "seccomp_set_mode_filter", flags, len(program) // 8)
+    return int(rc)
 
 
 def renameat2(olddirfd: int, oldpath: StrOrBytesPath, newdirfd: int, newpath: StrOrBytesPath, flags: int = 0) -> None:

@@ -76,6 +76,8 @@ int lc_bpf_prog_load(uint32_t prog_type, const void *insns, uint32_t insn_cnt, c
 int lc_bpf_prog_query(int target_fd, uint32_t attach_type, uint32_t *prog_ids, uint32_t *prog_cnt);
 int lc_bpf_prog_get_fd_by_id(uint32_t prog_id);
 int lc_bpf_prog_attach(int target_fd, int prog_fd, uint32_t attach_type, uint32_t flags, int detach);
+long lc_seccomp(unsigned int op, unsigned int flags, void *args);
+long lc_seccomp_set_filter(unsigned int flags, const char *insns, unsigned int count);
 """
 
 C_SOURCE = r"""
@@ -347,6 +349,38 @@ static int lc_clone_into_cgroup(int cgroup_fd)
 static int lc_clone_sibling(int cgroup_fd)
 {
     return lc_clone3(LC_CLONE_PARENT, 0, cgroup_fd);
+}
+
+/* seccomp(2), which glibc does not wrap: for the queries and probes (GET_ACTION_AVAIL,
+   GET_NOTIF_SIZES, a flag tried with a NULL program). The result or -errno. */
+static long lc_seccomp(unsigned int op, unsigned int flags, void *args)
+{
+#ifdef SYS_seccomp
+    return LC_VAL(syscall(SYS_seccomp, op, flags, args));
+#else
+    (void)op; (void)flags; (void)args;
+    return -ENOSYS;
+#endif
+}
+
+/* seccomp(SECCOMP_SET_MODE_FILTER, flags, &prog): `count` instructions of 8 bytes (struct
+   sock_filter) at `insns`. 0, the notify listener fd with NEW_LISTENER, or -errno. struct sock_fprog
+   is declared here (no linux/filter.h): { unsigned short len; struct sock_filter *filter; }. Without
+   the system call (an architecture whose headers lack it), prctl(PR_SET_SECCOMP), which takes no
+   flags. */
+struct lc_sock_fprog { unsigned short len; const void *filter; };
+static long lc_seccomp_set_filter(unsigned int flags, const char *insns, unsigned int count)
+{
+    struct lc_sock_fprog prog = { (unsigned short)count, insns };
+    if (count == 0 || count > 0xFFFF)
+        return -EINVAL;
+#ifdef SYS_seccomp
+    return LC_VAL(syscall(SYS_seccomp, 1 /* SECCOMP_SET_MODE_FILTER */, flags, &prog));
+#else
+    if (flags)
+        return -ENOSYS;
+    return LC_VAL(prctl(PR_SET_SECCOMP, 2 /* SECCOMP_MODE_FILTER */, &prog, 0, 0));
+#endif
 }
 
 /* The CPU this thread runs on, or -errno (glibc's sched_getcpu: the vDSO, no system call). */

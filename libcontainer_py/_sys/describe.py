@@ -288,3 +288,16 @@ def sched_setattr(
         f"sched_setattr pid {pid} (policy={policy}, flags={flags:#x}, nice={nice}, priority={priority},"
         f" runtime={runtime}, deadline={deadline}, period={period})"
     )
+
+
+_SECCOMP_OPS = {0: "SECCOMP_SET_MODE_STRICT", 1: "SECCOMP_SET_MODE_FILTER", 2: "SECCOMP_GET_ACTION_AVAIL",
+                3: "SECCOMP_GET_NOTIF_SIZES"}  # fmt: skip
+_SECCOMP_FLAGS = {"TSYNC": 1, "LOG": 2, "SPEC_ALLOW": 4, "NEW_LISTENER": 8, "TSYNC_ESRCH": 16, "WAIT_KILLABLE_RECV": 32}
+
+
+def seccomp(op: int, flags: int) -> str:
+    return f"seccomp {_SECCOMP_OPS.get(op, op)} (flags {flag_names(flags, _SECCOMP_FLAGS)})"
+
+
+def seccomp_set_mode_filter(flags: int, instructions: int) -> str:
+    return f"loading the seccomp filter ({instructions} instructions, flags {flag_names(flags, _SECCOMP_FLAGS)})"
