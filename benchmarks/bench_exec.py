@@ -1,11 +1,13 @@
 """`exec` of `true` into a running container, side by side with runc and crun (by hand, as root):
 
-    sudo .venv/bin/python benchmarks/bench_exec.py [-n 30]
+    sudo .venv/bin/python benchmarks/bench_exec.py [-n 30] [--seccomp]
 
 One busybox container per runtime runs `sleep`; each exec runs `true` in it. crun runs in a
 private mount namespace without the cgroup2 mount (this machine's hybrid layout), whose cost
 (unshare + sh, measured alone) is subtracted. Reports median and min in ms, and the ratios the
-issue asks for: the library's exec against crun's, pyrunc's against runc's.
+issue asks for: the library's exec against crun's, pyrunc's against runc's. With --seccomp every
+container has the default seccomp profile (libcontainer_py.seccomp.profiles, Docker's), as
+podman's and containerd's do: each runtime then loads the filter into every exec'd process.
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ def main() -> None:
     ap.add_argument("-n", type=int, default=30)
     ap.add_argument("--order", choices=ORDERS, default="round-robin", help="see benchmarks/_roundrobin.py")
     ap.add_argument("--gap", type=float, default=0, help="ms idle before each call (benchmarks/_roundrobin.py)")
+    ap.add_argument(
+        "--seccomp", action="store_true", help="the containers have the default seccomp profile (as podman's do)"
+    )
     cli = ap.parse_args()
     n = cli.n
     work = Path(tempfile.mkdtemp(prefix="lcpy-bench-exec-"))
@@ -48,6 +53,10 @@ def main() -> None:
         bundle = lc.make_busybox_bundle(work / "bb", args=["sleep", "1000"])
         cfg = json.loads((bundle / "config.json").read_text())
         cfg["ociVersion"] = "1.0.2-dev"  # crun 1.8 refuses 1.3.0
+        if cli.seccomp:
+            from libcontainer_py.seccomp.profiles import default_profile
+
+            cfg["linux"]["seccomp"] = default_profile()
         (bundle / "config.json").write_text(json.dumps(cfg))
         sh([pyrunc, "--root", root, "run", "-d", bench_id("p")])
         container = Container.load(bench_id("p"), root)
@@ -85,7 +94,7 @@ def main() -> None:
             base = statistics.median(results.pop("unshare+sh"))
             results[crun_name] = [x - base for x in results[crun_name]]
         med = {k: statistics.median(v) for k, v in results.items()}
-        how = f"n={n} {cli.order} gap {cli.gap:g} ms, exec of true"
+        how = f"n={n} {cli.order} gap {cli.gap:g} ms, exec of true{', seccomp' if cli.seccomp else ''}"
         print(f"{'runtime':<32} {'median ms':>10} {'min ms':>8}   ({how})")
         for k, v in results.items():
             print(f"{k:<32} {med[k]:>10.1f} {min(v):>8.1f}")

@@ -1,6 +1,6 @@
 """`run` of a `true` container, side by side with runc and crun in the same run (by hand, as root):
 
-    sudo .venv/bin/python benchmarks/bench_run.py [-n 30]
+    sudo .venv/bin/python benchmarks/bench_run.py [-n 30] [--seccomp]
 
 Each runtime runs the same busybox bundle (made by make_busybox_bundle, args ["true"], terminal
 off). crun needs a private mount namespace without the cgroup2 mount on this machine's hybrid
@@ -8,7 +8,10 @@ cgroup layout, so it runs as `unshare -m sh -c 'umount /sys/fs/cgroup/unified; e
 the unshare+sh cost is measured alone and subtracted. The candidates run round-robin (one of each
 per round). Reports median and min in ms, and ratios. The library runs in three callers: this
 process (with the pydantic models), a lean one without them, and one with a second thread (whose
-containers come from the fork server).
+containers come from the fork server). With --seccomp the container has the default seccomp
+profile (libcontainer_py.seccomp.profiles, Docker's), as podman's and containerd's do: runc and
+crun compile it with libseccomp at every start; libcontainer-py compiles it once and keeps the
+program in a cache under its state root (docs/seccomp-and-hooks.md).
 """
 
 from __future__ import annotations
@@ -35,6 +38,9 @@ def main() -> None:
     ap.add_argument("-n", type=int, default=30)
     ap.add_argument("--order", choices=ORDERS, default="round-robin", help="see benchmarks/_roundrobin.py")
     ap.add_argument("--gap", type=float, default=0, help="ms idle before each call (benchmarks/_roundrobin.py)")
+    ap.add_argument(
+        "--seccomp", action="store_true", help="the container has the default seccomp profile (as podman's do)"
+    )
     cli = ap.parse_args()
     n = cli.n
     work = Path(tempfile.mkdtemp(prefix="lcpy-bench-"))
@@ -45,6 +51,10 @@ def main() -> None:
         # three runtimes the same config, labelled with a version every one of them accepts.
         cfg = json.loads((bundle / "config.json").read_text())
         cfg["ociVersion"] = "1.0.2-dev"
+        if cli.seccomp:
+            from libcontainer_py.seccomp.profiles import default_profile
+
+            cfg["linux"]["seccomp"] = default_profile()
         (bundle / "config.json").write_text(json.dumps(cfg))
         spec = Spec.load(bundle / "config.json")
         pyrunc = str(Path(sys.executable).with_name("pyrunc"))
@@ -111,7 +121,7 @@ def main() -> None:
         if crun_name in results:
             floor = statistics.median(results.pop("unshare+sh"))
             results[crun_name] = [x - floor for x in results[crun_name]]
-        how = f"n={n} {cli.order} gap {cli.gap:g} ms, true in busybox"
+        how = f"n={n} {cli.order} gap {cli.gap:g} ms, true in busybox{', seccomp' if cli.seccomp else ''}"
         print(f"{'runtime':<30} {'median ms':>10} {'min ms':>8}   ({how})")
         med = {k: statistics.median(v) for k, v in results.items()}
         for k, v in results.items():

@@ -147,10 +147,10 @@ def prepare(
         hook_kinds = hooks.hooks_by_kind(spec.hooks)
     compiled = None
     if linux and linux.seccomp:
-        from libcontainer_py.seccomp import compile_filter, validate_seccomp
+        from libcontainer_py.seccomp.compile import compile_filter
 
-        for message in validate_seccomp(linux.seccomp):
-            warn(message)
+        # It validates the profile (a one-line ConfigError naming the field) before libseccomp; a
+        # profile found in its cache was valid, and its warnings come from the cache.
         compiled = compile_filter(linux.seccomp, warn, cache_dir=os.path.join(root, ".seccomp-cache"))
     # The cgroup's checks (the driver, every limit against the host) come later, in _plan_cgroup,
     # once the state directory is claimed: they read the host's cgroup files.

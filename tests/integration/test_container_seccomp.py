@@ -281,3 +281,16 @@ def test_bad_seccomp(rt: Any, seccomp: dict[str, Any], field: str) -> None:
     assert len(lines) == 1, r
     assert field in lines[0], r
     assert_nothing_left(rt, cid)
+
+
+def test_a_profile_warning_is_printed_once_compiled_or_cached(rt: Any) -> None:
+    """create validated the profile, and compile_filter validated it again and kept the warnings
+    it emits: a validation warning was printed twice. Once now, from the compile and from the
+    cache alike."""
+    profile = allow_all({"names": ["sethostname"], "action": "SCMP_ACT_ERRNO"}, listenerPath="/tmp/nobody.sock")
+    bundle = rt.bundle(["true"], edit=with_seccomp(profile))
+    for _ in ("compiled", "from the cache"):
+        r = rt.run(bundle)
+        assert r.rc == 0, r
+        warned = [line for line in r.err.splitlines() if "listenerPath" in line]
+        assert warned == ["pyrunc: warning: linux.seccomp.listenerPath: ignored, no rule uses SCMP_ACT_NOTIFY"], r.err

@@ -307,12 +307,12 @@ def test_disk_cache_roundtrip(tmp_path: Path) -> None:
     profile = {**ALLOW, "syscalls": [rule("SCMP_ACT_ERRNO", "read", "nosuchcall")]}
     first: list[str] = []
     a = compile_filter(profile, first.append, cache_dir=tmp_path)
-    cmod._compile_cached.cache_clear()
+    cmod._compiled.clear()
     second: list[str] = []
     b = compile_filter(profile, second.append, cache_dir=tmp_path)
     assert a == b and first == second and len(first) == 1
     assert len(list(tmp_path.glob("*.json"))) == 1
     for f in tmp_path.glob("*.json"):
         f.write_text("garbage")
-    cmod._compile_cached.cache_clear()
+    cmod._compiled.clear()
     assert compile_filter(profile, lambda m: None, cache_dir=tmp_path) == a  # damaged: recompiled
