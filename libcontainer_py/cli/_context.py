@@ -102,8 +102,11 @@ class Context:
         return self.options.root
 
     def _log_line(self, level: str, message: str) -> str:
-        import json
         import time
+
+        # _json, not json: the json package (with re, enum, functools, collections) costs ~11 ms,
+        # and podman's creates log the seccomp profile's warnings with --log-format json.
+        from libcontainer_py import _json as json
 
         now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         if self.options.log_format == "json":
