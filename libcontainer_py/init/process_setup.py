@@ -242,16 +242,20 @@ def finalize_process(
     return look_path(args[0], env), args, env
 
 
-# What the Python interpreter ignores at its start and a program does not expect to: SIGPIPE (a
-# write to a closed pipe raises EPIPE in Python rather than killing it) and SIGXFSZ. An ignored
-# signal stays ignored across execve, so without this a container's process started from Python
-# (pyrunc, a library caller, the fork server) ignored both, which one started by runc from the
-# same shell does not: `yes | head -1` in it printed "write error" instead of ending quietly.
-# Set back as subprocess's restore_signals does for the programs it starts.
-_RESTORED_SIGNALS = tuple(getattr(_signal, name) for name in ("SIGPIPE", "SIGXFSZ", "SIGXFZ") if hasattr(_signal, name))
+# Every signal but the two that cannot be caught or ignored.
+_SIGNALS = tuple(sorted(set(_signal.valid_signals()) - {_signal.SIGKILL, _signal.SIGSTOP}))
 
 
 def default_signals() -> None:
-    """Right before execve: the signals the interpreter ignores back to their default action."""
-    for signum in _RESTORED_SIGNALS:
-        _signal.signal(signum, _signal.SIG_DFL)
+    """Right before execve: every signal this process ignores back to its default action. An
+    ignored signal stays ignored across execve (a handler does not), and the container's program
+    starts as runc's and crun's do, with none ignored, whatever their caller ignored (runc is a Go
+    program, whose runtime handles nearly every signal; crun sets them back). Without this the
+    programs inherited the interpreter's own ignores, SIGPIPE and SIGXFSZ (`yes | head -1` printed
+    "write error" instead of ending quietly), and their caller's: a shell without job control
+    starts its background commands with SIGINT and SIGQUIT ignored, nohup adds SIGHUP."""
+    for signum in _SIGNALS:
+        handler = _signal.getsignal(signum)
+        # None: a disposition set outside Python (a C library's), which may be SIG_IGN
+        if handler == _signal.SIG_IGN or handler is None:
+            _signal.signal(signum, _signal.SIG_DFL)
