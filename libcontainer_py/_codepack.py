@@ -24,8 +24,9 @@ with its old mtime kept (a copy that preserves times) is not noticed.
 
 Only the CLI installs the finder (cli/__init__.py): a library caller's imports are left alone.
 No file descriptor stays open between imports: the init, a fork of pyrunc, closes every fd it
-inherited, and an import after pivot_root finds no source (the host's tree is gone) and fails as
-it would without the pack.
+inherited, and after pivot_root (or the join of a container's mount namespace) nothing is
+imported at all: init/seal.py refuses every import before any finder, this one included, could
+look at a path, which would then be the container's.
 """
 
 import marshal

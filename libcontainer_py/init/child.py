@@ -23,6 +23,7 @@ from libcontainer_py._sys import consts as c
 from libcontainer_py.errors import ConfigError, LibcontainerError
 from libcontainer_py.init.fds import close_inherited_fds
 from libcontainer_py.init.finish import load_seccomp, setup_console
+from libcontainer_py.init.seal import seal
 from libcontainer_py.init.sync import Stage, child_fail, expect, send
 from libcontainer_py.namespaces import NAMESPACES, NamespacePlan, open_namespace
 
@@ -132,8 +133,9 @@ def _enter(cfg: InitConfig, sock: _socket.socket, name: str) -> None:
         _sys.setns(fd, NAMESPACES[ns_type][0])
         os.close(fd)
         if ns_type == "mount":  # another mount table: the cached cgroup mounts are not its
-            from libcontainer_py.mountinfo import forget_cgroup_mounts
+            from libcontainer_py.mountinfo import forget_cgroup_mounts  # (preload)
 
+            seal()  # its files are not ours to import (init/seal.py)
             forget_cgroup_mounts()
 
 

@@ -52,6 +52,7 @@ from libcontainer_py.cgroups._join import join_self  # here, not in the child: a
 from libcontainer_py.init import process_setup as ps
 from libcontainer_py.init.finish import load_seccomp, setup_console
 from libcontainer_py.init.pidfork import fork_in_pidns, restore_mask
+from libcontainer_py.init.seal import seal
 from libcontainer_py.init.sync import child_fail, send
 from libcontainer_py.namespaces import NAMESPACES, open_namespace
 
@@ -186,6 +187,8 @@ def _join_namespaces(fds: list[tuple[str, int]]) -> None:
             # the type named: the kernel refuses an fd that is not that kind of namespace
             _sys.setns(fd, NAMESPACES[ns_type][0])
         os.close(fd)
+        if ns_type == "mount":  # (the last) the container's files from here: not ours to import
+            seal()
 
 
 def exec_stage1(cfg: ExecConfig, sock: _socket.socket) -> NoReturn:

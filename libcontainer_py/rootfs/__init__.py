@@ -18,6 +18,7 @@ import os
 from libcontainer_py._record import replace
 from libcontainer_py._sys import consts as c
 from libcontainer_py.errors import SyscallError
+from libcontainer_py.init.seal import seal
 from libcontainer_py.rootfs import devices as _devices
 from libcontainer_py.rootfs import masked as _masked
 from libcontainer_py.rootfs import mounts as _mounts
@@ -150,6 +151,7 @@ def prepare_rootfs(
             _pivot.move_root(rootfs)
         else:
             _pivot.pivot_root(rootfs)
+        seal()  # "/" is the container's: its files are not ours to import (init/seal.py)
         _pivot.set_root_propagation(propagation)
     except SyscallError as exc:
         how = "MS_MOVE/chroot" if no_pivot else "pivot_root"
