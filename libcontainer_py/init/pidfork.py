@@ -178,5 +178,6 @@ def _handle_pending() -> None:
 
 
 def restore_mask(mask: Any) -> None:
-    """In the child: the caller's signal mask back (the program it execs inherits it)."""
+    """In the child: the caller's signal mask back, for the runtime's own steps (right before
+    execve, process_setup.default_signals clears it: the program starts with none blocked)."""
     _signal.pthread_sigmask(_signal.SIG_SETMASK, mask)

@@ -247,15 +247,18 @@ _SIGNALS = tuple(sorted(set(_signal.valid_signals()) - {_signal.SIGKILL, _signal
 
 
 def default_signals() -> None:
-    """Right before execve: every signal this process ignores back to its default action. An
-    ignored signal stays ignored across execve (a handler does not), and the container's program
-    starts as runc's and crun's do, with none ignored, whatever their caller ignored (runc is a Go
-    program, whose runtime handles nearly every signal; crun sets them back). Without this the
+    """Right before execve: no signal ignored and none blocked, as runc's and crun's programs
+    start, whatever their caller ignored or blocked (runc is a Go program, whose runtime handles
+    nearly every signal; crun sets them back and clears the mask).
+
+    An ignored signal and the mask stay across execve (a handler does not). Without this the
     programs inherited the interpreter's own ignores, SIGPIPE and SIGXFSZ (`yes | head -1` printed
     "write error" instead of ending quietly), and their caller's: a shell without job control
-    starts its background commands with SIGINT and SIGQUIT ignored, nohup adds SIGHUP."""
+    starts its background commands with SIGINT and SIGQUIT ignored, nohup adds SIGHUP, and a
+    caller that blocked SIGTERM gave containers that a stop's SIGTERM did not reach."""
     for signum in _SIGNALS:
         handler = _signal.getsignal(signum)
         # None: a disposition set outside Python (a C library's), which may be SIG_IGN
         if handler == _signal.SIG_IGN or handler is None:
             _signal.signal(signum, _signal.SIG_DFL)
+    _signal.pthread_sigmask(_signal.SIG_SETMASK, ())

@@ -7,7 +7,7 @@ One child (a caller with one thread, spawn "fork": `pyrunc exec`, `Container.exe
       | setns(the container's pid ns, CLONE_NEWPID)
       | fork ------------------------------------->| born in the container's pid namespace,
       | setns(back), dumpable, gc, signal mask      | non-dumpable; close the caller's fds,
-      |   as they were                              | the caller's signal mask back
+      |   as they were                              | the caller's signal mask back (until execve)
       |                                             | join the cgroup (v1: "0" to each `tasks`)
       |                                             | setns(user), setresuid/gid(0)
       |                                             | setns(the others, mount last)
@@ -144,7 +144,7 @@ def _one_child(
                 os.dup2(fd, target)
         # CVE-2024-21626: no fd of the caller's but the socket and --preserve-fds enters the container.
         ps.close_inherited_fds([sock.fileno(), *range(3, 3 + cfg.preserve_fds)])
-        restore_mask(mask)  # the program gets the caller's mask
+        restore_mask(mask)  # (until execve: default_signals then clears it, as runc and crun)
         _sys.prctl_set_name("pyrunc:[EXEC]")
         if not placed:  # (born in it: clone3 into the v2 cgroup)
             _join_cgroup(cfg)
