@@ -4,8 +4,9 @@ Why a separate module: the filter is compiled to classic BPF in the parent (``co
 libseccomp and the pydantic models), and the init only hands the finished bytes to the kernel. So the
 init needs neither libseccomp nor pydantic after pivot_root, and the container start pays one
 ``seccomp(2)`` call (a few microseconds for ~300 rules) instead of a libseccomp compile (milliseconds).
-This module therefore imports only the standard library, ``errors`` and the kernel seam (``_sys``,
-whose shim the init has loaded before it loads the filter: its setns and pivot_root go through it).
+This module therefore imports only the standard library and three small modules of ours: ``errors``,
+``_record`` and the kernel seam ``_sys`` (whose shim the init has loaded before it loads the filter:
+its setns and pivot_root go through it).
 
 The kernel calls go through the shim (``lc_seccomp_set_filter``, ``lc_seccomp``): until 2026-12
 they went through ctypes' ``syscall(2)``, and importing ctypes cost every create and exec of a
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
     from typing import Any
 
 # <linux/seccomp.h>
-SECCOMP_MODE_FILTER = 2
 SECCOMP_SET_MODE_FILTER = 1
 SECCOMP_GET_ACTION_AVAIL = 2
 SECCOMP_GET_NOTIF_SIZES = 3
