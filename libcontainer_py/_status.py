@@ -1,4 +1,4 @@
-"""A container's status and OCI state from its state.json, with nothing imported but `os`.
+"""A container's status and OCI state from its state.json, with nothing imported but `posix`.
 
 `pyrunc state` and `pyrunc events --stats` are read-only, and callers (podman, conmon, the shims)
 run them often: runc answers in ~5 ms, Python's own start here is ~9 ms, and every module imported
@@ -10,7 +10,9 @@ and container.py are built on these functions, so the fast verbs and the library
 # No `from __future__ import annotations`: `pyrunc state` and `events --stats` import this module,
 # and the __future__ module costs them ~0.15 ms (tests/integration/test_cli_imports.py); annotations
 # that name TYPE_CHECKING imports are strings.
-import os
+import posix
+
+from libcontainer_py._paths import abspath, exists, join
 
 TYPE_CHECKING = False  # not `typing`: its import costs ~3 ms of every pyrunc call
 if TYPE_CHECKING:
@@ -25,16 +27,16 @@ ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ012345
 
 
 def read_all(path: str) -> bytes:
-    """The whole of a small file through os.read (OSError propagates): a text file object also
+    """The whole of a small file through posix.read (OSError propagates): a text file object also
     makes an fstat, an ioctl, two lseeks and a second read, each a system call. state.json, cgroup
     files, and the init's /proc/self/setgroups, /proc/self/cgroup and /etc/passwd are read so."""
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    fd = posix.open(path, posix.O_RDONLY | posix.O_CLOEXEC)
     try:
         chunks = []
-        while block := os.read(fd, 65536):
+        while block := posix.read(fd, 65536):
             chunks.append(block)
     finally:
-        os.close(fd)
+        posix.close(fd)
     return b"".join(chunks)
 
 
@@ -49,15 +51,15 @@ def valid_id(container_id: str) -> bool:
 
 def _proc_stat(pid: int) -> bytes | None:
     try:
-        fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY | os.O_CLOEXEC)
+        fd = posix.open(f"/proc/{pid}/stat", posix.O_RDONLY | posix.O_CLOEXEC)
     except OSError:
         return None
     try:
-        return os.read(fd, 4096)  # one read: the kernel writes the whole line at once
+        return posix.read(fd, 4096)  # one read: the kernel writes the whole line at once
     except OSError:
         return None
     finally:
-        os.close(fd)
+        posix.close(fd)
 
 
 def process_start_time(pid: int, *, zombie: bool = False) -> int | None:
@@ -93,22 +95,22 @@ def cgroup_frozen(paths: dict[str, str]) -> bool:
         return False
     unified = paths.get("")
     if unified is not None:
-        return _read(os.path.join(unified.rstrip("/"), "cgroup.freeze")) == "1"
+        return _read(join(unified.rstrip("/"), "cgroup.freeze")) == "1"
     freezer = paths.get("freezer")
-    return freezer is not None and _read(os.path.join(freezer, "freezer.state")) in ("FROZEN", "FREEZING")
+    return freezer is not None and _read(join(freezer, "freezer.state")) in ("FROZEN", "FREEZING")
 
 
 def _read(path: str) -> str | None:
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        fd = posix.open(path, posix.O_RDONLY | posix.O_CLOEXEC)
     except OSError:
         return None
     try:
-        return os.read(fd, 4096).decode("ascii", "replace").strip()
+        return posix.read(fd, 4096).decode("ascii", "replace").strip()
     except OSError:
         return None
     finally:
-        os.close(fd)
+        posix.close(fd)
 
 
 def live_status(pid: int, pid_start: int, state_dir: str, cgroup_paths: dict[str, str]) -> str:
@@ -116,7 +118,7 @@ def live_status(pid: int, pid_start: int, state_dir: str, cgroup_paths: dict[str
     "running"). The status is derived, not stored (as runc does): the init may die at any moment."""
     if not pid or process_start_time(pid) != pid_start:
         return "stopped"
-    if os.path.exists(os.path.join(state_dir, EXEC_FIFO)) and comm(pid) == INIT_COMM:
+    if exists(join(state_dir, EXEC_FIFO)) and comm(pid) == INIT_COMM:
         # Created: the init waits on the fifo. A fifo left by a `start` killed after it released
         # the init is not enough: the init has exec'd the program by then (its name changed).
         return "created"
@@ -167,20 +169,20 @@ def read_state(root: str, container_id: str) -> "dict[str, Any] | None":
         return None
     from libcontainer_py import _json
 
-    path = os.path.join(os.path.abspath(root), container_id)
+    path = join(abspath(root), container_id)
     try:
-        fd = os.open(os.path.join(path, STATE_FILE), os.O_RDONLY | os.O_CLOEXEC)
+        fd = posix.open(join(path, STATE_FILE), posix.O_RDONLY | posix.O_CLOEXEC)
     except OSError:
         return None
     try:
         chunks = []
-        while block := os.read(fd, 65536):
+        while block := posix.read(fd, 65536):
             chunks.append(block)
         data = _json.loads(b"".join(chunks).decode())
     except (OSError, ValueError):
         return None
     finally:
-        os.close(fd)
+        posix.close(fd)
     if type(data) is not dict or data.get("stage", "creating") != "created":
         return None
     # ContainerState's fields and defaults; only the expected types take this path (the library's

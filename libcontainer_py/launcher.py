@@ -9,7 +9,9 @@ pyvenv.cfg, a listing of site-packages for its .pth files, the user site's stats
 `#!/path/to/python` line takes no flag (pip rewrites a wheel script's `#!python -S` and drops the
 flag), and by the time its first line runs, `site` has run.
 
-What this writes is a script whose first line is `#!<this interpreter> -S`, and which puts back,
+What this writes is a script whose first line is `#!<this interpreter> -SP` (-P: the script's own
+directory, the venv's bin, is not put first on sys.path, so no import searches it: ~0.3 ms, and
+nothing dropped there can stand in for a module pyrunc imports), and which puts back,
 by hand, the entries `site` would have added to sys.path (the venv's site-packages, the
 project's path from an editable install's .pth file...). It records them when it is written, from
 a normal start of the same interpreter, with the modification times of the directories `site`
@@ -47,7 +49,7 @@ if "site" in sys.modules:
 print(json.dumps(out))
 """
 
-_TEMPLATE = """#!{python} -S
+_TEMPLATE = """#!{python} -SP
 {mark}: pyrunc without the `site` module (~1 ms of every call); written by
 # `{python} -m libcontainer_py.launcher`, which says why. Its paths are those a normal start of
 # this interpreter added when it was written; if a directory they came from has changed since, it

@@ -16,7 +16,6 @@ Later (state, pause, events, delete)::
 # No `from __future__ import annotations`: `pyrunc state` and `events --stats` import this module,
 # and the __future__ module costs them ~0.15 ms (tests/integration/test_cli_imports.py); annotations
 # that name TYPE_CHECKING imports are strings.
-import os
 import sys
 
 TYPE_CHECKING = False  # not `typing`: its import costs ~3 ms of every pyrunc call
@@ -144,7 +143,9 @@ def join_files(paths: dict[str, str]) -> list[str]:
     (load_manager's imports and mountinfo read were ~1.5 ms of every `pyrunc exec`)."""
     if not paths or "" in paths:
         return []
-    return [os.path.join(d, "tasks") for d in dict.fromkeys(paths.values())]
+    from libcontainer_py._paths import join
+
+    return [join(d, "tasks") for d in dict.fromkeys(paths.values())]
 
 
 def load_manager(paths: dict[str, str], *, mounts: "Mounts | None" = None) -> "Manager":
@@ -161,12 +162,14 @@ def load_manager(paths: dict[str, str], *, mounts: "Mounts | None" = None) -> "M
         unified = (mounts if mounts is not None else detect_mounts()).unified
         mp = unified.mountpoint if unified is not None else None
         return V2Manager(paths[""], mountpoint=mp)
+    import posixpath
+
     mounts = mounts if mounts is not None else detect_mounts()
     inner = ""
     for ctrl, d in paths.items():
         m = mounts.v1.get(ctrl)
         if m is not None and (d + "/").startswith(m.mountpoint.rstrip("/") + "/"):
-            inner = "/" + os.path.relpath(d, m.mountpoint)
+            inner = "/" + posixpath.relpath(d, m.mountpoint)
             break
     from libcontainer_py.cgroups.v1 import V1Manager
 

@@ -1,7 +1,8 @@
 """Reading a container's cgroups: the file helpers, the v1 and v2 stats, and the frozen check.
 
-Everything here imports only `os` (the typed Stats records of cgroups/stats.py only for stats_v1()
-and stats_v2(), what the drivers' stats() give): `pyrunc events --stats` reads a container's stats as
+Everything here imports only `posix` and _paths.py, not even `os` (~2 ms: _paths.py says why), and
+the typed Stats records of cgroups/stats.py only for stats_v1() and stats_v2(), what the drivers'
+stats() give: `pyrunc events --stats` reads a container's stats as
 runc's dict (runc_stats) through this module alone, without the records and the drivers
 (v1.py, v2.py: the manager ABC, the layout enum, mountinfo, cgroupspy), which V1Manager.stats and
 V2Manager.stats delegate to. cgroupspy stays the v1 driver's writer; its three cpuacct reads are
@@ -12,8 +13,9 @@ or parse gives the default), so the numbers are the same.
 # No `from __future__ import annotations`: `pyrunc state` and `events --stats` import this module,
 # and the __future__ module costs them ~0.15 ms (tests/integration/test_cli_imports.py); annotations
 # that name TYPE_CHECKING imports are strings.
-import os
+import posix
 
+from libcontainer_py._paths import dirname, exists, isdir, join
 from libcontainer_py._status import read_all
 
 TYPE_CHECKING = False  # not `typing` (~3 ms)
@@ -30,7 +32,7 @@ UNLIMITED = 2**64 - 1
 
 
 def read_file(path: str) -> str:
-    """The stripped content of a cgroup file (OSError propagates). os.read, not open(): a text
+    """The stripped content of a cgroup file (OSError propagates). posix.read, not open(): a text
     file object costs ~4x as much for these few bytes."""
     return read_all(path).decode("ascii", errors="replace").strip()
 
@@ -86,7 +88,7 @@ def host_hugepage_sizes(sysfs: str = "/sys/kernel/mm/hugepages") -> list[str]:
     """The host's huge page sizes as the hugetlb controller names them (["2MB", "1GB"])."""
     sizes: list[int] = []
     try:
-        names = os.listdir(sysfs)
+        names = posix.listdir(sysfs)
     except OSError:
         return []
     for n in names:  # "hugepages-2048kB" (by hand: stats read this, and `re` costs ~5 ms to import)
@@ -204,61 +206,61 @@ def runc_stats_v1(dirs: dict[str, str]) -> "tuple[dict[str, Any], int]":
     hugetlb: dict[str, dict[str, int]] = {}
     oom_kill = 0
     acct = dirs.get("cpuacct")
-    if acct is not None and os.path.isdir(acct):
-        text = read_optional(os.path.join(acct, "cpuacct.usage"))
+    if acct is not None and isdir(acct):
+        text = read_optional(join(acct, "cpuacct.usage"))
         try:
             total = int(text) if text is not None else 0
         except ValueError:
             total = 0
         usage["total"] = 0 if total == -1 else total  # cgroupspy's IntegerFile reads -1 as None
-        text = read_optional(os.path.join(acct, "cpuacct.usage_percpu"))
+        text = read_optional(join(acct, "cpuacct.usage_percpu"))
         try:
             usage["percpu"] = [int(v) for v in text.split()] if text is not None else []
         except ValueError:
             usage["percpu"] = []
         # runc reports per-CPU user and system time too (cpuacct.usage_all: "cpu user system" rows)
-        for line in (read_optional(os.path.join(acct, "cpuacct.usage_all")) or "").splitlines()[1:]:
+        for line in (read_optional(join(acct, "cpuacct.usage_all")) or "").splitlines()[1:]:
             parts = line.split()
             if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit():
                 usage["percpu_user"].append(int(parts[1]))
                 usage["percpu_kernel"].append(int(parts[2]))
-        ticks = _acct_stat(read_optional(os.path.join(acct, "cpuacct.stat")))
-        hz = os.sysconf("SC_CLK_TCK")
+        ticks = _acct_stat(read_optional(join(acct, "cpuacct.stat")))
+        hz = posix.sysconf("SC_CLK_TCK")
         usage["user"] = ticks.get("user", 0) * 1_000_000_000 // hz
         usage["kernel"] = ticks.get("system", 0) * 1_000_000_000 // hz
     if "cpu" in dirs:
-        st = read_keyed(os.path.join(dirs["cpu"], "cpu.stat"))
+        st = read_keyed(join(dirs["cpu"], "cpu.stat"))
         throttling["periods"] = st.get("nr_periods", 0)
         throttling["throttledPeriods"] = st.get("nr_throttled", 0)
         throttling["throttledTime"] = st.get("throttled_time", 0)
     d = dirs.get("memory")
-    if d is not None and os.path.isdir(d):
-        raw = read_keyed(os.path.join(d, "memory.stat"))
+    if d is not None and isdir(d):
+        raw = read_keyed(join(d, "memory.stat"))
         memory["raw"] = raw
         memory["cache"] = raw.get("cache", 0)  # runc's fs/memory.go: the cgroup's own, not total_cache
         for entry, prefix in (("usage", "memory"), ("swap", "memory.memsw"), ("kernel", "memory.kmem"),
                               ("kernelTCP", "memory.kmem.tcp")):
             e = memory[entry]
-            e["usage"] = read_int(os.path.join(d, f"{prefix}.usage_in_bytes"))
-            e["max"] = read_int(os.path.join(d, f"{prefix}.max_usage_in_bytes"))
-            e["failcnt"] = read_int(os.path.join(d, f"{prefix}.failcnt"))
-            e["limit"] = read_int(os.path.join(d, f"{prefix}.limit_in_bytes"))
-        oom_kill = read_keyed(os.path.join(d, "memory.oom_control")).get("oom_kill", 0)
+            e["usage"] = read_int(join(d, f"{prefix}.usage_in_bytes"))
+            e["max"] = read_int(join(d, f"{prefix}.max_usage_in_bytes"))
+            e["failcnt"] = read_int(join(d, f"{prefix}.failcnt"))
+            e["limit"] = read_int(join(d, f"{prefix}.limit_in_bytes"))
+        oom_kill = read_keyed(join(d, "memory.oom_control")).get("oom_kill", 0)
     if "pids" in dirs:
         d = dirs["pids"]
-        pids["current"] = read_int(os.path.join(d, "pids.current"))
-        pids["limit"] = read_int(os.path.join(d, "pids.max"))
+        pids["current"] = read_int(join(d, "pids.current"))
+        pids["limit"] = read_int(join(d, "pids.max"))
     if "blkio" in dirs:
         d = dirs["blkio"]
-        io_bytes = _blkio_entries(os.path.join(d, "blkio.throttle.io_service_bytes_recursive"))
-        io_ops = _blkio_entries(os.path.join(d, "blkio.throttle.io_serviced_recursive"))
+        io_bytes = _blkio_entries(join(d, "blkio.throttle.io_service_bytes_recursive"))
+        io_ops = _blkio_entries(join(d, "blkio.throttle.io_serviced_recursive"))
     if "hugetlb" in dirs:
         d = dirs["hugetlb"]
         for size in host_hugepage_sizes():
             hugetlb[size] = {
-                "usage": read_int(os.path.join(d, f"hugetlb.{size}.usage_in_bytes")),
-                "max": read_int(os.path.join(d, f"hugetlb.{size}.max_usage_in_bytes")),
-                "failcnt": read_int(os.path.join(d, f"hugetlb.{size}.failcnt")),
+                "usage": read_int(join(d, f"hugetlb.{size}.usage_in_bytes")),
+                "max": read_int(join(d, f"hugetlb.{size}.max_usage_in_bytes")),
+                "failcnt": read_int(join(d, f"hugetlb.{size}.failcnt")),
             }
     return runc_dict(usage, throttling, memory, pids, io_bytes, io_ops, hugetlb), oom_kill
 
@@ -300,11 +302,11 @@ def v2_controllers(directory: str) -> set[str]:
     on the way down (v2.py enable_controllers). (It read the parent's subtree_control, which is
     empty until that create: the first container under a new parent, or under one whose
     controllers nothing had enabled yet, was refused every limit as "not enabled".)"""
-    text = read_optional(os.path.join(directory, "cgroup.controllers"))
+    text = read_optional(join(directory, "cgroup.controllers"))
     parent = directory.rstrip("/")
     while text is None and parent not in ("", "/"):
-        parent = os.path.dirname(parent)
-        text = read_optional(os.path.join(parent, "cgroup.controllers"))
+        parent = dirname(parent)
+        text = read_optional(join(parent, "cgroup.controllers"))
     return set((text or "").split())
 
 
@@ -312,7 +314,7 @@ def runc_stats_v2(directory: str) -> "tuple[dict[str, Any], int]":
     directory = directory.rstrip("/")
 
     def file(name: str) -> str:
-        return os.path.join(directory, name)
+        return join(directory, name)
 
     usage, throttling, memory = _cpu_usage(), _throttling(), _memory()
     io_bytes: list[dict[str, Any]] = []
@@ -326,7 +328,7 @@ def runc_stats_v2(directory: str) -> "tuple[dict[str, Any], int]":
     throttling["periods"] = cpu.get("nr_periods", 0)
     throttling["throttledPeriods"] = cpu.get("nr_throttled", 0)
     throttling["throttledTime"] = cpu.get("throttled_usec", 0) * 1000
-    if os.path.exists(file("memory.current")):
+    if exists(file("memory.current")):
         raw = read_keyed(file("memory.stat"))
         memory["raw"] = raw
         memory["cache"] = raw.get("file", 0)
@@ -356,7 +358,7 @@ def runc_stats_v2(directory: str) -> "tuple[dict[str, Any], int]":
                 target.append({"major": int(major), "minor": int(minor), "op": op, "value": int(kv[key])})
     if "hugetlb" in v2_controllers(directory):
         for size in host_hugepage_sizes():
-            if os.path.exists(file(f"hugetlb.{size}.current")):
+            if exists(file(f"hugetlb.{size}.current")):
                 hugetlb[size] = {
                     "usage": read_int(file(f"hugetlb.{size}.current")),
                     "max": 0,

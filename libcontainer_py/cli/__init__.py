@@ -13,7 +13,7 @@ Every verb module exposes:
 # No `from __future__ import annotations`: `pyrunc state` and `events --stats` import this module,
 # and the __future__ module costs them ~0.15 ms (tests/integration/test_cli_imports.py); annotations
 # that name TYPE_CHECKING imports are strings.
-import os
+import posix
 import sys
 
 from libcontainer_py.cli._context import Context, GlobalOptions, UsageError, parse_globals
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> "NoReturn":
     # A short-lived process: the cyclic garbage collector would spend ~10 ms walking the objects
     # of the imports (pydantic's above all) to free nothing; and the interpreter's teardown of
     # those modules costs another 15-25 ms that no one waits for. So: no collection passes, and
-    # os._exit once the output is flushed. Long-waiting verbs (run, exec, events) allocate
+    # posix._exit once the output is flushed. Long-waiting verbs (run, exec, events) allocate
     # little while they wait.
     import gc
 
@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> "NoReturn":
     pack = sys.modules.get("libcontainer_py._codepack")
     if pack is not None:
         pack.refresh_if_stale()  # once after an upgrade or an edit, as a .pyc is rewritten
-    os._exit(status)
+    posix._exit(status)
 
 
 def _stdio_open() -> None:
@@ -109,7 +109,7 @@ def _stdio_open() -> None:
     runtime gives runc, and sys.stdout and friends, which the interpreter left as None, back
     (writing to them was a traceback). Output to a closed stdout is discarded, as runc's is."""
     try:
-        os.fstat(0), os.fstat(1), os.fstat(2)
+        posix.fstat(0), posix.fstat(1), posix.fstat(2)
         return
     except OSError:
         pass
@@ -157,9 +157,9 @@ def _main(argv: list[str]) -> int:
             return _report(exc, ctx, verb)
         # The reader went away (pyrunc list | head): not an error worth a traceback.
         # Point stdout at /dev/null so the interpreter's final flush does not complain again.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
+        devnull = posix.open("/dev/null", posix.O_WRONLY)
+        posix.dup2(devnull, sys.stdout.fileno())
+        posix.close(devnull)
         return 1
     except BaseException as exc:
         if isinstance(exc, SystemExit):

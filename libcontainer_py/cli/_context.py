@@ -8,8 +8,10 @@ messages on stderr and, with `--log FILE --log-format json`, as JSON lines in FI
 # No `from __future__ import annotations`: `pyrunc state` and `events --stats` import this module,
 # and the __future__ module costs them ~0.15 ms (tests/integration/test_cli_imports.py); annotations
 # that name TYPE_CHECKING imports are strings.
-import os
+import posix
 import sys
+
+from libcontainer_py._paths import abspath
 
 DEFAULT_ROOT = "/run/pyrunc"
 
@@ -87,7 +89,7 @@ def parse_globals(argv: list[str]) -> tuple[GlobalOptions, list[str]]:
         raise UsageError(f"--log-format: unknown format {opts.log_format!r} (use text or json)")
     if not opts.root:
         raise UsageError("--root: the state directory must not be empty")
-    opts.root = os.path.abspath(opts.root)
+    opts.root = abspath(opts.root)
     return opts, argv[i:]
 
 
@@ -119,14 +121,14 @@ class Context:
         if not self.options.log:
             return False
         try:
-            fd = os.open(self.options.log, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            fd = posix.open(self.options.log, posix.O_WRONLY | posix.O_APPEND | posix.O_CREAT | posix.O_CLOEXEC, 0o644)
         except OSError as exc:
             sys.stderr.write(f"pyrunc: cannot open --log {self.options.log}: {exc.strerror}\n")
             return False
         try:
-            os.write(fd, self._log_line(level, message).encode())
+            posix.write(fd, self._log_line(level, message).encode())
         finally:
-            os.close(fd)
+            posix.close(fd)
         return True
 
     def log_error(self, message: str) -> None:

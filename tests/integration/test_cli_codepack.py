@@ -41,7 +41,8 @@ def test_run_writes_the_pack_then_imports_from_it(rt: Any, pack: Path, monkeypat
     # the container's code, from the pack; only what the CLI imports before it reads the pack is not
     assert {"libcontainer_py.container", "libcontainer_py._create", "libcontainer_py.init.child"} <= packed
     assert set(seen) - packed <= {"libcontainer_py", "libcontainer_py.cli", "libcontainer_py.cli._context",
-                                  "libcontainer_py._codepack", "libcontainer_py._sys._shim"}  # fmt: skip
+                                  "libcontainer_py._paths", "libcontainer_py._codepack",
+                                  "libcontainer_py._sys._shim"}  # fmt: skip
 
 
 def test_state_and_events_stats_do_without_it(rt: Any, pack: Path, monkeypatch: pytest.MonkeyPatch) -> None:

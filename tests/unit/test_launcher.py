@@ -28,7 +28,7 @@ def imported_site(stderr: str) -> bool:
 
 def test_render_records_what_site_adds_and_the_directories_it_reads() -> None:
     text = launcher.render()
-    assert text.startswith(f"#!{sys.executable} -S\n")
+    assert text.startswith(f"#!{sys.executable} -SP\n")
     normal = subprocess.run([sys.executable, "-c", "import sys; print(repr(sys.path[1:]))"],
                             capture_output=True, text=True, check=True).stdout  # fmt: skip
     bare = subprocess.run([sys.executable, "-S", "-c", "import sys; print(repr(sys.path[1:]))"],
@@ -50,6 +50,15 @@ def test_written_launcher_runs_pyrunc_without_site(tmp_path: Path) -> None:
     # An unknown verb: pyrunc's one line and its exit status come through the launcher.
     r = start(dest, "no-such-verb")
     assert r.returncode != 0 and "no-such-verb" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_the_launchers_directory_is_not_searched_for_modules(tmp_path: Path) -> None:
+    """-P: a module dropped beside the launcher (the venv's bin) is not what pyrunc imports."""
+    dest = Path(launcher.write(str(tmp_path / "pyrunc")))
+    (tmp_path / "libcontainer_py.py").write_text("raise SystemExit('the planted module ran')\n")
+    r = start(dest, "--version")
+    assert r.returncode == 0 and r.stdout.startswith("pyrunc version "), r
+    assert "planted" not in r.stderr
 
 
 def test_a_changed_directory_makes_it_run_site(tmp_path: Path) -> None:
