@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-import _signal  # type: ignore[import-not-found]  # (no stub) not signal: its three IntEnums cost ~0.4 ms of every run and exec; numbers do here
-
 from libcontainer_py.cli._context import Context
 
 TYPE_CHECKING = False  # not `typing`: its import costs ~3 ms of every pyrunc call
 if TYPE_CHECKING:
     from libcontainer_py.cli._parser import Namespace, VerbParser
 
-
-# What a foreground run or exec passes on to the container's process (as runc does).
-FORWARDED = (
-    _signal.SIGINT,
-    _signal.SIGTERM,
-    _signal.SIGHUP,
-    _signal.SIGQUIT,
-    _signal.SIGUSR1,
-    _signal.SIGUSR2,
-    _signal.SIGWINCH,
-)
 
 
 def add_id(parser: VerbParser) -> None:

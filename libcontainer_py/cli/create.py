@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from libcontainer_py.cli._common import add_create_flags, create_container
 from libcontainer_py.cli._context import Context
+from libcontainer_py.cli._signals import Relay
 
 TYPE_CHECKING = False  # not `typing`: its import costs ~3 ms of every pyrunc call
 if TYPE_CHECKING:
@@ -17,5 +18,11 @@ def configure(parser: VerbParser) -> None:
 
 
 def run(args: Namespace, ctx: Context) -> int:
-    create_container(args, ctx, detach=True)
+    # SIGTERM, SIGINT, SIGHUP... caught while the container is made, then dropped, as runc's create
+    # does: one of them must not kill pyrunc half-way and leave a half-made container (cli/_signals.py).
+    relay = Relay()
+    try:
+        create_container(args, ctx, detach=True)
+    finally:
+        relay.close()
     return 0

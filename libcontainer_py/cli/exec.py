@@ -4,10 +4,10 @@ process could not be started (as runc)."""
 
 from __future__ import annotations
 
-import _signal  # type: ignore[import-not-found]  # (no stub) not signal (cli/_common.py)
 import os
 
 from libcontainer_py.cli._context import Context, UsageError
+from libcontainer_py.cli._signals import Relay
 
 TYPE_CHECKING = False  # not `typing`: its import costs ~3 ms of every pyrunc call
 if TYPE_CHECKING:
@@ -123,36 +123,30 @@ def run(args: Namespace, ctx: Context) -> int:
     process = build_process(args, init_process)
     if getattr(process, "terminal", False) and args.detach and not args.console_socket:
         raise UsageError("cannot allocate a tty if pyrunc will detach without setting --console-socket")
-    # Started detached, then waited for here, so that signals can be forwarded meanwhile.
-    pid, _, console = container.exec(
-        process,
-        detach=True,
-        pid_file=args.pid_file,
-        preserve_fds=args.preserve_fds,
-        console_socket=args.console_socket,
-    )
-    if args.detach:
-        return 0
-    if console is not None:
-        from libcontainer_py import tty
-
-        try:
-            return tty.relay(console, pid)
-        finally:
-            os.close(console)
-
-    def forward(signum: int, _frame: object) -> None:
-        try:  # noqa: SIM105  (not contextlib: its import costs ~3 ms of every pyrunc call)
-            os.kill(pid, signum)
-        except ProcessLookupError:
-            pass
-
-    from libcontainer_py.cli._common import FORWARDED
-
-    for sig in FORWARDED:
-        _signal.signal(sig, forward)
+    # Started detached, then waited for here, so that signals can be forwarded meanwhile; caught
+    # from before the fork (cli/_signals.py), so that one arriving meanwhile is passed on, not fatal.
+    relay = Relay()
     try:
-        return wait_exit(pid)
+        pid, _, console = container.exec(
+            process,
+            detach=True,
+            pid_file=args.pid_file,
+            preserve_fds=args.preserve_fds,
+            console_socket=args.console_socket,
+        )
+        if args.detach:
+            return 0
+        relay.target(pid)
+        try:
+            if console is not None:
+                from libcontainer_py import tty
+
+                try:
+                    return tty.relay(console, pid)
+                finally:
+                    os.close(console)
+            return wait_exit(pid)
+        finally:
+            relay.target(None)
     finally:
-        for sig in FORWARDED:
-            _signal.signal(sig, _signal.SIG_DFL)
+        relay.close()

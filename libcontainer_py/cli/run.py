@@ -1,16 +1,18 @@
 """pyrunc run: create and start a container, wait for it in the foreground, then delete it.
 
 The exit status is the container's (128+signal when killed). SIGINT, SIGTERM, SIGHUP, SIGQUIT,
-SIGUSR1/2 and SIGWINCH are forwarded to the container's init while it runs.
+SIGUSR1/2 and SIGWINCH are caught from the start and forwarded to the container's init once it
+runs (cli/_signals.py): one that arrives during the create neither kills pyrunc half-way nor is
+lost.
 """
 
 from __future__ import annotations
 
-import _signal  # type: ignore[import-not-found]  # (no stub) not signal (cli/_common.py)
 import os
 
-from libcontainer_py.cli._common import FORWARDED, add_create_flags, create_container
+from libcontainer_py.cli._common import add_create_flags, create_container
 from libcontainer_py.cli._context import Context
+from libcontainer_py.cli._signals import Relay
 
 TYPE_CHECKING = False  # not `typing`: its import costs ~3 ms of every pyrunc call
 if TYPE_CHECKING:
@@ -32,35 +34,28 @@ def configure(parser: VerbParser) -> None:
 def run(args: Namespace, ctx: Context) -> int:
     from libcontainer_py.container import Container
 
-    # Created and started in one step, as the library's run() (and crun's run): no exec fifo, no
-    # `start` round trip; a failure there (a poststart hook included) leaves nothing behind.
-    container = create_container(args, ctx, detach=args.detach, start=True)
-    assert isinstance(container, Container)
-    if args.detach:
-        return 0
-
-    def forward(signum: int, _frame: object) -> None:
-        try:  # noqa: SIM105  (not contextlib: its import costs ~3 ms of every pyrunc call)
-            os.kill(container.pid, signum)
-        except ProcessLookupError:
-            pass
-
-    if container.console is not None:  # a terminal: relay it; the pty delivers ^C and window size
-        from libcontainer_py import tty
-
+    relay = Relay()
+    try:
+        # Created and started in one step, as the library's run() (and crun's run): no exec fifo,
+        # no `start` round trip; a failure there (a poststart hook included) leaves nothing behind.
+        container = create_container(args, ctx, detach=args.detach, start=True)
+        assert isinstance(container, Container)
+        if args.detach:
+            return 0  # (what arrived meanwhile is dropped, as runc's run --detach does)
         try:
-            return tty.relay(container.console, container.pid)
+            relay.target(container.pid)
+            if container.console is not None:  # a terminal: relay it; the pty delivers ^C and resizes
+                from libcontainer_py import tty
+
+                try:
+                    return tty.relay(container.console, container.pid)
+                finally:
+                    os.close(container.console)
+            status = container.wait()
         finally:
-            os.close(container.console)
+            relay.target(None)  # reaped (or about to be deleted): its pid may become another's
             if not args.keep:
                 container.delete(force=True)
-    for sig in FORWARDED:
-        _signal.signal(sig, forward)
-    try:
-        status = container.wait()
+        return status
     finally:
-        for sig in FORWARDED:
-            _signal.signal(sig, _signal.SIG_DFL)
-        if not args.keep:
-            container.delete(force=True)
-    return status
+        relay.close()

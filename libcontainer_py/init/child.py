@@ -11,6 +11,7 @@ a container hung.
 
 from __future__ import annotations
 
+import _signal  # type: ignore[import-not-found]  # (no stub) not signal: its enums
 import _socket
 import errno
 import os
@@ -322,6 +323,8 @@ def stage2(cfg: InitConfig, sock: _socket.socket) -> NoReturn:
         rootfs.finalize_rootfs(spec)
         send(sock, "ready")
         at_once = bool(expect(sock, "run").get("exec"))  # Container.create(start=True): no fifo
+        if not at_once:
+            _die_of_signals()
 
         cell = ps.Stage("process")
         try:
@@ -366,6 +369,32 @@ def stage2(cfg: InitConfig, sock: _socket.socket) -> NoReturn:
         # After the parent has gone (exec failed after start): the container's stderr is all we have.
         os.write(2, f"pyrunc init: {stage}: {exc}\n".encode(errors="replace"))
         os._exit(127 if isinstance(exc, FileNotFoundError) else 126)
+
+
+# The signals that end runc's created init (measured: runc 1.1.5 `kill` of a created container with
+# each signal; a Go program exits on these when it does not catch them itself, and ignores USR1,
+# USR2, ALRM, PIPE, the real-time ones...). SIGSYS too: a filter's SECCOMP_RET_TRAP, as in runc.
+_TERMINATING = (
+    _signal.SIGHUP, _signal.SIGINT, _signal.SIGQUIT, _signal.SIGABRT, _signal.SIGTERM, _signal.SIGSTKFLT,
+    _signal.SIGSYS,
+)  # fmt: skip
+
+
+def _die_of(signum: int, _frame: object) -> None:
+    os._exit(128 + signum)
+
+
+def _die_of_signals() -> None:
+    """From before its process setup until execve, in an init that will wait for `start` (a
+    created container): the signals that end runc's init end it, with status 128+signal (runc's
+    exits with 2). The init is pid 1 of its pid namespace, and the kernel drops a signal sent to
+    such a process from outside its namespace unless it has a handler for it (only SIGKILL and
+    SIGSTOP always arrive): without these, `pyrunc kill ID` (SIGTERM) of a created container did
+    nothing, where runc's ends it, and a client's stop waited for its SIGKILL. Installed before
+    the seccomp filter is loaded (a profile may refuse rt_sigaction). execve resets them: the
+    program starts with the default actions."""
+    for signum in _TERMINATING:
+        _signal.signal(signum, _die_of)
 
 
 def _creation_hooks(cfg: InitConfig, sock: _socket.socket) -> None:

@@ -34,6 +34,7 @@ PR_SET_DUMPABLE = 4
 # _signal's pthread_sigmask, not signal's: that one turns every signal of the old mask into an
 # enum member, and restoring after the fork returns all of them (~65): ~0.1 ms in the child.
 _ALL_SIGNALS = _signal.valid_signals()
+_CATCHABLE = tuple(sorted(_ALL_SIGNALS - {_signal.SIGKILL, _signal.SIGSTOP}))
 NEW = "new"  # `pidns`: a new pid namespace (unshare) rather than a path to join (setns)
 
 
@@ -178,6 +179,26 @@ def _handle_pending() -> None:
 
 
 def restore_mask(mask: Any) -> None:
-    """In the child: the caller's signal mask back, for the runtime's own steps (right before
-    execve, process_setup.default_signals clears it: the program starts with none blocked)."""
+    """In the child: the caller's Python signal handlers dropped, then its signal mask back, for
+    the runtime's own steps (right before execve, process_setup.default_signals clears it: the
+    program starts with none blocked).
+
+    A handler of the caller's is the caller's code: in the child it would run in the container's
+    init, in its namespaces. A library caller's SIGTERM handler (a service's graceful stop) made a
+    created container's init survive `kill(SIGTERM)`; pyrunc's own (cli/_signals.py) would have
+    done the same to `pyrunc kill` of a created container; an asyncio caller's wakeup fd is a
+    number that the child closes and may reuse for the sync socket. So every signal with a Python
+    handler gets the default action (as runc's init, whose Go runtime catches none of them for
+    itself), and no wakeup fd. While every signal is still blocked: none can reach the caller's
+    handler in between."""
+    # ValueError: not the interpreter's main thread, where neither can be set (os.fork() makes
+    # the forking thread the child's main thread, and bare_fork runs only from a single-threaded
+    # caller's main thread: not expected)
+    try:
+        _signal.set_wakeup_fd(-1)
+        for signum in _CATCHABLE:
+            if callable(_signal.getsignal(signum)):
+                _signal.signal(signum, _signal.SIG_DFL)
+    except ValueError:
+        pass
     _signal.pthread_sigmask(_signal.SIG_SETMASK, mask)

@@ -352,3 +352,84 @@ def test_preserve_fds(rt: Any) -> None:
     p = _run_with_fd3(rt, bundle, "--preserve-fds", "1")
     assert p.returncode == 0, p.stderr
     assert p.stdout.split() == ["0", "1", "2", "3", "through-fd-3"]
+
+
+def cgroup_dirs(cid: str) -> list[str]:
+    import glob
+
+    return glob.glob(f"/sys/fs/cgroup/pyrunc/{cid}") + glob.glob(f"/sys/fs/cgroup/*/pyrunc/{cid}")
+
+
+@pytest.mark.parametrize(("sig", "ends"), [("TERM", True), ("INT", True), ("HUP", True), ("QUIT", True),
+                                         ("USR1", False), ("ALRM", False)])  # fmt: skip
+def test_kill_of_a_created_container_as_runc(rt: Any, sig: str, ends: bool) -> None:
+    """The created init is pid 1 of its pid namespace: the kernel drops a signal sent to it from
+    outside unless it has a handler. It has them, while it waits for start, for the signals that
+    end runc's (a Go program's runtime exits on those), so `kill ID` with the default SIGTERM
+    ends a created container, as runc's does (it did nothing: a stop waited for its SIGKILL);
+    USR1 or ALRM leave both runtimes' created containers as they are."""
+    import shutil
+
+    bundle = rt.bundle(["sleep", "100"])
+    runtimes = [("pyrunc", rt.cmd)] + ([("runc", [shutil.which("runc")])] if shutil.which("runc") else [])
+    kw: dict[str, Any] = {"stdin": subprocess.DEVNULL, "capture_output": True, "text": True, "timeout": 30}
+    for name, cmd in runtimes:
+        cid = rt.new_id(name)
+        root = rt.root if name == "pyrunc" else str(rt.base / "runc-root")
+        argv = [*cmd, "--root", root]
+        # (not pipes for create: the init keeps its stdout and stderr, as runc's does)
+        made = subprocess.run([*argv, "create", "--bundle", str(bundle), cid], stdin=subprocess.DEVNULL,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30)  # fmt: skip
+        assert made.returncode == 0, name
+        try:
+            assert json.loads(subprocess.run([*argv, "state", cid], **kw).stdout)["status"] == "created"
+            r = subprocess.run([*argv, "kill", cid, sig], **kw)
+            assert r.returncode == 0, (name, r.stderr)
+
+            def stopped(argv: list[str] = argv, cid: str = cid) -> bool:
+                return json.loads(subprocess.run([*argv, "state", cid], **kw).stdout)["status"] == "stopped"
+
+            if ends:
+                assert wait_for(stopped), f"{name}: a created container outlived SIG{sig}"
+            else:
+                time.sleep(0.3)
+                assert not stopped(), f"{name}: SIG{sig} ended a created container"
+        finally:
+            subprocess.run([*argv, "delete", "--force", cid], **kw)
+
+
+def _term_parent_hook(config: dict[str, Any]) -> None:
+    """A createRuntime hook (run by pyrunc itself, mid-create) that sends SIGTERM to pyrunc."""
+    config["hooks"] = {"createRuntime": [{"path": "/bin/sh", "args": ["sh", "-c", "kill -TERM $PPID; sleep 0.2"]}]}
+
+
+def test_a_sigterm_during_run_is_passed_on_not_fatal(rt: Any) -> None:
+    """SIGTERM to `pyrunc run` while it makes the container: it killed pyrunc half-way and left
+    the state directory and the cgroups behind. It is now caught from the start and passed on to
+    the container's process once that runs (as runc does): no pid namespace here, so `sleep`,
+    not a pid 1, ends of it, and pyrunc exits with its status, 128+15, after deleting it."""
+
+    def edit(config: dict[str, Any]) -> None:
+        _term_parent_hook(config)
+        config["linux"]["namespaces"] = [n for n in config["linux"]["namespaces"] if n["type"] != "pid"]
+
+    bundle = rt.bundle(["sleep", "20"], edit=edit)
+    cid = rt.new_id()
+    start = time.monotonic()
+    r = rt.run(bundle, cid=cid)
+    # -15 would be pyrunc itself killed by the signal
+    assert r.rc == 128 + signal.SIGTERM, r
+    assert time.monotonic() - start < 15, "the signal was not passed on"
+    assert rt.state_dirs() == [] and cgroup_dirs(cid) == []
+
+
+def test_a_sigterm_during_create_does_not_leave_half_a_container(rt: Any) -> None:
+    """`pyrunc create` catches it, finishes, and drops it (runc's create does the same): a created
+    container, complete, that delete removes."""
+    bundle = rt.bundle(["sleep", "20"], edit=_term_parent_hook)
+    cid = rt.new_id()
+    r = rt.pyrunc("create", "--bundle", str(bundle), cid)
+    assert r.rc == 0, r
+    assert rt.state(cid)["status"] == "created"
+    assert rt.pyrunc("delete", "--force", cid).rc == 0
+    assert rt.state_dirs() == [] and cgroup_dirs(cid) == []

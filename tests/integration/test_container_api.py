@@ -323,3 +323,40 @@ def test_after_delete_force_wait_gives_the_status_and_state_says_gone(rt: Any) -
     assert c.wait(timeout=1) == 128 + signal.SIGKILL
     with pytest.raises(ContainerNotFound, match="does not exist"):
         c.state()
+
+
+def test_the_callers_signal_handlers_do_not_follow_into_the_init(rt: Any) -> None:
+    """A caller's Python signal handlers are its code: in the forked init they would run in the
+    container's namespaces. With a caller's SIGTERM handler (a service's graceful stop), a created
+    container's init survived kill(SIGTERM). The child now drops them (and the caller's wakeup
+    fd) before it unblocks signals; the created init handles only what ends it (it is pid 1 of
+    its namespace: child.py _die_of_signals)."""
+    import subprocess
+    import sys
+
+    bundle = rt.bundle(["sleep", "100"])
+    code = f"""
+import os, signal, sys, time
+sys.path.insert(0, {str(Path(lc.__file__).resolve().parent.parent)!r})
+from libcontainer_py.container import Container
+signal.signal(signal.SIGTERM, lambda s, f: None)
+signal.signal(signal.SIGWINCH, lambda s, f: None)
+r, w = os.pipe()
+os.set_blocking(w, False)
+signal.set_wakeup_fd(w)
+c = Container.create("handlers-1", {str(bundle)!r}, root={rt.root!r})
+try:
+    status = open(f"/proc/{{c.pid}}/status").read()
+    caught = int(status.split("SigCgt:")[1].split()[0], 16)
+    print(caught >> (signal.SIGWINCH - 1) & 1, caught >> (signal.SIGTERM - 1) & 1)
+    c.kill("SIGTERM")
+    deadline = time.monotonic() + 10
+    while c.state()["status"] != "stopped" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    print(c.state()["status"])
+finally:
+    c.delete(force=True)
+"""
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.splitlines() == ["0 1", "stopped"], p.stdout
