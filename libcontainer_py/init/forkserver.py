@@ -364,13 +364,18 @@ def _child(cfg: AnyConfig, msg: dict[str, Any], fds: list[int], targets: list[tu
 
 def _ignore(_signum: int, _frame: Any) -> None:
     """A Ctrl-C at the caller's terminal reaches the server too (one process group): it goes on.
-    Caught, not ignored: an ignored signal would stay ignored in the containers' programs."""
+    Caught, not ignored: an ignored signal stays ignored in the children (their hooks, say), and
+    the server's ignored signals must be the caller's (its fingerprint's SigIgn)."""
 
 
 def serve(fd: int) -> None:
     sock = _socket.socket(fileno=fd)
     parent = os.getppid()
-    _signal.signal(_signal.SIGINT, _ignore)
+    # Unless the caller ignores it already (a background job of a shell without job control): the
+    # server inherited that, and a handler here would make its SigIgn differ from the caller's, so
+    # that every request found a "changed caller" and started a server of its own (~130 ms each).
+    if _signal.getsignal(_signal.SIGINT) != _signal.SIG_IGN:
+        _signal.signal(_signal.SIGINT, _ignore)
     try:
         _preload()
     except BaseException as exc:

@@ -262,3 +262,33 @@ def test_a_hook_the_init_runs_starts_in_the_callers_cwd(scratch: Path) -> None:
     finally:
         os.chdir(here)
     assert all(got == want for got, want in seen.values()), seen
+
+
+def test_a_caller_that_ignores_sigint_keeps_one_server(scratch: Path) -> None:
+    """A background job of a shell without job control starts with SIGINT and SIGQUIT ignored.
+    The server caught SIGINT instead (so that a Ctrl-C meant for the caller does not end it), its
+    SigIgn then differed from the caller's, and every container of such a caller started a server
+    of its own: ~130 ms each instead of ~20. Found by benchmarks/repeat.py run that way."""
+    import signal
+
+    lc.make_busybox_bundle(scratch / "b", args=["true"])
+    code = f"""
+        import signal
+        import libcontainer_py as lc
+        from libcontainer_py.init import forkserver
+        pids = set()
+        for _ in range(3):
+            assert lc.run({str(scratch / "b")!r}, root={str(scratch / "state")!r}, spawn="forkserver").returncode == 0
+            pids.add(forkserver._server.proc.pid)
+        print(len(pids))
+    """
+
+    def ignore() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGQUIT, signal.SIG_IGN)
+
+    prelude = f"import sys; sys.path.insert(0, {PROJECT!r})\n"
+    r = subprocess.run([sys.executable, "-c", prelude + textwrap.dedent(code)], capture_output=True, text=True,
+                       timeout=120, preexec_fn=ignore)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["1"], r.stdout
