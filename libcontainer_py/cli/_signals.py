@@ -3,12 +3,13 @@ container's process once there is one, as runc does.
 
 Why from the start: a signal whose default action ends pyrunc (SIGTERM, SIGHUP, SIGINT from a
 supervisor, a terminal that closes) arriving while it made the container killed it half-way, and
-a half-made container was left behind: its state directory, its cgroups, an init. runc catches
-every signal before it creates anything; those that arrive before the process starts are kept and
-passed on once it runs (`runc run`, `runc exec`), or dropped when runc does not stay (`create`,
-`--detach`). pyrunc now does the same with the signals it forwards. The container's own
-processes never see these handlers: the child of a fork drops the caller's Python handlers
-(init/pidfork.py restore_mask) and execve resets the rest.
+a half-made container was left behind: its state directory, its cgroups, an init. runc sets up
+its handler for every signal before it creates anything, so none of them ends it half-way (tried:
+SIGTERM from a createRuntime hook, runc 1.1.5). pyrunc keeps the signals it forwards that arrive
+before the process runs and passes them on once it does (a foreground `run` or `exec`), or drops
+them when it does not stay (`create`, `--detach`). The container's own processes never see these
+handlers: the child of a fork drops the caller's Python handlers (init/pidfork.py restore_mask)
+and execve resets the rest.
 """
 
 import _signal  # type: ignore[import-not-found]  # (no stub) not signal: its three IntEnums cost ~0.4 ms of every run and exec
