@@ -56,6 +56,12 @@ class InvalidState(LibcontainerError):
     """An operation not allowed in the container's current status."""
 
 
+class CorruptState(LibcontainerError):
+    """A state.json that cannot be read as a container's state (a disk fault, a hand edit: the
+    runtime's own saves are atomic). `pyrunc delete --force` removes the directory
+    (StateDir.remove_corrupt)."""
+
+
 class Status(StrEnum):
     CREATING = "creating"
     CREATED = "created"
@@ -181,6 +187,21 @@ class StateDir:
         except ContainerNotFound:
             return False
 
+    def remove_corrupt(self) -> bool:
+        """Remove the directory of a container whose state.json cannot be read (load() raises
+        CorruptState), checked again under the lock; True when it was removed. What processes or
+        cgroups it had cannot be known from it: they are left as they are."""
+        try:
+            with self.lock():
+                try:
+                    self.load()
+                except CorruptState:
+                    self.remove()
+                    return True
+                return False
+        except ContainerNotFound:
+            return False
+
     def creating(self) -> _DirLock:
         """create holds the directory's lock from the moment it claimed the id to its end: other
         verbs wait for it, and a create that was killed is told from one that is still working by
@@ -213,7 +234,7 @@ class StateDir:
         except FileNotFoundError:
             raise ContainerNotFound(self.id) from None
         except (ValueError, TypeError) as exc:
-            raise LibcontainerError(
+            raise CorruptState(
                 f"state of container {self.id!r} is corrupt ({self.state_file}: {exc}): remove it with delete --force"
             ) from exc
 

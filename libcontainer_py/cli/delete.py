@@ -21,7 +21,7 @@ def configure(parser: VerbParser) -> None:
 
 def run(args: Namespace, ctx: Context) -> int:
     from libcontainer_py.container import Container
-    from libcontainer_py.state import ContainerNotFound, StateDir, validate_id
+    from libcontainer_py.state import ContainerNotFound, CorruptState, StateDir, validate_id
 
     validate_id(args.container_id)
     try:
@@ -32,5 +32,15 @@ def run(args: Namespace, ctx: Context) -> int:
             StateDir(ctx.root, args.container_id).remove_orphan()
             return 0
         raise
+    except CorruptState as exc:
+        if not args.force:
+            raise
+        # What the error says to do: the directory goes; what it named cannot be found from it.
+        if StateDir(ctx.root, args.container_id).remove_corrupt():
+            ctx.warn(
+                f"container {args.container_id!r}: its state.json was corrupt ({exc.__cause__}); its directory "
+                "was removed, and any process or cgroup it had was left as it was"
+            )
+        return 0
     container.delete(force=args.force)
     return 0

@@ -21,14 +21,16 @@ def configure(parser: VerbParser) -> None:
 
 def run(args: Namespace, ctx: Context) -> int:
     from libcontainer_py.container import Container
-    from libcontainer_py.state import ContainerNotFound
+    from libcontainer_py.state import ContainerNotFound, CorruptState, list_ids
 
     states = []
-    for c in Container.list(ctx.root):
-        try:  # noqa: SIM105  (not contextlib: its import costs ~3 ms of every pyrunc call)
-            states.append(c.state())
-        except ContainerNotFound:  # deleted meanwhile
+    for cid in list_ids(ctx.root):
+        try:
+            states.append(Container.load(cid, ctx.root).state())
+        except ContainerNotFound:  # deleted meanwhile (or a create that has not written it yet)
             pass
+        except CorruptState as exc:  # listed without it, and said (runc says "load container ID: ...")
+            ctx.warn(str(exc))
     if args.quiet:
         for st in states:
             print(st["id"])

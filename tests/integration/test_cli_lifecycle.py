@@ -433,3 +433,26 @@ def test_a_sigterm_during_create_does_not_leave_half_a_container(rt: Any) -> Non
     assert rt.state(cid)["status"] == "created"
     assert rt.pyrunc("delete", "--force", cid).rc == 0
     assert rt.state_dirs() == [] and cgroup_dirs(cid) == []
+
+
+def test_a_corrupt_state_is_named_and_delete_force_removes_it(rt: Any) -> None:
+    """The error says "remove it with delete --force"; delete --force then failed with the same
+    error. It now removes the directory, with a warning that whatever the container had could not
+    be identified from it, and leaves the other containers alone."""
+    cid = rt.new_id()
+    other = rt.new_id()
+    assert rt.pyrunc("run", "-d", "--bundle", str(rt.bundle(["sleep", "60"])), other).rc == 0
+    os.makedirs(os.path.join(rt.root, cid))
+    Path(rt.root, cid, "state.json").write_text("{not json")
+    for argv in (["state", cid], ["delete", cid], ["kill", cid]):
+        r = rt.pyrunc(*argv)
+        one_line_error(r, "is corrupt", "delete --force")
+    r = rt.pyrunc("list", "-q")
+    assert r.rc == 0 and r.out.split() == [other] and "is corrupt" in r.err, r
+    r = rt.pyrunc("delete", "--force", cid)
+    assert r.rc == 0, r
+    assert "state.json was corrupt" in r.err and "directory was removed" in r.err, r
+    assert not os.path.exists(os.path.join(rt.root, cid))
+    r = rt.pyrunc("list", "-q")
+    assert r.out.split() == [other] and r.err == "", r
+    assert rt.pyrunc("delete", "--force", other).rc == 0

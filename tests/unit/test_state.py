@@ -17,6 +17,7 @@ from libcontainer_py.state import (
     ContainerExists,
     ContainerNotFound,
     ContainerState,
+    CorruptState,
     StateDir,
     Status,
     list_ids,
@@ -92,8 +93,22 @@ def test_corrupt_state_says_how_to_recover(tmp_path: Path) -> None:
     d = StateDir(str(tmp_path), "bad")
     d.create()
     Path(d.state_file).write_text("{not json")
-    with pytest.raises(LibcontainerError, match="delete --force"):
+    with pytest.raises(CorruptState, match="delete --force"):
         d.load()
+    assert isinstance(CorruptState("x"), LibcontainerError)
+
+
+def test_remove_corrupt_removes_only_a_corrupt_state(tmp_path: Path) -> None:
+    good = StateDir(str(tmp_path), "good")
+    good.create()
+    good.save(ContainerState(id="good", bundle="/b", rootfs="/r"))
+    assert not good.remove_corrupt() and os.path.exists(good.state_file)
+    assert not StateDir(str(tmp_path), "never").remove_corrupt()
+    bad = StateDir(str(tmp_path), "bad")
+    bad.create()
+    Path(bad.state_file).write_text('{"id": 3}')  # JSON, but not a state
+    assert bad.remove_corrupt() and not os.path.exists(bad.path)
+    assert list_ids(str(tmp_path)) == ["good"]
 
 
 def test_remove(tmp_path: Path) -> None:
