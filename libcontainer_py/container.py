@@ -54,14 +54,15 @@ START_TIMEOUT = 30.0
 
 
 def parse_signal(value: str | int) -> int:
-    """`KILL`, `SIGKILL`, `kill`, `9` -> 9, as runc accepts them: the names and numbers of
-    signal.Signals, read from `_signal` (the `signal` module's IntEnums import `enum`: ~5 ms of every
-    `pyrunc kill` here)."""
-    numbers = {n: getattr(_signal, n) for n in dir(_signal) if n.startswith("SIG") and not n.startswith("SIG_")}
+    """`KILL`, `SIGKILL`, `kill`, `9` -> 9, as runc accepts them: the names of signal.Signals,
+    read from `_signal` (the `signal` module's IntEnums import `enum`: ~5 ms of every `pyrunc kill`
+    here), and every number kill(2) takes, 0 to 64, as runc passes a number on: 0 (is it alive?)
+    and the real-time signals without a name (35-63) included, which signal.Signals refuses."""
     if isinstance(value, int) or str(value).isdigit():
-        if int(value) not in numbers.values():
-            raise LibcontainerError(f"invalid signal number {value}")
+        if not 0 <= int(value) < _signal.NSIG:
+            raise LibcontainerError(f"invalid signal number {value} (0 to {_signal.NSIG - 1})")
         return int(value)
+    numbers = {n: getattr(_signal, n) for n in dir(_signal) if n.startswith("SIG") and not n.startswith("SIG_")}
     name = str(value).upper()
     if not name.startswith("SIG"):
         name = "SIG" + name

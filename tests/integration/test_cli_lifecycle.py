@@ -87,6 +87,21 @@ def test_kill_signal_spellings(rt: Any, sig: str) -> None:
     assert rt.pyrunc("delete", cid).rc == 0
 
 
+def test_kill_takes_every_number_kill_2_takes(rt: Any) -> None:
+    """0 (is it alive?) and an unnamed real-time signal, as runc passes numbers on (pyrunc refused
+    both: signal.Signals has no 0 and no names for 35-63); the init, pid 1 of its namespace with
+    no handler for 40, goes on."""
+    bundle = rt.bundle(["sleep", "100"])
+    cid = rt.new_id()
+    assert rt.pyrunc("run", "-d", "--bundle", str(bundle), cid).rc == 0
+    for sig in ("0", "40"):
+        r = rt.pyrunc("kill", cid, sig)
+        assert r.rc == 0, (sig, r)
+    assert rt.state(cid)["status"] == "running"
+    one_line_error(rt.pyrunc("kill", cid, "65"), "65")
+    assert rt.pyrunc("delete", "--force", cid).rc == 0
+
+
 def test_kill_unknown_signal(rt: Any) -> None:
     bundle = rt.bundle(["sleep", "100"])
     cid = rt.new_id()
