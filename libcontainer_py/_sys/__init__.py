@@ -61,6 +61,7 @@ __all__ = [
     "sched_setattr",
     "seccomp",
     "seccomp_set_mode_filter",
+    "set_cmdline",
     "set_mempolicy",
     "setdomainname",
     "sethostname",
@@ -318,6 +319,28 @@ def prctl_set_name(name: str) -> None:
     result = lib.lc_prctl(consts.PR_SET_NAME, int(_ffi.cast("uintptr_t", buf)), 0, 0, 0)
     if result < 0:
         _fail(-result, "prctl_set_name", name)
+
+
+def set_cmdline(title: str) -> None:
+    """What /proc/PID/cmdline (and `ps`) shows for this process: ``title``, written over the
+    strings the kernel reads it from, the process's original argv (its [arg_start, arg_end) in
+    /proc/self/stat), cut to fit and padded with NULs. The interpreter keeps copies of argv; only
+    glibc's program_invocation_name still points there (its messages would show the title).
+    PR_SET_MM_ARG_START would point the kernel elsewhere, but it needs CAP_SYS_RESOURCE, which
+    root lacks on some hosts (this project's VM among them). OSError when /proc cannot be read."""
+    fd = os.open("/proc/self/stat", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        stat = os.read(fd, 4096)
+    finally:
+        os.close(fd)
+    fields = stat.rpartition(b")")[2].split()  # after the name: field 3 onwards
+    start, end = int(fields[45]), int(fields[46])  # arg_start and arg_end: fields 48 and 49
+    if end <= start:
+        return
+    _lib()
+    size = end - start
+    data = title.encode()[: size - 1].ljust(size, b"\0")
+    _ffi.memmove(_ffi.cast("char *", start), data, size)
 
 
 def prctl_get_name() -> str:
@@ -678,6 +701,9 @@ class Syscalls:
 
     def prctl_get_name(self) -> str:
         return prctl_get_name()
+
+    def set_cmdline(self, title: str) -> None:
+        set_cmdline(title)
 
     def prctl_get_child_subreaper(self) -> bool:
         return prctl_get_child_subreaper()

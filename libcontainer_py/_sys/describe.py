@@ -192,6 +192,10 @@ def prctl_set_name(name: str) -> str:
     return f"prctl PR_SET_NAME {name!r}"
 
 
+def set_cmdline(title: str) -> str:
+    return f"set the command line to {title!r} (over the argv strings, at /proc/self/stat's arg_start)"
+
+
 def prctl_get_name() -> str:
     return "prctl PR_GET_NAME"
 

@@ -216,6 +216,9 @@ class RecordingSyscalls(Syscalls):
         self._record("prctl_get_name", _d.prctl_get_name)
         return self.comm
 
+    def set_cmdline(self, title: str) -> None:
+        self._record("set_cmdline", _d.set_cmdline, title=title)
+
     def prctl_get_child_subreaper(self) -> bool:
         self._record("prctl_get_child_subreaper", _d.prctl_get_child_subreaper)
         return self.child_subreaper

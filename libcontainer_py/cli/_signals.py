@@ -8,7 +8,7 @@ its handler for every signal before it creates anything, so none of them ends it
 SIGTERM from a createRuntime hook, runc 1.1.5). pyrunc keeps the signals it forwards that arrive
 before the process runs and passes them on once it does (a foreground `run` or `exec`), or drops
 them when it does not stay (`create`, `--detach`). The container's own processes never see these
-handlers: the child of a fork drops the caller's Python handlers (init/pidfork.py restore_mask)
+handlers: the child of a fork drops the caller's Python handlers (init/pidfork.py child_begins)
 and execve resets the rest.
 """
 

@@ -12,6 +12,13 @@ import sys
 def main() -> None:
     sock = _socket.socket(fileno=int(sys.argv[1]))
     try:
+        from libcontainer_py import _sys
+        from libcontainer_py.init.pidfork import CMDLINE
+
+        try:  # noqa: SIM105  (not contextlib: one more import)
+            _sys.set_cmdline(CMDLINE)  # as a forked child shows (pidfork.child_begins)
+        except OSError:
+            pass
         from libcontainer_py.init.spawn import decode
 
         cfg_fd = int(sys.argv[2])

@@ -330,7 +330,7 @@ def _child(cfg: AnyConfig, msg: dict[str, Any], fds: list[int], targets: list[tu
     import fcntl
 
     from libcontainer_py.init.child import InitConfig, single_init, stage1
-    from libcontainer_py.init.pidfork import restore_mask
+    from libcontainer_py.init.pidfork import child_begins
 
     try:
         # Out of the way of every target first: a received fd may sit on another's number.
@@ -350,7 +350,7 @@ def _child(cfg: AnyConfig, msg: dict[str, Any], fds: list[int], targets: list[tu
     except BaseException:
         os._exit(1)
     if isinstance(cfg, InitConfig):
-        restore_mask(mask)
+        child_begins(mask)
         if single:
             single_init(cfg, sock)
         stage1(cfg, sock)
@@ -358,7 +358,7 @@ def _child(cfg: AnyConfig, msg: dict[str, Any], fds: list[int], targets: list[tu
 
     if single:
         _one_child(cfg, sock, (None, None, None), None, mask, placed)  # (it restores the mask)
-    restore_mask(mask)
+    child_begins(mask)
     exec_stage1(cfg, sock)
 
 

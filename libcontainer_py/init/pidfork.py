@@ -35,6 +35,7 @@ PR_SET_DUMPABLE = 4
 # enum member, and restoring after the fork returns all of them (~65): ~0.1 ms in the child.
 _ALL_SIGNALS = _signal.valid_signals()
 _CATCHABLE = tuple(sorted(_ALL_SIGNALS - {_signal.SIGKILL, _signal.SIGSTOP}))
+CMDLINE = "pyrunc init"  # what the runtime's children show in /proc/PID/cmdline (child_begins)
 NEW = "new"  # `pidns`: a new pid namespace (unshare) rather than a path to join (setns)
 
 
@@ -44,7 +45,7 @@ def fork_in_pidns(
     """fork(); the child is born in `pidns` (a /proc/PID/ns/pid path, NEW, or None: ours).
 
     Returns (pid, mask, placed) as os.fork returns pid (0 in the child), `mask` being the signal
-    mask the child restores with restore_mask(), `placed` whether the child was born in the cgroup
+    mask the child restores with child_begins(), `placed` whether the child was born in the cgroup
     v2 directory `cgroup_fd` (bare_fork; else it is to be moved in as before); or None when this
     caller's state could not be put back (a pid_for_children without a process in it yet cannot
     be opened; PR_GET_DUMPABLE 2, which prctl cannot set) and nothing was forked: the caller then
@@ -178,19 +179,24 @@ def _handle_pending() -> None:
     that have arrived (its eval breaker), and with every signal blocked no other can arrive."""
 
 
-def restore_mask(mask: Any) -> None:
-    """In the child: the caller's Python signal handlers dropped, then its signal mask back, for
-    the runtime's own steps (right before execve, process_setup.default_signals clears it: the
-    program starts with none blocked).
+def child_begins(mask: Any) -> None:
+    """In the child, first (after fork_in_pidns every signal is still blocked): the caller's Python
+    signal handlers dropped, the command line named, then the caller's signal mask back (`mask`;
+    None after an os.fork(), which blocked none) for the runtime's own steps (right before execve,
+    process_setup.default_signals clears it: the program starts with none blocked).
 
-    A handler of the caller's is the caller's code: in the child it would run in the container's
-    init, in its namespaces. A library caller's SIGTERM handler (a service's graceful stop) made a
-    created container's init survive `kill(SIGTERM)`; pyrunc's own (cli/_signals.py) would have
-    done the same to `pyrunc kill` of a created container; an asyncio caller's wakeup fd is a
-    number that the child closes and may reuse for the sync socket. So every signal with a Python
-    handler gets the default action (as runc's init, whose Go runtime catches none of them for
-    itself), and no wakeup fd. While every signal is still blocked: none can reach the caller's
-    handler in between."""
+    Handlers: a handler of the caller's is the caller's code: in the child it would run in the
+    container's init, in its namespaces. A library caller's SIGTERM handler (a service's graceful
+    stop) made a created container's init survive `kill(SIGTERM)`; pyrunc's own (cli/_signals.py)
+    would have done the same to `pyrunc kill` of a created container; an asyncio caller's wakeup
+    fd is a number that the child closes and may reuse for the sync socket. So every signal with a
+    Python handler gets the default action (the created init then sets its own: child.py
+    _die_of_signals), and no wakeup fd.
+
+    Command line: "pyrunc init", as runc's init shows "runc init". It was the caller's: for pyrunc,
+    `python -SP .../pyrunc --root ... create --bundle ... ID`, which `ps` in the container showed
+    (the host's paths) and which made a created container look, on the host, like a create still
+    at work. The init forked from stage 1 inherits it."""
     # ValueError: not the interpreter's main thread, where neither can be set (os.fork() makes
     # the forking thread the child's main thread, and bare_fork runs only from a single-threaded
     # caller's main thread: not expected)
@@ -201,4 +207,9 @@ def restore_mask(mask: Any) -> None:
                 _signal.signal(signum, _signal.SIG_DFL)
     except ValueError:
         pass
-    _signal.pthread_sigmask(_signal.SIG_SETMASK, mask)
+    try:  # noqa: SIM105
+        _sys.set_cmdline(CMDLINE)
+    except OSError:  # no /proc: the caller's command line stays, nothing else depends on it
+        pass
+    if mask is not None:
+        _signal.pthread_sigmask(_signal.SIG_SETMASK, mask)

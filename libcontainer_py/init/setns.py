@@ -51,7 +51,7 @@ from libcontainer_py._sys import consts as c
 from libcontainer_py.cgroups._join import join_self  # here, not in the child: a child's import costs ~0.5 ms
 from libcontainer_py.init import process_setup as ps
 from libcontainer_py.init.finish import load_seccomp, setup_console
-from libcontainer_py.init.pidfork import fork_in_pidns, restore_mask
+from libcontainer_py.init.pidfork import child_begins, fork_in_pidns
 from libcontainer_py.init.seal import seal
 from libcontainer_py.init.sync import child_fail, send
 from libcontainer_py.namespaces import NAMESPACES, open_namespace
@@ -144,7 +144,7 @@ def _one_child(
                 os.dup2(fd, target)
         # CVE-2024-21626: no fd of the caller's but the socket and --preserve-fds enters the container.
         ps.close_inherited_fds([sock.fileno(), *range(3, 3 + cfg.preserve_fds)])
-        restore_mask(mask)  # (until execve: default_signals then clears it, as runc and crun)
+        child_begins(mask)  # (until execve: default_signals then clears it, as runc and crun)
         _sys.prctl_set_name("pyrunc:[EXEC]")
         if not placed:  # (born in it: clone3 into the v2 cgroup)
             _join_cgroup(cfg)

@@ -154,18 +154,19 @@ def _spawn_fork(
 
 
 def _child_start(stdio: tuple[int | None, ...], close_in_child: _socket.socket | None, mask: Any) -> None:
-    """In a forked child, first: the parent's end of the socket closed, stdio in place, the caller's
-    signal mask back (pidfork.py blocked every signal across the fork)."""
+    """In a forked child, first: the parent's end of the socket closed, stdio in place, then
+    pidfork.child_begins: the caller's signal handlers dropped, "pyrunc init" as the command line,
+    and the caller's signal mask back when pidfork.py blocked every signal across the fork (`mask`;
+    None after os.fork(), which blocked none)."""
     try:
         if close_in_child is not None:
             close_in_child.close()
         for target, fd in enumerate(stdio):
             if fd is not None and fd != target:
                 os.dup2(fd, target)
-        if mask is not None:
-            from libcontainer_py.init.pidfork import restore_mask
+        from libcontainer_py.init.pidfork import child_begins
 
-            restore_mask(mask)
+        child_begins(mask)
     except BaseException:  # never return into the caller's code
         os._exit(1)
 

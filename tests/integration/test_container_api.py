@@ -325,7 +325,8 @@ def test_after_delete_force_wait_gives_the_status_and_state_says_gone(rt: Any) -
         c.state()
 
 
-def test_the_callers_signal_handlers_do_not_follow_into_the_init(rt: Any) -> None:
+@pytest.mark.parametrize("userns", [False, True])  # forked in its pid namespace / by os.fork (two stages)
+def test_the_callers_signal_handlers_do_not_follow_into_the_init(rt: Any, userns: bool) -> None:
     """A caller's Python signal handlers are its code: in the forked init they would run in the
     container's namespaces. With a caller's SIGTERM handler (a service's graceful stop), a created
     container's init survived kill(SIGTERM). The child now drops them (and the caller's wakeup
@@ -334,7 +335,12 @@ def test_the_callers_signal_handlers_do_not_follow_into_the_init(rt: Any) -> Non
     import subprocess
     import sys
 
-    bundle = rt.bundle(["sleep", "100"])
+    def edit(c: dict[str, Any]) -> None:
+        c["linux"]["namespaces"].append({"type": "user"})
+        c["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+        c["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+
+    bundle = rt.bundle(["sleep", "100"], edit=edit if userns else None)
     code = f"""
 import os, signal, sys, time
 sys.path.insert(0, {str(Path(lc.__file__).resolve().parent.parent)!r})

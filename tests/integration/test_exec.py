@@ -293,3 +293,46 @@ def test_the_joining_interpreter_is_out_of_the_containers_reach(rt: Any) -> None
         if victim.poll() is None:
             victim.kill()
             victim.wait()
+
+
+def _userns(c: dict[str, Any]) -> None:
+    c["linux"]["namespaces"].append({"type": "user"})
+    c["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    c["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+
+
+@pytest.mark.parametrize("userns", [False, True])
+def test_the_runtimes_children_show_pyrunc_init_not_pyruncs_command_line(rt: Any, userns: bool) -> None:
+    """A created container's init, and exec's child until execve, were copies of pyrunc and showed
+    its command line: the host's paths (the venv, --root, --bundle) to `ps` in the container, and on
+    the host a created container looked like a `pyrunc create` still at work. They show
+    "pyrunc init" now, as runc's show "runc init" (init/pidfork.py child_begins)."""
+    import signal
+
+    from libcontainer_py._faults import ENV
+
+    bundle = rt.bundle(["sleep", "60"], edit=_userns if userns else None)
+    cid = rt.new_id("title")
+    # (files, not pipes: the init keeps create's stdout and stderr)
+    assert rt.pyrunc("create", "--bundle", str(bundle), cid).rc == 0
+    init = rt.state(cid)["pid"]
+    seen = Path(f"/proc/{init}/cmdline").read_bytes()
+    assert seen.rstrip(b"\0") == b"pyrunc init" and str(rt.base).encode() not in seen, seen
+    r = rt.pyrunc("exec", cid, "sh", "-c", "tr '\\0' ' ' < /proc/1/cmdline")
+    assert r.rc == 0 and r.out.strip() == "pyrunc init", r
+    # exec's child, stopped in the container's namespaces before its setup
+    victim = subprocess.Popen(
+        [*rt.cmd, "--root", rt.root, "exec", cid, "true"], env=dict(os.environ, **{ENV: "exec:joined"}),
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        child = rt.wait_stopped(lambda pid, fields: int(fields[1]) == victim.pid)
+        assert child is not None, "exec's child never reached exec:joined"
+        assert Path(f"/proc/{child}/cmdline").read_bytes().rstrip(b"\0") == b"pyrunc init"
+        os.kill(child, signal.SIGCONT)
+        assert victim.wait(20) == 0
+    finally:
+        if victim.poll() is None:
+            victim.kill()
+            victim.wait()
+    assert rt.pyrunc("delete", "--force", cid).rc == 0

@@ -207,7 +207,7 @@ def test_fork_in_pidns_puts_the_callers_state_back() -> None:
     import gc
     import signal
 
-    from libcontainer_py.init.pidfork import NEW, fork_in_pidns, restore_mask
+    from libcontainer_py.init.pidfork import NEW, child_begins, fork_in_pidns
 
     own = os.stat("/proc/self/ns/pid_for_children").st_ino
     blocked = signal.pthread_sigmask(signal.SIG_BLOCK, [])
@@ -217,7 +217,7 @@ def test_fork_in_pidns_puts_the_callers_state_back() -> None:
         ok = False  # restores the caller's mask; never back into pytest, whatever happens
         try:
             ok = os.getpid() == 1 and signal.SIGTERM in signal.pthread_sigmask(signal.SIG_BLOCK, [])
-            restore_mask(forked[1])
+            child_begins(forked[1])
             ok = ok and signal.SIGTERM not in signal.pthread_sigmask(signal.SIG_BLOCK, [])
         finally:
             os._exit(0 if ok else 1)

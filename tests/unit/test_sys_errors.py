@@ -218,6 +218,38 @@ def test_personality_query() -> None:
 
 
 @needs_shim
+@pytest.mark.parametrize("title", ["pyrunc init", "x" * 100_000])
+def test_set_cmdline_is_what_proc_pid_cmdline_shows(title: str) -> None:
+    """In a child (it overwrites the process's argv strings): the title, NUL-padded to the size
+    of the original area; one longer than that area is cut to fit, its last byte a NUL."""
+    area = pathlib.Path("/proc/self/cmdline").read_bytes()
+    r, w = os.pipe()
+    go_r, go_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        try:
+            os.close(go_w)  # (else its own copy keeps the read below from seeing EOF)
+            os.close(r)
+            s.set_cmdline(title)
+            os.write(w, b"set")
+            os.read(go_r, 1)  # alive (not a zombie, whose cmdline is empty) until it has been read
+        finally:
+            os._exit(0)
+    os.close(w)
+    os.close(go_r)
+    try:
+        assert os.read(r, 3) == b"set"
+        seen = pathlib.Path(f"/proc/{pid}/cmdline").read_bytes()
+    finally:
+        os.close(go_w)
+        os.close(r)
+        os.waitpid(pid, 0)
+    assert len(seen) == len(area) and seen.endswith(b"\0"), (len(seen), len(area))
+    assert seen.rstrip(b"\0") == title.encode()[: len(area) - 1]
+    assert pathlib.Path("/proc/self/cmdline").read_bytes() == area  # ours is untouched
+
+
+@needs_shim
 def test_prctl_reads_and_rejects() -> None:
     assert s.prctl(c.PR_GET_DUMPABLE) in (0, 1, 2)
     assert s.prctl(c.PR_CAPBSET_READ, 0) in (0, 1)  # CAP_CHOWN

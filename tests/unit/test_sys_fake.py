@@ -58,6 +58,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "prctl": {"option": c.PR_SET_NO_NEW_PRIVS, "a2": 1, "a3": 0, "a4": 0, "a5": 0},
     "prctl_set_name": {"name": "runc:[2:INIT]"},
     "prctl_get_name": {},
+    "set_cmdline": {"title": "pyrunc init"},
     "capget": {"pid": 0},
     "capset": {"effective": 1, "permitted": 3, "inheritable": 0},
     "keyctl_join_session_keyring": {"name": "_ses.abc"},
