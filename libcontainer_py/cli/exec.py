@@ -97,6 +97,17 @@ def load_process(text: str, source: str) -> object:
 
 
 def run(args: Namespace, ctx: Context) -> int:
+    try:
+        return _run(args, ctx)
+    except UsageError as exc:
+        # runc exits 255 for every failure past its flags and argument count ("exec failed: ..."),
+        # a flag's bad value included (--user, --process, --console-socket...): a client tells a
+        # failed exec from the process's own status 1 by it. (The parser's errors stay 1, as runc's.)
+        exc.exit_status = 255
+        raise
+
+
+def _run(args: Namespace, ctx: Context) -> int:
     from libcontainer_py._exec import wait_exit
     from libcontainer_py._specload import load_process_of
     from libcontainer_py.container import Container

@@ -159,8 +159,16 @@ def test_exec_failures_exit_255_and_leave_nothing(rt: Any) -> None:
     assert r.rc == 255 and "process.args[0]" in r.err and len(r.err.strip().splitlines()) == 1, r
     r = rt.pyrunc("exec", "--cwd", "/does/not/exist", cid, "true")
     assert r.rc == 255 and "process.cwd" in r.err, r
-    r = rt.pyrunc("exec", "-u", "nobody", cid, "true")
-    assert r.rc == 1 and "--user" in r.err, r
+    r = rt.pyrunc("exec", "-u", "nobody", cid, "true")  # runc: 255 too ("parsing nobody as int")
+    assert r.rc == 255 and "--user" in r.err and len(r.err.strip().splitlines()) == 1, r
+    # every failure past the flags and the argument count is 255, as runc's; the parser's stay 1
+    for argv, needle in ((["--process", str(bundle / "missing.json"), cid], "missing.json"),
+                         (["-t", "-d", cid, "true"], "tty"), ([cid], "give a command"),
+                         (["--console-socket", str(bundle / "sock"), cid, "true"], "--console-socket")):  # fmt: skip
+        r = rt.pyrunc("exec", *argv)
+        assert r.rc == 255 and needle in r.err and len(r.err.strip().splitlines()) == 1, (argv, r)
+    for argv in (["--bogus", cid, "true"], []):
+        assert rt.pyrunc("exec", *argv).rc == 1, argv
     r = rt.pyrunc("exec", "--env", "NOEQUALS", cid, "true")  # runc's init refuses it too
     assert r.rc == 255 and "process.env" in r.err and "NAME=VALUE" in r.err and len(r.err.strip().splitlines()) == 1, r
     bad = bundle / "bad.json"
@@ -182,7 +190,7 @@ def test_exec_takes_only_the_process_of_the_containers_config(rt: Any) -> None:
     assert (r.rc, r.out) == (0, "1\n"), r
     (bundle / "config.json").write_text(json.dumps(dict(config, process=dict(config["process"], args=[1]))))
     r = rt.pyrunc("exec", cid, "true")
-    assert r.rc == 1 and len(r.err.strip().splitlines()) == 1, r
+    assert r.rc == 255 and len(r.err.strip().splitlines()) == 1, r
     assert "cannot read the config" in r.err and "config.json (process)" in r.err and "args" in r.err, r
 
 
