@@ -357,7 +357,7 @@ def _child(cfg: AnyConfig, msg: dict[str, Any], fds: list[int], targets: list[tu
     from libcontainer_py.init.setns import _one_child, exec_stage1
 
     if single:
-        _one_child(cfg, sock, (None, None, None), None, mask, placed)  # (it restores the mask)
+        _one_child(cfg, sock, (None, None, None), None, mask, placed)  # (it runs child_begins)
     child_begins(mask)
     exec_stage1(cfg, sock)
 

@@ -34,7 +34,8 @@ PR_SET_DUMPABLE = 4
 # _signal's pthread_sigmask, not signal's: that one turns every signal of the old mask into an
 # enum member, and restoring after the fork returns all of them (~65): ~0.1 ms in the child.
 _ALL_SIGNALS = _signal.valid_signals()
-_CATCHABLE = tuple(sorted(_ALL_SIGNALS - {_signal.SIGKILL, _signal.SIGSTOP}))
+# Every signal but the two that cannot be caught or ignored (process_setup.default_signals too).
+CATCHABLE = tuple(sorted(_ALL_SIGNALS - {_signal.SIGKILL, _signal.SIGSTOP}))
 CMDLINE = "pyrunc init"  # what the runtime's children show in /proc/PID/cmdline (child_begins)
 NEW = "new"  # `pidns`: a new pid namespace (unshare) rather than a path to join (setns)
 
@@ -202,7 +203,7 @@ def child_begins(mask: Any) -> None:
     # caller's main thread: not expected)
     try:
         _signal.set_wakeup_fd(-1)
-        for signum in _CATCHABLE:
+        for signum in CATCHABLE:
             if callable(_signal.getsignal(signum)):
                 _signal.signal(signum, _signal.SIG_DFL)
     except ValueError:

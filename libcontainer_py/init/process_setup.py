@@ -13,6 +13,7 @@ import stat
 from libcontainer_py import _sys, capabilities, procfs  # at import: after pivot_root nothing can be imported
 from libcontainer_py.errors import ConfigError
 from libcontainer_py.init.fds import close_fds_from, close_inherited_fds
+from libcontainer_py.init.pidfork import CATCHABLE
 from libcontainer_py.init.sync import Stage
 
 __all__ = ["Stage", "close_fds_from", "close_inherited_fds"]  # (where they were: exec uses them from here)
@@ -242,10 +243,6 @@ def finalize_process(
     return look_path(args[0], env), args, env
 
 
-# Every signal but the two that cannot be caught or ignored.
-_SIGNALS = tuple(sorted(set(_signal.valid_signals()) - {_signal.SIGKILL, _signal.SIGSTOP}))
-
-
 def default_signals() -> None:
     """Right before execve: no signal ignored and none blocked, as runc's and crun's programs
     start, whatever their caller ignored or blocked (runc is a Go program, whose runtime handles
@@ -256,7 +253,7 @@ def default_signals() -> None:
     "write error" instead of ending quietly), and their caller's: a shell without job control
     starts its background commands with SIGINT and SIGQUIT ignored, nohup adds SIGHUP, and a
     caller that blocked SIGTERM gave containers that a stop's SIGTERM did not reach."""
-    for signum in _SIGNALS:
+    for signum in CATCHABLE:
         handler = _signal.getsignal(signum)
         # None: a disposition set outside Python (a C library's), which may be SIG_IGN
         if handler == _signal.SIG_IGN or handler is None:

@@ -7,7 +7,8 @@ One child (a caller with one thread, spawn "fork": `pyrunc exec`, `Container.exe
       | setns(the container's pid ns, CLONE_NEWPID)
       | fork ------------------------------------->| born in the container's pid namespace,
       | setns(back), dumpable, gc, signal mask      | non-dumpable; close the caller's fds,
-      |   as they were                              | the caller's signal mask back (until execve)
+      |   as they were                              | child_begins: the caller's handlers dropped,
+      |                                             | "pyrunc init", its signal mask back
       |                                             | join the cgroup (v1: "0" to each `tasks`)
       |                                             | setns(user), setresuid/gid(0)
       |                                             | setns(the others, mount last)
