@@ -96,12 +96,10 @@ def exec_process(
     when detached) and, for a terminal without a console socket, the pty master. Without detach,
     a terminal is relayed to this process's stdin/stdout. Raises ExecError when the process could
     not be started."""
-    from libcontainer_py.container import _reap, _reap_exited, _write_pid_file, subreaper
+    from libcontainer_py.container import _reap, _reap_exited, subreaper
     from libcontainer_py.init import sync
     from libcontainer_py.init.mode import choose
     from libcontainer_py.init.setns import ExecConfig, spawn_one
-    from libcontainer_py.state import process_start_time
-
     check_process(process)
     if process.terminal:
         import libcontainer_py.tty  # noqa: F401  (the child sets up the pty after joining the mount namespace)
@@ -132,6 +130,20 @@ def exec_process(
         cgroup_paths=cgroup_paths,
         cgroup_join=cgroup_join,
     )
+    if spawn in ("auto", "vfork"):
+        # No fork of this caller, no Python in the child (init/vspawn.py), where it can do all
+        # that is asked; else setns.py's child, as "auto" would choose it.
+        from libcontainer_py.init import vspawn
+
+        if vspawn.usable(cfg):
+            try:
+                born = vspawn.spawn(cfg, stdio, container.pid)
+            except vspawn.PlanFailed as exc:
+                raise ExecError(str(exc)) from None
+            if born is not None:
+                checkpoint("exec:pid-known")
+                return _exec_started(container, born, detach=detach, pid_file=pid_file, console=None)
+        spawn = "auto"
     parent_sock, child_sock = sync.socketpair()
     pids: list[int] = []
     console: int | None = None
@@ -193,8 +205,7 @@ def exec_process(
             # Stage 1 exited right after it sent the pid (so the process is re-parented to us before
             # we stop being a subreaper); collected now rather than polled for at "pid".
             _reap_exited(pids[0])
-        if process_start_time(container.pid) is None:
-            raise ExecError(f"exec failed: container {container.id!r} stopped meanwhile")
+        _check_still_running(container)
     except BaseException:
         if console is not None:
             os.close(console)
@@ -210,6 +221,38 @@ def exec_process(
             reaper.__exit__(None, None, None)
         parent_sock.close()
         child_sock.close()
+    return _exec_started(container, pid, detach=detach, pid_file=pid_file, console=console, checked=True)
+
+
+def _check_still_running(container: Container) -> None:
+    from libcontainer_py.state import process_start_time
+
+    if process_start_time(container.pid) is None:
+        raise ExecError(f"exec failed: container {container.id!r} stopped meanwhile")
+
+
+def _exec_started(
+    container: Container,
+    pid: int,
+    *,
+    detach: bool,
+    pid_file: str | None,
+    console: int | None,
+    checked: bool = False,
+) -> ExecResult:
+    """The process `pid` runs in the container: the pid file, then its result (or the wait)."""
+    from libcontainer_py.container import _reap, _write_pid_file
+
+    if not checked:
+        try:
+            _check_still_running(container)
+        except BaseException:
+            try:  # noqa: SIM105
+                os.kill(pid, _signal.SIGKILL)
+            except OSError:
+                pass
+            _reap(pid)
+            raise
     if pid_file:
         _write_pid_file(pid_file, pid)
     if detach:

@@ -28,7 +28,7 @@ from libcontainer_py.errors import LibcontainerError, SyscallError
 
 TYPE_CHECKING = False  # not `typing`: its import costs ~3 ms of every pyrunc call
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Sequence
     from typing import Any, NamedTuple, NoReturn, TypeAlias
 
 # What the wrappers accept as a path: like the os module, str, bytes or a path-like object.
@@ -321,13 +321,14 @@ def prctl_set_name(name: str) -> None:
         _fail(-result, "prctl_set_name", name)
 
 
-def set_cmdline(title: str) -> None:
+def set_cmdline(title: str | bytes) -> bytes:
     """What /proc/PID/cmdline (and `ps`) shows for this process: ``title``, written over the
     strings the kernel reads it from, the process's original argv (its [arg_start, arg_end) in
     /proc/self/stat), cut to fit and padded with NULs. The interpreter keeps copies of argv; only
     glibc's program_invocation_name still points there (its messages would show the title).
     PR_SET_MM_ARG_START would point the kernel elsewhere, but it needs CAP_SYS_RESOURCE, which
-    root lacks on some hosts (this project's VM among them). OSError when /proc cannot be read."""
+    root lacks on some hosts (this project's VM among them). Returns what was there before (bytes
+    given back to it restore it exactly). OSError when /proc cannot be read."""
     fd = os.open("/proc/self/stat", os.O_RDONLY | os.O_CLOEXEC)
     try:
         stat = os.read(fd, 4096)
@@ -336,11 +337,14 @@ def set_cmdline(title: str) -> None:
     fields = stat.rpartition(b")")[2].split()  # after the name: field 3 onwards
     start, end = int(fields[45]), int(fields[46])  # arg_start and arg_end: fields 48 and 49
     if end <= start:
-        return
+        return b""
     _lib()
     size = end - start
-    data = title.encode()[: size - 1].ljust(size, b"\0")
-    _ffi.memmove(_ffi.cast("char *", start), data, size)
+    area = _ffi.cast("char *", start)
+    before = bytes(_ffi.buffer(area, size))
+    raw = title if isinstance(title, bytes) else title.encode()[: size - 1]
+    _ffi.memmove(area, raw[:size].ljust(size, b"\0"), size)
+    return before
 
 
 def prctl_get_name() -> str:
@@ -497,6 +501,89 @@ def clone_sibling(cgroup_fd: int = -1) -> int:
     if pid < 0:
         _fail(-pid, "clone_sibling", cgroup_fd)
     return int(pid)
+
+
+if TYPE_CHECKING:
+
+    class PlanResult(NamedTuple):
+        pid: int
+        failed: int
+        err: int
+        detail: int
+        candidate: int
+
+    # (kind, fd, a, b, c, path, data, len): one struct lc_op
+    Op: TypeAlias = tuple[int, int, int, int, int, bytes | None, bytes | None, int]
+
+else:
+
+    class PlanResult(TupleRecord):
+        """What vfork_plan's child left: its pid, and for a child that failed (it exited with 127;
+        the caller waits for it either way) the index of the step (``failed``; -1: it called execve;
+        LC_PLAN_UNFINISHED: it ended another way before, a signal),
+        the errno, and the step's detail (the capability, or how the program lookup failed:
+        LC_EXEC_* in vfork_plan.c) and for a failed execve, which candidate."""
+
+        __slots__ = ()
+        _fields = ("pid", "failed", "err", "detail", "candidate")
+
+
+def vfork_plan(
+    ops: Sequence[Op],
+    argv: Sequence[bytes],
+    envp: Sequence[bytes],
+    candidates: Sequence[bytes],
+    *,
+    direct: bool = False,
+    cgroup_fd: int = -1,
+) -> PlanResult | None:
+    """Run ``ops`` (struct lc_op, vfork_plan.c) in a child that shares this process's memory while
+    the calling thread waits, the last step an execve of ``argv`` with ``envp`` from the first
+    executable of ``candidates`` (``direct``: the one candidate is the program, named with a slash).
+    Born in the cgroup v2 directory ``cgroup_fd`` unless -1. Safe from a caller with threads: no
+    fork, no Python in the child. init/vspawn.py builds the steps and turns a failure into its
+    error. None when there is no such child here (not x86_64, or a kernel without clone3 or
+    CLONE_INTO_CGROUP): nothing was started."""
+    lib = _lib()
+    keep: list[Any] = []  # every buffer the child reads, alive until it has gone
+
+    def cstr(raw: bytes | None) -> Any:
+        if raw is None:
+            return _ffi.NULL
+        buf = _ffi.new("char[]", raw)
+        keep.append(buf)
+        return buf
+
+    def strv(items: Sequence[bytes]) -> Any:
+        arr = _ffi.new("char *[]", [cstr(x) for x in items] + [_ffi.NULL])
+        keep.append(arr)
+        return arr
+
+    c_ops = _ffi.new("struct lc_op[]", len(ops))
+    for i, (kind, fd, a, b, c_, path, data, length) in enumerate(ops):
+        op = c_ops[i]
+        op.kind, op.fd, op.a, op.b, op.c = kind, fd, a, b, c_
+        op.path = cstr(path)
+        if data is not None:
+            buf = _ffi.new("char[]", data)
+            keep.append(buf)
+            op.data = buf
+        op.len = length
+    plan = _ffi.new("struct lc_plan *")
+    plan.ops, plan.nops, plan.direct = c_ops, len(ops), int(direct)
+    plan.candidates, plan.argv, plan.envp = strv(candidates), strv(argv), strv(envp)
+    pid = lib.lc_vfork_plan(plan, cgroup_fd)
+    if pid < 0:
+        if -pid in (errno.ENOSYS, errno.E2BIG, errno.EINVAL):
+            return None
+        _fail(-pid, "vfork_plan", cgroup_fd)
+    res: PlanResult = PlanResult(int(pid), int(plan.failed), int(plan.err), int(plan.detail), int(plan.candidate))
+    return res
+
+
+def plan_const(name: str) -> int:
+    """A constant of vfork_plan.c (LC_OP_*, LC_EXEC_*)."""
+    return int(getattr(_lib(), name))
 
 
 def seccomp(op: int, flags: int = 0, arg: bytearray | None = None) -> int:

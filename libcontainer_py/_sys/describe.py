@@ -192,7 +192,12 @@ def prctl_set_name(name: str) -> str:
     return f"prctl PR_SET_NAME {name!r}"
 
 
-def set_cmdline(title: str) -> str:
+def vfork_plan(cgroup_fd: int) -> str:
+    into = f" into the cgroup v2 directory fd {cgroup_fd}" if cgroup_fd >= 0 else ""
+    return f"clone3(CLONE_VM | CLONE_VFORK){into} for exec's child"
+
+
+def set_cmdline(title: str | bytes) -> str:
     return f"set the command line to {title!r} (over the argv strings, at /proc/self/stat's arg_start)"
 
 

@@ -17,9 +17,14 @@ def join_self(fd: int, path: str, field: str = "linux.cgroupsPath") -> None:
     try:
         os.write(fd, b"0")
     except OSError as e:
-        # (the error's modules only now: still the host's files, neither child has left them yet)
-        from libcontainer_py.cgroups.base import _HINTS
-        from libcontainer_py.cgroups.paths import CgroupError
+        raise join_error(path, e.errno or 0, field) from e
 
-        why = _HINTS.get(e.errno or 0, e.strerror)
-        raise CgroupError(f"cannot join cgroup {os.path.dirname(path)}: {why}", field=field) from e
+
+def join_error(path: str, err: int, field: str = "linux.cgroupsPath") -> Exception:
+    """Why joining the cgroup of ``path`` (its `tasks` file) failed with ``err``. (The error's
+    modules only now: still the host's files, neither child of exec has left them yet.)"""
+    from libcontainer_py.cgroups.base import _HINTS
+    from libcontainer_py.cgroups.paths import CgroupError
+
+    why = _HINTS.get(err, os.strerror(err))
+    return CgroupError(f"cannot join cgroup {os.path.dirname(path)}: {why}", field=field)

@@ -113,6 +113,16 @@ def single_stage(ns: NamespacePlan) -> bool:
     )
 
 
+def _oom_score_adj(cfg: InitConfig, stage: Stage) -> None:
+    """process.oomScoreAdj, before any namespace (process_setup.write_oom_score_adj says why)."""
+    value = cfg.spec.process.oom_score_adj if cfg.spec.process is not None else None
+    if value is not None:
+        from libcontainer_py.init.process_setup import write_oom_score_adj
+
+        stage.name = "process"
+        write_oom_score_adj(value)
+
+
 def _enter(cfg: InitConfig, sock: _socket.socket, name: str) -> None:
     """What either first child does before anything else: it is still the host's interpreter."""
     # CVE-2019-5736: until execve this is the host's Python interpreter, and the init lives in the
@@ -186,6 +196,7 @@ def stage1(cfg: InitConfig, sock: _socket.socket) -> NoReturn:
     stage = Stage("init start")
     try:
         preload(cfg.spec)  # before any setns or user namespace: the host's files as the runtime sees them
+        _oom_score_adj(cfg, stage)
         stage.name = "namespaces"
         _enter(cfg, sock, "pyrunc:[1:CHILD]")
         if cfg.ns.new_user:
@@ -218,6 +229,7 @@ def single_init(cfg: InitConfig, sock: _socket.socket) -> NoReturn:
     try:
         if not late:
             preload(cfg.spec)
+        _oom_score_adj(cfg, stage)
         stage.name = "namespaces"
         _enter(cfg, sock, INIT_NAME)
         _unshare_then_join_cgroup(cfg, sock, cfg.ns.new_flags & ~c.CLONE_NEWPID, stage, preload_late=late)

@@ -27,6 +27,7 @@ from libcontainer_py._sys import consts as c
 
 TYPE_CHECKING = False  # not `typing`: its import costs ~3 ms of every pyrunc call
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 PR_GET_DUMPABLE = 3
@@ -41,7 +42,12 @@ NEW = "new"  # `pidns`: a new pid namespace (unshare) rather than a path to join
 
 
 def fork_in_pidns(
-    pidns: str | None, *, nondumpable: bool = False, cgroup_fd: int = -1, sibling: bool = False
+    pidns: str | None,
+    *,
+    nondumpable: bool = False,
+    cgroup_fd: int = -1,
+    sibling: bool = False,
+    spawn: Callable[[], tuple[int, bool]] | None = None,
 ) -> tuple[int, Any, bool] | None:
     """fork(); the child is born in `pidns` (a /proc/PID/ns/pid path, NEW, or None: ours).
 
@@ -55,7 +61,10 @@ def fork_in_pidns(
     across the fork, which copies it): for a child born among the container's processes, which
     could otherwise open its /proc/PID/exe and fd/ before it closed the caller's fds.
     `sibling`: the child is our parent's (clone3 CLONE_PARENT: the fork server's children,
-    init/forkserver.py), not ours."""
+    init/forkserver.py), not ours.
+    `spawn`: what starts the child instead of a fork, (pid, placed) as bare_fork returns them, a
+    pid of -1 for none: exec's child that never returns to Python (init/vspawn.py), which needs
+    the same window."""
     dumpable = _sys.prctl(PR_GET_DUMPABLE) if nondumpable else 0
     if dumpable not in (0, 1):
         return None
@@ -88,7 +97,10 @@ def fork_in_pidns(
             elif own >= 0:
                 _sys.unshare(c.CLONE_NEWPID)
             try:
-                pid, placed = _sibling(cgroup_fd) if sibling else bare_fork(cgroup_fd)
+                if spawn is not None:
+                    pid, placed = spawn()
+                else:
+                    pid, placed = _sibling(cgroup_fd) if sibling else bare_fork(cgroup_fd)
             finally:
                 if pid != 0 and own >= 0:
                     _sys.setns(own, c.CLONE_NEWPID)

@@ -31,32 +31,44 @@ PERSONALITY_DOMAINS = {"LINUX": 0x0000, "LINUX32": 0x0008}
 
 def apply_rlimits(rlimits: Sequence[Any] | None) -> None:
     for i, rl in enumerate(rlimits or ()):
-        field = f"process.rlimits[{i}]"
-        number = _sys.rlimit_number(rl.type)
-        if number is None:
-            raise ConfigError(f"unknown rlimit type {rl.type!r}", path=f"{field}.type")
+        number = rlimit_checked(rl, i)
         try:
             _sys.prlimit(number, (rl.soft, rl.hard))
-        except (OverflowError, TypeError):  # (validation lets none through: the schema's uint64)
+        except OSError as exc:
+            raise rlimit_error(rl, i, exc.errno or 0) from None
+
+
+def rlimit_checked(rl: Any, i: int) -> int:
+    """The rlimit number of process.rlimits[i], its values checked (ConfigError otherwise)."""
+    field = f"process.rlimits[{i}]"
+    number = _sys.rlimit_number(rl.type)
+    if number is None:
+        raise ConfigError(f"unknown rlimit type {rl.type!r}", path=f"{field}.type")
+    for value in (rl.soft, rl.hard):
+        if type(value) is not int or not 0 <= value <= _sys.RLIM_INFINITY:  # (validation lets none through)
             raise ConfigError(
                 f"cannot set {rl.type} to soft {rl.soft}, hard {rl.hard}: each must be a whole number from 0 to "
                 f"{_sys.RLIM_INFINITY} (unlimited)",
                 path=field,
-            ) from None
-        except OSError as exc:
-            _cur_soft, cur_hard = _sys.prlimit(number)
-            limit = "unlimited" if cur_hard == _sys.RLIM_INFINITY else str(cur_hard)
-            nr_open = _nr_open() if rl.type == "RLIMIT_NOFILE" else None
-            if rl.soft > rl.hard:
-                why = "soft is above hard"
-            elif nr_open is not None and max(rl.soft, rl.hard) > nr_open:
-                # Even root (CAP_SYS_RESOURCE) cannot go past fs.nr_open: naming the current hard
-                # limit and the capability here would send the user the wrong way.
-                why = f"the kernel's limit fs.nr_open is {nr_open}"
-            else:
-                why = f"the host's hard limit is {limit} and raising it needs CAP_SYS_RESOURCE"
-            msg = f"cannot set {rl.type} to soft {rl.soft}, hard {rl.hard}: {why} ({os.strerror(exc.errno or 0)})"
-            raise ConfigError(msg, path=field) from None
+            )
+    return number
+
+
+def rlimit_error(rl: Any, i: int, err: int) -> ConfigError:
+    """Why setting process.rlimits[i] failed with ``err``: the value asked and the host's limit."""
+    _cur_soft, cur_hard = _sys.prlimit(_sys.rlimit_number(rl.type) or 0)
+    limit = "unlimited" if cur_hard == _sys.RLIM_INFINITY else str(cur_hard)
+    nr_open = _nr_open() if rl.type == "RLIMIT_NOFILE" else None
+    if rl.soft > rl.hard:
+        why = "soft is above hard"
+    elif nr_open is not None and max(rl.soft, rl.hard) > nr_open:
+        # Even root (CAP_SYS_RESOURCE) cannot go past fs.nr_open: naming the current hard
+        # limit and the capability here would send the user the wrong way.
+        why = f"the kernel's limit fs.nr_open is {nr_open}"
+    else:
+        why = f"the host's hard limit is {limit} and raising it needs CAP_SYS_RESOURCE"
+    msg = f"cannot set {rl.type} to soft {rl.soft}, hard {rl.hard}: {why} ({os.strerror(err)})"
+    return ConfigError(msg, path=f"process.rlimits[{i}]")
 
 
 def _nr_open() -> int | None:
@@ -67,13 +79,23 @@ def _nr_open() -> int | None:
 
 
 def write_oom_score_adj(value: int | None) -> None:
+    """process.oomScoreAdj, written by the runtime's first child before it enters any namespace
+    (child.py stage1 and single_init, setns.py, vspawn.py), as runc's nsexec does: as the host's
+    root, through the host's /proc. Inside a user namespace the write failed (a non-dumpable
+    process's /proc files belong to the host's root: EACCES, even for a value above the current);
+    and a value below the current one needs CAP_SYS_RESOURCE in the host's user namespace. The
+    init and the process inherit it (fork copies it, execve keeps it)."""
     if value is None:
         return
     # CVE-2025-52881: through a verified procfs (libcontainer_py/procfs.py), never a symlink or an overmount.
     try:
         procfs.write_proc_file("self/oom_score_adj", str(value))
     except OSError as exc:
-        raise ConfigError(f"cannot set oom_score_adj to {value}: {exc.strerror}", path="process.oomScoreAdj") from None
+        raise oom_score_adj_error(value, exc.errno or 0, exc.strerror) from None
+
+
+def oom_score_adj_error(value: int, err: int, why: str | None = None) -> ConfigError:
+    return ConfigError(f"cannot set oom_score_adj to {value}: {why or os.strerror(err)}", path="process.oomScoreAdj")
 
 
 def set_personality(personality: Any) -> None:
@@ -98,30 +120,42 @@ def setgroups_denied() -> bool:
 
 def switch_user(user: Any) -> None:
     """setgroups, setresgid, setresuid (in this order: after setuid we could no longer setgid)."""
-    uid = user.uid if user and user.uid is not None else 0
-    gid = user.gid if user and user.gid is not None else 0
-    groups = list(user.additional_gids or []) if user else []
+    uid, gid, groups = user_ids(user)
     if not setgroups_denied():
         try:
             os.setgroups(groups)
         except OSError as exc:
-            raise ConfigError(
-                f"cannot set additional groups {groups}: {exc.strerror}", path="process.user.additionalGids"
-            ) from None
+            raise user_error("groups", groups, exc.errno or 0) from None
     try:
         os.setresgid(gid, gid, gid)
     except OSError as exc:
-        raise ConfigError(
-            f"cannot switch to gid {gid}: {exc.strerror} (is it mapped in linux.gidMappings?)", path="process.user.gid"
-        ) from None
+        raise user_error("gid", gid, exc.errno or 0) from None
     try:
         os.setresuid(uid, uid, uid)
     except OSError as exc:
-        raise ConfigError(
-            f"cannot switch to uid {uid}: {exc.strerror} (is it mapped in linux.uidMappings?)", path="process.user.uid"
-        ) from None
-    umask = user.umask if user and user.umask is not None else 0o022
-    os.umask(umask)
+        raise user_error("uid", uid, exc.errno or 0) from None
+    os.umask(umask_of(user))
+
+
+def user_ids(user: Any) -> tuple[int, int, list[int]]:
+    """(uid, gid, additional gids) of process.user (None: root)."""
+    uid = user.uid if user and user.uid is not None else 0
+    gid = user.gid if user and user.gid is not None else 0
+    return uid, gid, list(user.additional_gids or []) if user else []
+
+
+def umask_of(user: Any) -> int:
+    return user.umask if user and user.umask is not None else 0o022
+
+
+def user_error(what: str, value: Any, err: int) -> ConfigError:
+    """Why switching to process.user's ``what`` ("groups", "gid", "uid") failed with ``err``."""
+    why = os.strerror(err)
+    if what == "groups":
+        return ConfigError(f"cannot set additional groups {value}: {why}", path="process.user.additionalGids")
+    mappings = "linux.gidMappings" if what == "gid" else "linux.uidMappings"
+    msg = f"cannot switch to {what} {value}: {why} (is it mapped in {mappings}?)"
+    return ConfigError(msg, path=f"process.user.{what}")
 
 
 def env_dict(env: Sequence[str] | None) -> dict[str, str]:
@@ -137,10 +171,32 @@ def home_of(uid: int, passwd: str = "/etc/passwd") -> str:
     HOME from it when process.env has no HOME (shells and programs rely on it). Parsed here rather
     than with the pwd module, which would consult the host's NSS configuration and libraries."""
     try:
-        text = procfs.read_text(passwd)
+        # Not blocking: the image may make it a FIFO, which no one writes to.
+        fd = os.open(passwd, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
     except OSError:
         return "/"
-    for line in text.split("\n"):
+    try:
+        text = passwd_text(fd)
+    except OSError:
+        return "/"
+    finally:
+        os.close(fd)
+    return home_in(text, uid)
+
+
+def passwd_text(fd: int) -> str:
+    """The text of an opened /etc/passwd; "" unless it is a regular file."""
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        return ""
+    chunks = []
+    while block := os.read(fd, 65536):
+        chunks.append(block)
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+def home_in(passwd: str, uid: int) -> str:
+    """The home directory of ``uid`` in the text of an /etc/passwd, "/" when it has none."""
+    for line in passwd.split("\n"):
         fields = line.split(":")
         if len(fields) >= 6 and fields[2] == str(uid) and fields[5]:
             return fields[5]
@@ -151,26 +207,30 @@ def look_path(arg0: str, env: dict[str, str]) -> str:
     """Find the program as execvp would, with the container's PATH (not the runtime's)."""
     if "/" in arg0:
         if not os.path.exists(arg0):
-            raise ConfigError(f'exec: "{arg0}": no such file or directory', path="process.args[0]")
+            raise program_error(arg0, "no such file or directory")
         if os.path.isdir(arg0) or not os.access(arg0, os.X_OK):
-            raise ConfigError(f'exec: "{arg0}": permission denied', path="process.args[0]")
+            raise program_error(arg0, "permission denied")
         return arg0
     found = _which(arg0, env.get("PATH", DEFAULT_PATH))
     if found is None:
-        raise ConfigError(f'exec: "{arg0}": executable file not found in $PATH', path="process.args[0]")
+        raise program_error(arg0, "executable file not found in $PATH")
     return found
+
+
+def program_error(arg0: str, why: str) -> ConfigError:
+    return ConfigError(f'exec: "{arg0}": {why}', path="process.args[0]")
+
+
+def path_candidates(name: str, path: str) -> list[str]:
+    """Where _which looks for ``name``, in order: each directory of ``path`` once (an empty entry is
+    the cwd)."""
+    return [os.path.join(d, name) for d in dict.fromkeys(d or os.curdir for d in path.split(os.pathsep))]
 
 
 def _which(name: str, path: str) -> str | None:
     """shutil.which(name, path=path) on Linux (an empty PATH entry is the cwd), without importing
     shutil (and the compression modules it pulls in: ~2 ms of every pyrunc create)."""
-    seen = set()
-    for d in path.split(os.pathsep):
-        d = d or os.curdir
-        if d in seen:
-            continue
-        seen.add(d)
-        candidate = os.path.join(d, name)
+    for candidate in path_candidates(name, path):
         try:
             mode = os.stat(candidate).st_mode
         except (OSError, ValueError):
@@ -189,7 +249,11 @@ def check_cwd(cwd: str) -> None:
     except OSError:
         where = ""
     if not where.startswith("/"):
-        raise ConfigError(f"cannot change to {cwd}: it is outside the container's root filesystem", path="process.cwd")
+        raise cwd_error(cwd, "it is outside the container's root filesystem")
+
+
+def cwd_error(cwd: str, why: str) -> ConfigError:
+    return ConfigError(f"cannot change to {cwd}: {why}", path="process.cwd")
 
 
 PR_SET_KEEPCAPS = 8
@@ -199,7 +263,7 @@ def finalize_process(
     proc: Any, stage: Stage, *, personality: Any = None, seccomp_load: Callable[[], None] | None = None
 ) -> tuple[str, list[str], dict[str, str]]:
     """The last steps before execve, shared by the container's init and by exec (runc's
-    finalizeNamespace): rlimits, oom_score_adj, personality, no_new_privs, the bounding set, the
+    finalizeNamespace): rlimits, personality, no_new_privs, the bounding set, the
     user (with keepcaps across the uid switch), the capability sets, cwd, and the program looked
     up in the container's PATH. Returns (path, argv, env) for execve.
 
@@ -208,7 +272,6 @@ def finalize_process(
     capabilities are dropped, because loading a filter needs CAP_SYS_ADMIN then (as runc)."""
     stage.name = "process"
     apply_rlimits(proc.rlimits)
-    write_oom_score_adj(proc.oom_score_adj)
     set_personality(personality)
     if proc.no_new_privileges:
         set_no_new_privs()
@@ -228,19 +291,25 @@ def finalize_process(
     try:
         os.chdir(proc.cwd)
     except OSError as exc:
-        raise ConfigError(f"cannot change to {proc.cwd}: {exc.strerror}", path="process.cwd") from None
+        raise cwd_error(proc.cwd, exc.strerror or os.strerror(exc.errno or 0)) from None
     check_cwd(proc.cwd)
     if proc.no_new_privileges and seccomp_load is not None:
         stage.name = "seccomp"
         seccomp_load()
     stage.name = "exec"
-    env = env_dict(proc.env)
-    if "HOME" not in env:  # as runc: from the container's /etc/passwd, "/" without an entry
-        env["HOME"] = home_of(os.getuid())
+    env = program_env(proc, home_of)  # HOME as runc: from the container's /etc/passwd
     args = list(proc.args or [])
     if not args:
         raise ConfigError("must not be empty", path="process.args")
     return look_path(args[0], env), args, env
+
+
+def program_env(proc: Any, home: Callable[[int], str]) -> dict[str, str]:
+    """process.env as a dict, with HOME from ``home(uid)`` where it has none (as runc)."""
+    env = env_dict(proc.env)
+    if "HOME" not in env:
+        env["HOME"] = home(user_ids(proc.user)[0])
+    return env
 
 
 def default_signals() -> None:

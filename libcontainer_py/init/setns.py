@@ -149,6 +149,7 @@ def _one_child(
         _sys.prctl_set_name("pyrunc:[EXEC]")
         if not placed:  # (born in it: clone3 into the v2 cgroup)
             _join_cgroup(cfg)
+        _oom_score_adj(cfg, stage)
         # The fds are opened after the caller's are closed (a sweep would take them too); the pid
         # namespace is joined already: we were born in it.
         fds = [(t, os.open(p, os.O_RDONLY | os.O_CLOEXEC)) for t, p in cfg.join if t != "pid"]
@@ -175,6 +176,14 @@ def _join_cgroup(cfg: ExecConfig) -> None:
         cgroups.load_manager(cfg.cgroup_paths).add_process(os.getpid())
 
 
+def _oom_score_adj(cfg: ExecConfig, stage: ps.Stage) -> None:
+    """process.oomScoreAdj, before any namespace (process_setup.write_oom_score_adj says why)."""
+    if cfg.process.oom_score_adj is not None:
+        name, stage.name = stage.name, "process"
+        ps.write_oom_score_adj(cfg.process.oom_score_adj)
+        stage.name = name
+
+
 def _join_namespaces(fds: list[tuple[str, int]]) -> None:
     """setns into each (type, fd): the user namespace first (it gives the capabilities to join the
     others), the mount namespace last (the paths of the others are the host's)."""
@@ -193,13 +202,14 @@ def _join_namespaces(fds: list[tuple[str, int]]) -> None:
 
 
 def exec_stage1(cfg: ExecConfig, sock: _socket.socket) -> NoReturn:
-    stage = "namespaces"
+    stage = ps.Stage("namespaces")
     try:
         _sys.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
         # CVE-2024-21626: no fd of the caller's but the socket and --preserve-fds enters the container.
         ps.close_inherited_fds([sock.fileno(), *range(3, 3 + cfg.preserve_fds)])
         _sys.prctl_set_name("pyrunc:[1:EXEC]")
         _join_cgroup(cfg)
+        _oom_score_adj(cfg, stage)
         _join_namespaces([(t, open_namespace(t, p)) for t, p in cfg.join])
         pid = os.fork()
         if pid == 0:
@@ -207,7 +217,7 @@ def exec_stage1(cfg: ExecConfig, sock: _socket.socket) -> NoReturn:
         send(sock, "pid", pid=pid)
         os._exit(0)
     except BaseException as exc:
-        _fail(sock, stage, exc)
+        _fail(sock, stage.name, exc)
 
 
 def exec_stage2(cfg: ExecConfig, sock: _socket.socket) -> NoReturn:

@@ -165,11 +165,18 @@ def expect(sock: _socket.socket, kind: str, timeout: float | None = None) -> dic
     return msg
 
 
-def child_fail(sock: _socket.socket, stage: str, exc: BaseException) -> None:
-    """In a child: report the failure to the parent, then the caller exits."""
+def failure_message(exc: BaseException) -> str:
+    """The text a child's failure is reported with (the type named unless it is one of ours or an
+    OSError, whose text says enough)."""
     message = str(exc) or type(exc).__name__
     if not isinstance(exc, LibcontainerError | OSError):
         message = f"{type(exc).__name__}: {message}"
+    return message
+
+
+def child_fail(sock: _socket.socket, stage: str, exc: BaseException) -> None:
+    """In a child: report the failure to the parent, then the caller exits."""
+    message = failure_message(exc)
     try:
         send(sock, "error", stage=stage, message=message)
     except OSError:

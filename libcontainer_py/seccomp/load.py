@@ -128,16 +128,19 @@ class CompiledFilter(Record, frozen=True):
         try:
             rc = _sys.seccomp_set_mode_filter(self.flags, self.program)
         except OSError as exc:
-            err = exc.errno or 0
-            hint = ""
-            if err == _errno.EACCES:
-                hint = " (needs no_new_privs or CAP_SYS_ADMIN: load before dropping capabilities)"
-            elif err == _errno.EINVAL and self.flags:
-                hint = f" (flags {describe_flags(self.flags)} not accepted by this kernel)"
-            raise SyscallError(err, f"loading the seccomp filter ({self.instructions} instructions){hint}") from None
+            raise self.load_error(exc.errno or 0) from None
         if self.flags & SECCOMP_FILTER_FLAG_NEW_LISTENER:
             return rc
         return None
+
+    def load_error(self, err: int) -> SyscallError:
+        """Why loading failed with ``err`` (here, or in exec's child: init/vspawn.py)."""
+        hint = ""
+        if err == _errno.EACCES:
+            hint = " (needs no_new_privs or CAP_SYS_ADMIN: load before dropping capabilities)"
+        elif err == _errno.EINVAL and self.flags:
+            hint = f" (flags {describe_flags(self.flags)} not accepted by this kernel)"
+        return SyscallError(err, f"loading the seccomp filter ({self.instructions} instructions){hint}")
 
     def to_dict(self) -> dict[str, Any]:
         return {

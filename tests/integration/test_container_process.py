@@ -160,8 +160,20 @@ def test_no_capabilities_object_means_none(rt: Any) -> None:
     assert status["CapBnd"] == status["CapEff"] == status["CapPrm"] == "0" * 16
 
 
-def test_oom_score_adj(rt: Any) -> None:
-    bundle = rt.bundle(["cat", "/proc/self/oom_score_adj"], edit=process(oomScoreAdj=345))
+@pytest.mark.parametrize("userns", [False, True])
+def test_oom_score_adj(rt: Any, userns: bool) -> None:
+    """Written by the runtime's first child before it enters any namespace, as runc does: inside a
+    user namespace the write was refused (EACCES: a non-dumpable process's /proc files are the
+    host root's), and `pyrunc run` failed where runc ran the container."""
+
+    def edit(c: dict[str, Any]) -> None:
+        process(oomScoreAdj=345)(c)
+        if userns:
+            c["linux"]["namespaces"].append({"type": "user"})
+            c["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+            c["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+
+    bundle = rt.bundle(["cat", "/proc/self/oom_score_adj"], edit=edit)
     assert rt.out(bundle).strip() == "345"
 
 

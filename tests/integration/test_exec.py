@@ -85,7 +85,7 @@ def test_no_signal_is_ignored_or_blocked_in_the_container_whatever_its_caller_di
     saved = {name: signal.signal(getattr(signal, f"SIG{name}"), signal.SIG_IGN) for name in ("QUIT", "USR1", "HUP")}
     old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGUSR2])
     try:
-        for mode in ("fork", "forkserver"):
+        for mode in ("fork", "forkserver", "vfork"):
             forkserver.stop()  # (a server started before this caller ignored them would not)
             read, write = os.pipe()
             try:
@@ -206,7 +206,7 @@ def test_exec_refused_when_not_running(rt: Any) -> None:
     assert r.rc == 255 and "does not exist" in r.err, r
 
 
-@pytest.mark.parametrize("mode", ["fork", "exec"])
+@pytest.mark.parametrize("mode", ["fork", "exec", "vfork"])
 def test_library_exec_in_user_namespace(rt: Any, mode: str) -> None:
     def userns(c: dict[str, Any]) -> None:
         c["linux"]["namespaces"].append({"type": "user"})

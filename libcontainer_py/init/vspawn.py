@@ -1,0 +1,424 @@
+"""exec's child without a fork of the caller (spawn "vfork", exec's default where it can run).
+
+The child that setns.py forks is a copy of the caller that runs Python: the fork copies the
+caller's page tables, and the child's every write to a page it shares with the caller copies that
+page, until execve throws the copy away. For `pyrunc exec` of `true` here, that was ~4 ms of ~36:
+the fork 1.3 ms, the child's Python 2.4 ms, its execve's teardown of the copy ~1 ms; more for a
+bigger caller. This child is posix_spawn's kind instead: it shares our memory (CLONE_VM) while the
+calling thread waits (CLONE_VFORK), and runs no Python, only a list of system calls that Python
+decided beforehand (_sys/vfork_plan.c runs them; this module writes them):
+
+    parent (exec)                                   child (vfork_plan.c: no Python, no fork)
+      | the plan: fds opened (namespaces, cgroup
+      |   `tasks`, /proc), ids, capabilities,
+      |   rlimits, HOME from the container's
+      |   /etc/passwd, the program's candidates
+      | signals blocked, gc off, non-dumpable,
+      |   cmdline "pyrunc init", setns(pid ns)
+      | clone3(CLONE_VM|CLONE_VFORK) ------------->| the caller's signal handlers to SIG_DFL;
+      |   (this thread waits)                       | stdio; every fd of the caller's closed
+      |                                             | "0" to each `tasks` (v1; v2: born in it)
+      |                                             | oom_score_adj (the host's /proc)
+      |                                             | setns(user), setresgid/uid(0), the others,
+      |                                             |   mount last
+      |                                             | rlimits, no_new_privs,
+      |                                             |   seccomp (without no_new_privs), bounding
+      |                                             |   set, groups, gid, uid, umask, caps, ambient
+      |                                             | chdir(cwd), cwd inside the root, seccomp
+      |                                             |   (with no_new_privs), --preserve-fds
+      |                                             | signals to default, unblocked; execve of
+      |<------ execve done, or "step i: errno" -----|   the first executable candidate
+      | setns(back), cmdline, dumpable, gc, mask
+      | a failed step: its error, as the forked child reports it (same stage, same text)
+
+The steps are setns.py's and process_setup.finalize_process's, in their order and with their
+errors (the same helper builds each message): a test runs both children on the same processes
+and compares. Safe from a caller with threads too (no fork: a Jupyter kernel needs no fork
+server for exec). Not used, and setns.py's child is, for a terminal (the pty is set up by Python,
+finish.setup_console), a seccomp filter with a notify listener (its fd goes to the parent over the
+sync socket), on an architecture vfork_plan.c has no clone3 entry for (not x86_64), or a kernel
+without clone3 (before 5.3; on cgroup v2, without CLONE_INTO_CGROUP: 5.7).
+
+CVE-2019-5736 / CVE-2024-21626: the child is non-dumpable (the flag belongs to the memory, ours,
+cleared across the clone as for the fork), so a process of the container can neither ptrace it nor
+open its /proc/PID/exe, fd/, mem or environ: the kernel asks for CAP_SYS_PTRACE in the host's user
+namespace. It closes every fd of the caller's but stdio and --preserve-fds before it joins any
+namespace, and its own few (opened by the parent, close-on-exec) as soon as each has served.
+`pyrunc init` is what it shows as its command line: the caller's argv strings, which it shares,
+say that until the clone returns.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from libcontainer_py import _sys, capabilities
+from libcontainer_py._faults import ENV as _STOP_ENV
+from libcontainer_py._sys import consts as c
+from libcontainer_py.errors import ConfigError, SyscallError
+from libcontainer_py.init import process_setup as ps
+from libcontainer_py.init.pidfork import CMDLINE, fork_in_pidns
+from libcontainer_py.init.sync import failure_message
+from libcontainer_py.namespaces import NAMESPACES
+from libcontainer_py.procfs import read_text
+
+TYPE_CHECKING = False  # not `typing`: its import costs ~3 ms of every pyrunc call
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    from libcontainer_py.init.setns import ExecConfig
+
+SECCOMP_FILTER_FLAG_NEW_LISTENER = 8
+PR_SET_NO_NEW_PRIVS = 38
+PR_CAPBSET_DROP = 24
+PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_RAISE = 2
+PR_SET_KEEPCAPS = 8
+NAME = "pyrunc:[EXEC]"  # its comm, as setns.py's child's
+
+
+def usable(cfg: ExecConfig) -> bool:
+    """Whether this child can do all that ``cfg`` asks (see the module's docstring)."""
+    if cfg.process.terminal:
+        return False
+    return cfg.seccomp is None or not cfg.seccomp.flags & SECCOMP_FILTER_FLAG_NEW_LISTENER
+
+
+class PlanFailed(Exception):
+    """A step failed: ``stage`` and ``error`` as setns.py's child reports them."""
+
+    def __init__(self, stage: str, error: BaseException) -> None:
+        super().__init__(f"exec failed ({stage}): {failure_message(error)}")
+        self.stage = stage
+        self.error = error
+
+
+def spawn(cfg: ExecConfig, stdio: tuple[int | None, ...], init_pid: int) -> int | None:
+    """Start ``cfg``'s process in the container whose init is ``init_pid``: its pid (it has called
+    execve); None when this child cannot run here (nothing started: setns.py's then). Raises
+    PlanFailed when a step failed (the child is reaped), as setns.py's child reports it."""
+    plan = _Plan(cfg, init_pid)
+    try:
+        return plan.run(stdio)
+    finally:
+        plan.close()
+
+
+class _Plan:
+    def __init__(self, cfg: ExecConfig, init_pid: int) -> None:
+        self.cfg = cfg
+        self.init_pid = init_pid
+        self.ops: list[tuple[Any, ...]] = []
+        self.errors: list[tuple[str, Callable[[int, Any], BaseException]]] = []
+        self.fds: list[int] = []  # ours, for the child: closed here after the clone
+        # Ours are placed above --preserve-fds, which the child keeps (and they are close-on-exec).
+        self.floor = 3 + cfg.preserve_fds
+
+    def close(self) -> None:
+        for fd in self.fds:
+            os.close(fd)
+        self.fds.clear()
+
+    def _fd(self, fd: int) -> int:
+        if fd < self.floor:
+            import fcntl
+
+            try:
+                high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, self.floor)
+            finally:
+                os.close(fd)
+            fd = high
+        self.fds.append(fd)
+        return fd
+
+    def add(
+        self,
+        op: str,
+        stage: str,
+        error: Callable[[int, Any], BaseException] | None = None,
+        *,
+        fd: int = -1,
+        a: int = 0,
+        b: int = 0,
+        c: int = 0,
+        path: str | bytes | None = None,
+        data: bytes | None = None,
+        length: int | None = None,
+    ) -> None:
+        raw = path.encode() if isinstance(path, str) else path
+        size = length if length is not None else (len(data) if data is not None else 0)
+        self.ops.append((_sys.plan_const(f"LC_OP_{op}"), fd, a, b, c, raw, data, size))
+        self.errors.append((stage, error or (lambda err, _res: OSError(err, os.strerror(err)))))
+
+    def run(self, stdio: tuple[int | None, ...]) -> int | None:
+        cfg = self.cfg
+        cgroup_fd = -1
+        if not cfg.cgroup_join and "" in cfg.cgroup_paths:
+            from libcontainer_py.init.setns import open_v2_cgroup
+
+            cgroup_fd = open_v2_cgroup(cfg)
+            if cgroup_fd < 0:
+                return None  # (setns.py's child moves itself in, and says why it cannot)
+            self.fds.append(cgroup_fd)
+        try:
+            argv, envp, candidates, direct = self._build(stdio)
+        except PlanFailed:
+            raise
+        except (ConfigError, SyscallError, OSError) as exc:  # found before any child: the same report
+            raise PlanFailed(self._stage, exc) from None
+        result: list[Any] = []
+
+        def start() -> tuple[int, bool]:
+            try:
+                title = _sys.set_cmdline(CMDLINE)  # the child shares our argv strings
+            except OSError:
+                title = None
+            try:
+                res = _sys.vfork_plan(self.ops, argv, envp, candidates, direct=direct, cgroup_fd=cgroup_fd)
+            finally:
+                if title is not None:
+                    _sys.set_cmdline(title)
+            result.append(res)
+            return (res.pid, cgroup_fd >= 0) if res is not None else (-1, False)
+
+        pidns = next((path for t, path in cfg.join if t == "pid"), None)
+        if fork_in_pidns(pidns, nondumpable=True, spawn=start) is None or not result or result[0] is None:
+            return None
+        res = result[0]
+        if res.failed == -1:
+            return int(res.pid)
+        _, status = os.waitpid(res.pid, 0)  # it has ended (127 after a step failed)
+        if res.failed == _sys.plan_const("LC_PLAN_UNFINISHED"):
+            how = f"by signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status) else "with its steps unfinished"
+            raise PlanFailed(self._stage, ChildProcessError(f"the child ended {how} before it started the program"))
+        if res.failed >= len(self.errors):
+            raise PlanFailed("exec", RuntimeError("the plan has no exec step"))
+        stage, error = self.errors[res.failed]
+        raise PlanFailed(stage, error(res.err, res))
+
+    _stage = "namespaces"
+
+    def _build(self, stdio: tuple[int | None, ...]) -> tuple[list[bytes], list[bytes], list[bytes], bool]:
+        cfg, proc = self.cfg, self.cfg.process
+        stop = os.environ.get(_STOP_ENV)
+        self._stage = stage = "namespaces"
+        self.add("SET_NAME", stage, path=NAME)
+        if stop == "exec:born":
+            self.add("STOP", stage)
+        for target, fd in enumerate(stdio):
+            if fd is not None and fd != target:
+                self.add("DUP2", stage, fd=fd, a=target)
+        # The fds the child needs, opened now (after it closed the caller's, a sweep would take them).
+        joins = [(t, self._fd(os.open(p, os.O_RDONLY | os.O_CLOEXEC))) for t, p in cfg.join if t != "pid"]
+        tasks = []
+        for path in cfg.cgroup_join:
+            try:
+                tasks.append((path, self._fd(os.open(path, os.O_WRONLY | os.O_CLOEXEC))))
+            except OSError as exc:
+                from libcontainer_py.cgroups._join import join_error
+
+                raise PlanFailed(stage, join_error(path, exc.errno or 0)) from None
+        procfd = -1
+        if proc.oom_score_adj is not None:
+            from libcontainer_py import procfs
+
+            procfd = self._fd(procfs.open_proc_root("/proc"))
+        # Every other fd of the caller's, closed (CVE-2024-21626): from the floor, around ours.
+        low = self.floor
+        for fd in sorted(self.fds):
+            if fd >= low:
+                self.add("CLOSE_RANGE", stage, a=low, b=fd - 1)
+                low = fd + 1
+        self.add("CLOSE_RANGE", stage, a=low, b=0xFFFFFFFF)
+        for path, fd in tasks:
+            self.add("WRITE", stage, _join_error(path), fd=fd, data=b"0")
+            self.add("CLOSE", stage, fd=fd)
+        if proc.oom_score_adj is not None:  # (before any namespace: process_setup.write_oom_score_adj)
+            value = proc.oom_score_adj
+            self.add(
+                "WRITE_AT",
+                "process",
+                lambda err, _d: ps.oom_score_adj_error(value, err),
+                fd=procfd,
+                path="self/oom_score_adj",
+                data=str(value).encode(),
+            )
+            self.add("CLOSE", stage, fd=procfd)
+        # setns.py _join_namespaces: the user namespace first, the mount namespace last
+        for ns_type, fd in joins:
+            if ns_type == "user":
+                self.add("SETNS", stage, _setns_error(fd, c.CLONE_NEWUSER), fd=fd, a=c.CLONE_NEWUSER)
+                self.add("SETRESGID", stage)
+                self.add("SETRESUID", stage)
+        for ns_type, fd in joins:
+            if ns_type != "user":
+                flag = NAMESPACES[ns_type][0]
+                self.add("SETNS", stage, _setns_error(fd, flag), fd=fd, a=flag)
+            self.add("CLOSE", stage, fd=fd)
+        self._stage = stage = "exec"
+        if stop == "exec:joined":
+            self.add("STOP", stage)
+        # process_setup.finalize_process, step by step
+        self._stage = stage = "process"
+        for i, rl in enumerate(proc.rlimits or ()):
+            number = ps.rlimit_checked(rl, i)
+            self.add("PRLIMIT", stage, _rlimit_error(rl, i), a=number, b=rl.soft, c=rl.hard)
+        seccomp = cfg.seccomp
+        if proc.no_new_privileges:
+            self.add("PRCTL", stage, _prctl_error(PR_SET_NO_NEW_PRIVS, 1), a=PR_SET_NO_NEW_PRIVS, b=1)
+        elif seccomp is not None:
+            self._seccomp(seccomp)
+        stage = "capabilities"
+        caps = capabilities.CapSets.from_spec(proc.capabilities, lambda _msg: None)  # warned at create
+        top = capabilities.last_cap()
+        self.add("BOUNDING", stage, _cap_error(PR_CAPBSET_DROP), a=caps.bounding, b=top)
+        self.add("PRCTL", stage, _prctl_error(PR_SET_KEEPCAPS, 1), a=PR_SET_KEEPCAPS, b=1)
+        stage = "user"
+        uid, gid, groups = ps.user_ids(proc.user)
+        if not self._setgroups_denied():
+            gids = b"".join(g.to_bytes(4, sys.byteorder) for g in groups)
+            self.add("SETGROUPS", stage, _user_error("groups", groups), data=gids, length=len(groups))
+        self.add("SETRESGID", stage, _user_error("gid", gid), a=gid, b=gid, c=gid)
+        self.add("SETRESUID", stage, _user_error("uid", uid), a=uid, b=uid, c=uid)
+        self.add("UMASK", stage, a=ps.umask_of(proc.user))
+        self.add("PRCTL", stage, _prctl_error(PR_SET_KEEPCAPS, 0), a=PR_SET_KEEPCAPS, b=0)
+        stage = "capabilities"
+        eff, prm, inh = caps.effective, caps.permitted, caps.inheritable
+        self.add("CAPSET", stage, _capset_error(eff, prm, inh), a=eff, b=prm, c=inh)
+        ambient = caps.ambient & caps.permitted & caps.inheritable
+        self.add(
+            "AMBIENT",
+            stage,
+            _cap_error(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE),
+            a=ambient,
+            b=top,
+        )
+        stage = "cwd"
+        cwd = proc.cwd
+        self.add("CHDIR", stage, lambda err, _d: ps.cwd_error(cwd, os.strerror(err)), path=cwd)
+        self.add("CHECK_CWD", stage, lambda err, _d: ps.cwd_error(cwd, "it is outside the container's root filesystem"))
+        if proc.no_new_privileges and seccomp is not None:
+            self._seccomp(seccomp)
+        self._stage = stage = "exec"
+        env = ps.program_env(proc, self._home)
+        args = list(proc.args or [])
+        if not args:
+            raise ConfigError("must not be empty", path="process.args")
+        if cfg.preserve_fds:
+            self.add("INHERIT", stage, a=3, b=self.floor - 1)
+        arg0 = args[0]
+        direct = "/" in arg0
+        candidates = [arg0] if direct else ps.path_candidates(arg0, env.get("PATH", ps.DEFAULT_PATH))
+        self.add("EXEC", stage, _exec_error(arg0, candidates))
+        return (
+            [os.fsencode(a) for a in args],
+            [os.fsencode(f"{k}={v}") for k, v in env.items()],
+            [os.fsencode(x) for x in candidates],
+            direct,
+        )
+
+    def _seccomp(self, compiled: Any) -> None:
+        self.add(
+            "SECCOMP",
+            "seccomp",
+            lambda err, _d: compiled.load_error(err),
+            a=compiled.flags,
+            data=compiled.program,
+            length=len(compiled.program) // 8,
+        )
+
+    def _setgroups_denied(self) -> bool:
+        """Whether the user namespace the child will be in denies setgroups (its /proc/PID/setgroups:
+        the container's when the child joins its user namespace, else ours)."""
+        joined = any(t == "user" for t, _ in self.cfg.join)
+        try:
+            text = read_text(f"/proc/{self.init_pid}/setgroups" if joined else "/proc/self/setgroups")
+        except OSError:
+            return False
+        return bool(text.strip() == "deny")
+
+    def _home(self, uid: int) -> str:
+        """HOME for ``uid`` from the container's /etc/passwd, read through its init's root with
+        openat2(RESOLVE_IN_ROOT): a symlink in the image resolves inside it, never to the host's.
+        As process_setup.home_of: not blocking on a FIFO, only a regular file counts."""
+        try:
+            root = os.open(f"/proc/{self.init_pid}/root", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError:
+            return "/"
+        try:
+            flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+            fd = _sys.openat2(root, "etc/passwd", flags, 0, c.RESOLVE_IN_ROOT)
+        except OSError:
+            return "/"
+        finally:
+            os.close(root)
+        try:
+            text = ps.passwd_text(fd)
+        except OSError:
+            return "/"
+        finally:
+            os.close(fd)
+        return ps.home_in(text, uid)
+
+
+def _describe() -> Any:
+    from libcontainer_py._sys import describe
+
+    return describe
+
+
+def _setns_error(fd: int, flag: int) -> Callable[[int, Any], BaseException]:
+    return lambda err, _d: SyscallError(err, _describe().setns(fd, flag))
+
+
+def _prctl_error(option: int, a2: int, a3: int = 0) -> Callable[[int, Any], BaseException]:
+    return lambda err, _d: SyscallError(err, _describe().prctl(option, a2, a3, 0, 0))
+
+
+def _cap_error(option: int, a2: int | None = None) -> Callable[[int, Any], BaseException]:
+    """A prctl over each capability of a mask: the failed one is the result's detail."""
+
+    def error(err: int, res: Any) -> BaseException:
+        args = (res.detail, 0) if a2 is None else (a2, res.detail)
+        return SyscallError(err, _describe().prctl(option, *args, 0, 0))
+
+    return error
+
+
+def _capset_error(eff: int, prm: int, inh: int) -> Callable[[int, Any], BaseException]:
+    return lambda err, _d: SyscallError(err, _describe().capset(eff, prm, inh))
+
+
+def _user_error(what: str, value: Any) -> Callable[[int, Any], BaseException]:
+    return lambda err, _d: ps.user_error(what, value, err)
+
+
+def _rlimit_error(rl: Any, i: int) -> Callable[[int, Any], BaseException]:
+    return lambda err, _d: ps.rlimit_error(rl, i, err)
+
+
+def _join_error(path: str) -> Callable[[int, Any], BaseException]:
+    def error(err: int, _res: Any) -> BaseException:
+        from libcontainer_py.cgroups._join import join_error
+
+        return join_error(path, err)
+
+    return error
+
+
+def _exec_error(arg0: str, candidates: list[str]) -> Callable[[int, Any], BaseException]:
+    def error(err: int, res: Any) -> BaseException:
+        const = _sys.plan_const
+        detail = res.detail
+        if detail == const("LC_EXEC_NO_FILE"):
+            return ps.program_error(arg0, "no such file or directory")
+        if detail == const("LC_EXEC_NO_ACCESS"):
+            return ps.program_error(arg0, "permission denied")
+        if detail == const("LC_EXEC_NOT_IN_PATH"):
+            return ps.program_error(arg0, "executable file not found in $PATH")
+        k = res.candidate
+        return OSError(err, os.strerror(err), candidates[k] if 0 <= k < len(candidates) else arg0)
+
+    return error
