@@ -521,3 +521,127 @@ def test_fork_without_pythons_fork_work() -> None:
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 7
     assert got == [str(pid), "0"]
+
+
+def _op(name: str, fd: int = -1, a: int = 0, b: int = 0, c_: int = 0, path: bytes | None = None,
+        data: bytes | None = None, length: int | None = None) -> tuple[Any, ...]:  # fmt: skip
+    size = length if length is not None else (len(data) if data is not None else 0)
+    return (s.plan_const(f"LC_OP_{name}"), fd, a, b, c_, path, data, size)
+
+
+def _collect(pid: int, read: int) -> tuple[int, bytes]:
+    chunks = []
+    while block := os.read(read, 4096):
+        chunks.append(block)
+    os.close(read)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), b"".join(chunks)
+
+
+@pytest.mark.skipif(platform.machine() != "x86_64", reason="vfork_plan's clone3 entry is x86_64's")
+def test_vfork_plan_runs_its_steps_then_the_first_executable_candidate(tmp_path: pathlib.Path) -> None:
+    """The child shares our memory while we wait, and runs only its steps: here it writes to an fd
+    of ours, makes stdout a pipe, changes directory and umask, skips candidates that are missing or
+    not executable, and execs the first one that is, with our argv and envp. Our own cwd and umask
+    are untouched (its are its own: no CLONE_FS)."""
+    (tmp_path / "plain").write_text("not a program\n")
+    note_r, note_w = os.pipe()
+    out_r, out_w = os.pipe()
+    ops = [
+        _op("WRITE", fd=note_w, data=b"step"),
+        _op("DUP2", fd=out_w, a=1),
+        _op("CLOSE_RANGE", a=3, b=0xFFFFFFFF),
+        _op("CHDIR", path=str(tmp_path).encode()),
+        _op("UMASK", a=0o077),
+        _op("EXEC"),
+    ]
+    candidates = [b"/no/such/sh", str(tmp_path / "plain").encode(), b"/bin/sh", b"/usr/bin/sh"]
+    argv = [b"sh", b"-c", b'umask; pwd; echo "$GREETING"; exit 3']
+    cwd, umask = os.getcwd(), os.umask(0o022)
+    try:
+        res = s.vfork_plan(ops, argv, [b"GREETING=hi"], candidates)
+    finally:
+        os.umask(umask)
+        os.close(note_w)
+        os.close(out_w)
+    assert res is not None and res.failed == -1, res
+    assert os.getcwd() == cwd
+    status, out = _collect(res.pid, out_r)
+    assert (status, out.decode().split()) == (3, ["0077", str(tmp_path), "hi"])
+    assert os.read(note_r, 10) == b"step"
+    os.close(note_r)
+
+
+@pytest.mark.skipif(platform.machine() != "x86_64", reason="vfork_plan's clone3 entry is x86_64's")
+def test_vfork_plan_reports_the_failed_step_and_its_errno() -> None:
+    """A step that fails ends the child with 127 before any later step; the index and errno reach
+    us through our shared memory. Without an executable candidate: ENOENT and the reason."""
+    bad = os.open("/dev/null", os.O_RDONLY)
+    os.close(bad)  # a closed fd: setns gets EBADF
+    ops = [_op("UMASK", a=0o022), _op("SETNS", fd=bad, a=c.CLONE_NEWUTS), _op("EXEC")]
+    res = s.vfork_plan(ops, [b"true"], [], [b"/bin/true"])
+    assert res is not None and (res.failed, res.err) == (1, errno.EBADF), res
+    assert os.waitstatus_to_exitcode(os.waitpid(res.pid, 0)[1]) == 127
+    res = s.vfork_plan([_op("EXEC")], [b"x"], [], [b"/no/such/x", b"/etc"])
+    not_found = s.plan_const("LC_EXEC_NOT_IN_PATH")
+    assert res is not None and (res.failed, res.err, res.detail) == (0, errno.ENOENT, not_found), res
+    os.waitpid(res.pid, 0)
+    res = s.vfork_plan([_op("EXEC")], [b"/etc"], [], [b"/etc"], direct=True)
+    assert res is not None and res.detail == s.plan_const("LC_EXEC_NO_ACCESS"), res
+    os.waitpid(res.pid, 0)
+
+
+@pytest.mark.skipif(platform.machine() != "x86_64", reason="vfork_plan's clone3 entry is x86_64's")
+def test_vfork_plan_child_never_runs_our_handlers_and_starts_the_program_with_defaults() -> None:
+    """Our Python handler and ignore are not the program's, nor is our mask; and a signal to the
+    child while it runs its steps (a SIGSTOP step stands for a slow one) ends it as it would the
+    program: our handler never runs (it would run on the child's stack over our memory)."""
+    got: list[int] = []
+    old_term = signal.signal(signal.SIGTERM, lambda *_: got.append(1))
+    old_hup = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGUSR1])
+    out_r, out_w = os.pipe()
+    try:
+        res = s.vfork_plan(
+            [_op("DUP2", fd=out_w, a=1), _op("EXEC")],
+            [b"cat", b"/proc/self/status"], [], [b"/bin/cat", b"/usr/bin/cat"],
+        )  # fmt: skip
+        os.close(out_w)
+        out_w = -1
+        assert res is not None and res.failed == -1, res
+        status, out = _collect(res.pid, out_r)
+        fields = dict(line.split(":\t", 1) for line in out.decode().splitlines() if ":\t" in line)
+        assert status == 0 and [fields[k] for k in ("SigBlk", "SigIgn", "SigCgt")] == ["0" * 16] * 3, out
+        # stopped in its steps, then sent SIGTERM: it ends by it, and our handler saw nothing
+        import threading
+
+        def kill_when_stopped() -> None:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                try:
+                    with open(f"/proc/{os.getpid()}/task/{os.getpid()}/children") as f:
+                        kids = [int(x) for x in f.read().split()]
+                except OSError:
+                    kids = []
+                for kid in kids:
+                    with open(f"/proc/{kid}/stat") as f:
+                        if f.read().rpartition(")")[2].split()[0] == "T":
+                            os.kill(kid, signal.SIGTERM)
+                            os.kill(kid, signal.SIGCONT)
+                            return
+                time.sleep(0.01)
+
+        killer = threading.Thread(target=kill_when_stopped)
+        killer.start()
+        res = s.vfork_plan([_op("STOP"), _op("EXEC")], [b"true"], [], [b"/bin/true"])
+        killer.join()
+        assert res is not None and res.failed == s.plan_const("LC_PLAN_UNFINISHED"), res
+        _, status = os.waitpid(res.pid, 0)
+        assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGTERM
+        assert got == []
+    finally:
+        if out_w >= 0:
+            os.close(out_w)
+        signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+        signal.signal(signal.SIGHUP, old_hup)
+        signal.signal(signal.SIGTERM, old_term)
