@@ -96,10 +96,8 @@ def exec_process(
     when detached) and, for a terminal without a console socket, the pty master. Without detach,
     a terminal is relayed to this process's stdin/stdout. Raises ExecError when the process could
     not be started."""
-    from libcontainer_py.container import _reap, _reap_exited, subreaper
-    from libcontainer_py.init import sync
-    from libcontainer_py.init.mode import choose
-    from libcontainer_py.init.setns import ExecConfig, spawn_one
+    from libcontainer_py.init.execconfig import ExecConfig
+
     check_process(process)
     if process.terminal:
         import libcontainer_py.tty  # noqa: F401  (the child sets up the pty after joining the mount namespace)
@@ -144,6 +142,11 @@ def exec_process(
                 checkpoint("exec:pid-known")
                 return _exec_started(container, born, detach=detach, pid_file=pid_file, console=None)
         spawn = "auto"
+    from libcontainer_py.container import _reap, _reap_exited, subreaper
+    from libcontainer_py.init import sync
+    from libcontainer_py.init.mode import choose
+    from libcontainer_py.init.setns import spawn_one
+
     parent_sock, child_sock = sync.socketpair()
     pids: list[int] = []
     console: int | None = None
@@ -155,8 +158,8 @@ def exec_process(
         if chosen == "fork":
             one = spawn_one(cfg, child_sock, stdio, parent_sock)
         elif chosen == "forkserver":
+            from libcontainer_py.init.execconfig import open_v2_cgroup
             from libcontainer_py.init.forkserver import spawn_child as fork_by_server
-            from libcontainer_py.init.setns import open_v2_cgroup
 
             cgroup_fd = open_v2_cgroup(cfg)
             try:

@@ -14,7 +14,7 @@ from libcontainer_py import _sys, capabilities, procfs  # at import: after pivot
 from libcontainer_py.errors import ConfigError
 from libcontainer_py.init.fds import close_fds_from, close_inherited_fds
 from libcontainer_py.init.pidfork import CATCHABLE
-from libcontainer_py.init.sync import Stage
+from libcontainer_py.init.stage import Stage
 
 __all__ = ["Stage", "close_fds_from", "close_inherited_fds"]  # (where they were: exec uses them from here)
 

@@ -47,33 +47,23 @@ import os
 
 from libcontainer_py import _sys
 from libcontainer_py._faults import checkpoint
-from libcontainer_py._record import Record, field
 from libcontainer_py._sys import consts as c
 from libcontainer_py.cgroups._join import join_self  # here, not in the child: a child's import costs ~0.5 ms
 from libcontainer_py.init import process_setup as ps
+from libcontainer_py.init.execconfig import ExecConfig, open_v2_cgroup
 from libcontainer_py.init.finish import load_seccomp, setup_console
 from libcontainer_py.init.pidfork import child_begins, fork_in_pidns
 from libcontainer_py.init.seal import seal
 from libcontainer_py.init.sync import child_fail, send
 from libcontainer_py.namespaces import NAMESPACES, open_namespace
 
+__all__ = ["ExecConfig", "open_v2_cgroup", "spawn_one"]  # (ExecConfig lived here: init/execconfig.py)
+
 TYPE_CHECKING = False  # not `typing`: its import costs ~3 ms of every pyrunc call
 if TYPE_CHECKING:
-    from typing import Any, NoReturn
+    from typing import NoReturn
 
 PR_SET_DUMPABLE = 4
-
-
-class ExecConfig(Record):
-    process: Any  # libcontainer_py.spec.Process
-    join: tuple[tuple[str, str], ...]  # (namespace type, path), in JOIN_ORDER
-    preserve_fds: int = 0
-    container_id: str = ""
-    seccomp: Any = None  # the container's compiled filter: exec'd processes get it too (as runc)
-    cgroup_paths: dict[str, str] = field(default_factory=dict)
-    # The v1 `tasks` files to write "0" to (the manager's join_files(), listed by the parent so the
-    # child does not load the cgroup modules); empty: cgroup_paths' manager adds the pid (v2).
-    cgroup_join: tuple[str, ...] = ()
 
 
 def _fail(sock: _socket.socket, stage: str, exc: BaseException) -> NoReturn:
@@ -112,17 +102,6 @@ def spawn_one(
     if pid == 0:  # pragma: no cover - the child
         _one_child(cfg, sock, stdio, close_in_child, mask, placed)
     return pid
-
-
-def open_v2_cgroup(cfg: ExecConfig) -> int:
-    """The container's cgroup v2 directory, for the child to be born in; -1 on v1 (joined through
-    `tasks`, which has no wait) or when it cannot be opened (the child's own join then says why)."""
-    if not cfg.cgroup_join and "" in cfg.cgroup_paths:
-        try:
-            return os.open(cfg.cgroup_paths[""], os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        except OSError:
-            pass
-    return -1
 
 
 def _one_child(

@@ -74,6 +74,9 @@ import sys
 
 from libcontainer_py import _json
 from libcontainer_py.errors import LibcontainerError
+from libcontainer_py.init.stage import Stage, failure_message
+
+__all__ = ["Stage", "child_fail", "expect", "failure_message", "recv", "send", "socketpair"]
 
 TYPE_CHECKING = False  # not `typing`: its import costs ~3 ms of every pyrunc call
 if TYPE_CHECKING:
@@ -89,13 +92,6 @@ class InitError(LibcontainerError):
 
 class ProtocolError(LibcontainerError):
     pass
-
-
-class Stage:
-    """Which step a child is at, for the error it reports (a mutable cell shared with the caller)."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
 
 
 def socketpair() -> tuple[_socket.socket, _socket.socket]:
@@ -163,15 +159,6 @@ def expect(sock: _socket.socket, kind: str, timeout: float | None = None) -> dic
     if msg["type"] != kind:
         raise ProtocolError(f"container init sent {msg['type']!r} while the runtime waited for {kind!r}")
     return msg
-
-
-def failure_message(exc: BaseException) -> str:
-    """The text a child's failure is reported with (the type named unless it is one of ours or an
-    OSError, whose text says enough)."""
-    message = str(exc) or type(exc).__name__
-    if not isinstance(exc, LibcontainerError | OSError):
-        message = f"{type(exc).__name__}: {message}"
-    return message
 
 
 def child_fail(sock: _socket.socket, stage: str, exc: BaseException) -> None:

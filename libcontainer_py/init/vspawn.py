@@ -59,7 +59,7 @@ from libcontainer_py._sys import consts as c
 from libcontainer_py.errors import ConfigError, SyscallError
 from libcontainer_py.init import process_setup as ps
 from libcontainer_py.init.pidfork import CMDLINE, fork_in_pidns
-from libcontainer_py.init.sync import failure_message
+from libcontainer_py.init.stage import failure_message
 from libcontainer_py.namespaces import NAMESPACES
 from libcontainer_py.procfs import read_text
 
@@ -68,7 +68,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-    from libcontainer_py.init.setns import ExecConfig
+    from libcontainer_py.init.execconfig import ExecConfig
 
 SECCOMP_FILTER_FLAG_NEW_LISTENER = 8
 PR_SET_NO_NEW_PRIVS = 38
@@ -156,7 +156,7 @@ class _Plan:
         cfg = self.cfg
         cgroup_fd = -1
         if not cfg.cgroup_join and "" in cfg.cgroup_paths:
-            from libcontainer_py.init.setns import open_v2_cgroup
+            from libcontainer_py.init.execconfig import open_v2_cgroup
 
             cgroup_fd = open_v2_cgroup(cfg)
             if cgroup_fd < 0:

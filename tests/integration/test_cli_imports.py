@@ -73,9 +73,12 @@ def test_lifecycle_verbs_never_import_pydantic(rt: Any, importtime: None) -> Non
     # no mountinfo (~1.5 ms).
     drivers = {"libcontainer_py.cgroups.v1", "libcontainer_py.cgroups.paths", "libcontainer_py.mountinfo", "cgroupspy"}
     assert not seen["exec"] & drivers, sorted(seen["exec"] & drivers)
-    # Nor the container init's modules: exec forks its one child itself (init/setns.py); the seccomp
-    # and console steps it shares with the init are in init/finish.py, the spawn mode in init/mode.py.
-    assert not seen["exec"] & {"libcontainer_py.init.child", "libcontainer_py.init.spawn"}, name
+    # Nor the container init's modules, nor (its child runs no Python: init/vspawn.py) the forked
+    # child's: the sync socket's protocol, the seal, the steps of the console and the seccomp
+    # listener, the spawn modes.
+    forked = {"libcontainer_py.init.setns", "libcontainer_py.init.sync", "_socket", "libcontainer_py.init.seal",
+              "libcontainer_py.init.finish", "libcontainer_py.init.mode"}  # fmt: skip
+    assert not seen["exec"] & {"libcontainer_py.init.child", "libcontainer_py.init.spawn", *forked}, name
 
 
 def test_an_invalid_config_falls_back_to_pydantic_for_its_error(rt: Any, importtime: None) -> None:
