@@ -70,8 +70,10 @@ def fork_in_pidns(
         return None
     own = target = -1
     if pidns is not None:
+        # thread-self: the vfork child (vspawn.py) may be started from any thread of a caller, and
+        # pid_for_children is the calling thread's (/proc/self is the main thread's)
         try:  # a pid_for_children without a process yet (unshare without fork) cannot be opened
-            own = os.open("/proc/self/ns/pid_for_children", os.O_RDONLY | os.O_CLOEXEC)
+            own = os.open("/proc/thread-self/ns/pid_for_children", os.O_RDONLY | os.O_CLOEXEC)
         except OSError:
             return None
         if pidns != NEW:

@@ -283,3 +283,22 @@ def test_a_signal_ends_the_stopped_child_and_the_caller_reports_it(rt: Any) -> N
             victim.kill()
             victim.wait()
     assert container.processes() == [container.pid]
+
+
+def test_exec_from_a_thread_that_is_not_the_main_one(rt: Any) -> None:
+    """A worker thread (asyncio.to_thread, a thread pool) may exec: pid_for_children is the calling
+    thread's, set and put back for that thread; the process is born in the container's pid
+    namespace all the same, and our own stays as it was."""
+    import threading
+
+    container = running(rt)
+    ours = os.readlink("/proc/thread-self/ns/pid_for_children")
+    seen: list[tuple[int | None, str]] = []
+    worker = threading.Thread(target=lambda: seen.append(exec_seen(container, process(
+        args=["sh", "-c", "grep ^NSpid: /proc/self/status"], user={"uid": 0, "gid": 0}), "vfork")))  # fmt: skip
+    worker.start()
+    worker.join(60)
+    # the container's /proc knows it (it would have no /proc/self outside the pid namespace)
+    assert seen and seen[0][0] == 0 and seen[0][1].split()[0] == "NSpid:", seen
+    assert int(seen[0][1].split()[1]) > 1 and len(seen[0][1].split()) == 2, seen
+    assert os.readlink("/proc/thread-self/ns/pid_for_children") == ours
