@@ -90,8 +90,10 @@ class Action:
 
 
 def _fail(prog: str, message: str) -> NoReturn:
-    # argparse would print the usage and exit 2; runc prints one line and exits 1.
-    raise UsageError(f"{prog}: {message}")
+    # argparse would print the usage and exit 2; runc prints one line and exits 1. The line gets
+    # "pyrunc: " in front where it is reported: the verb alone here ("pyrunc: ps: ...", not
+    # "pyrunc: pyrunc ps: ...").
+    raise UsageError(f"{prog.removeprefix('pyrunc ')}: {message}")
 
 
 class _Group:

@@ -92,7 +92,8 @@ def test_verb_flag_value_may_start_with_a_dash() -> None:
 
 
 def test_verb_parse_error_is_a_usage_error() -> None:
-    with pytest.raises(UsageError, match="pyrunc test"):
+    # the verb, once: "pyrunc: " is put in front where the line is reported
+    with pytest.raises(UsageError, match=r"^test: argument --preserve-fds: invalid int value: 'many'$"):
         _parser().parse_verb_args(["--preserve-fds", "many", "id"])
     with pytest.raises(UsageError):
         _parser().parse_verb_args([])
