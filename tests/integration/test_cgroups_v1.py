@@ -483,6 +483,40 @@ def test_a_child_born_in_its_v2_cgroup() -> None:
         d.rmdir()
 
 
+@needs_unified
+def test_execs_vfork_child_is_born_in_its_v2_cgroup() -> None:
+    """_sys.vfork_plan with a cgroup v2 directory (exec's child that runs no Python: clone3 with
+    CLONE_VM | CLONE_VFORK | CLONE_INTO_CGROUP): the program it execs is in that cgroup, and no
+    fallback hid a refusal (vfork_plan returns None when the kernel refuses the clone)."""
+    from libcontainer_py import _sys
+
+    d = Path(UNIFIED, f"{PREFIX}vborn-{uuid.uuid4().hex[:8]}")
+    d.mkdir()
+    ours = Path("/proc/self/cgroup").read_text()
+    r, w = os.pipe()
+    try:
+        fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            dup2 = (_sys.plan_const("LC_OP_DUP2"), w, 1, 0, 0, None, None, 0)
+            exec_ = (_sys.plan_const("LC_OP_EXEC"), -1, 0, 0, 0, None, None, 0)
+            res = _sys.vfork_plan([dup2, exec_], [b"cat", b"/proc/self/cgroup"], [], [b"/bin/cat"], cgroup_fd=fd)
+        finally:
+            os.close(fd)
+        os.close(w)
+        w = -1
+        assert res is not None and res.failed == -1, res
+        seen = os.read(r, 65536).decode()
+        _, status = os.waitpid(res.pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert f"0::/{d.name}" in seen.splitlines(), seen
+        assert Path("/proc/self/cgroup").read_text() == ours
+    finally:
+        os.close(r)
+        if w >= 0:
+            os.close(w)
+        d.rmdir()
+
+
 def _remove_cgroup(d: Path, *, parent_too: bool) -> None:
     """What a failed pure-v2 test may leave: the container's cgroup on the host's cgroup2 mount
     (its processes killed by pid first), and the default parent the driver made for it."""
