@@ -444,77 +444,65 @@ def test_v2_hugetlb_and_missing_controller(cg: Any) -> None:
         m.set(res(memory={"limit": 1 << 20}))
 
 
+@pytest.fixture
+def v2_dir() -> Iterator[tuple[Path, int, int, int]]:
+    """A new cgroup v2 directory on the unified mount, open (O_DIRECTORY), and a pipe (read, write)
+    for what a child born there says (read it once the child has ended: the write end stays open
+    here until the end); all removed and closed after."""
+    d = Path(UNIFIED, f"{PREFIX}born-{uuid.uuid4().hex[:8]}")
+    d.mkdir()
+    fds = [os.open(d, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC), *os.pipe()]
+    try:
+        yield d, fds[0], fds[1], fds[2]
+    finally:
+        for fd in fds:
+            os.close(fd)
+        d.rmdir()
+
+
 @needs_unified
-def test_a_child_born_in_its_v2_cgroup() -> None:
+def test_a_child_born_in_its_v2_cgroup(v2_dir: tuple[Path, int, int, int]) -> None:
     """pidfork.bare_fork with a cgroup v2 directory (clone3 CLONE_INTO_CGROUP): the child is in
     that cgroup from its first instruction, with nobody moving it (no cgroup.procs write, and its
     wait for an RCU grace period after an idle moment); the caller stays where it was."""
     from libcontainer_py.init.pidfork import fork_in_pidns
 
-    d = Path(UNIFIED, f"{PREFIX}born-{uuid.uuid4().hex[:8]}")
-    d.mkdir()
+    d, fd, r, w = v2_dir
     ours = Path("/proc/self/cgroup").read_text()
-    r, w = os.pipe()
-    try:
-        fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    forked = fork_in_pidns(None, cgroup_fd=fd)
+    if forked is not None and forked[0] == 0:  # the child: where is it, first thing?
         try:
-            forked = fork_in_pidns(None, cgroup_fd=fd)
-            if forked is not None and forked[0] == 0:  # the child: where is it, first thing?
-                try:
-                    os.write(w, Path("/proc/self/cgroup").read_bytes())
-                finally:
-                    os._exit(0)
-            assert forked is not None
-            pid, _mask, placed = forked
+            os.write(w, Path("/proc/self/cgroup").read_bytes())
         finally:
-            os.close(fd)
-        os.close(w)
-        w = -1
-        seen = os.read(r, 65536).decode()
-        _, status = os.waitpid(pid, 0)
-        assert os.waitstatus_to_exitcode(status) == 0
-        assert placed is True
-        assert f"0::/{d.name}" in seen.splitlines(), seen
-        assert Path("/proc/self/cgroup").read_text() == ours
-    finally:
-        os.close(r)
-        if w >= 0:
-            os.close(w)
-        d.rmdir()
+            os._exit(0)
+    assert forked is not None
+    pid, _mask, placed = forked
+    _, status = os.waitpid(pid, 0)
+    seen = os.read(r, 65536).decode()
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert placed is True
+    assert f"0::/{d.name}" in seen.splitlines(), seen
+    assert Path("/proc/self/cgroup").read_text() == ours
 
 
 @needs_unified
-def test_execs_vfork_child_is_born_in_its_v2_cgroup() -> None:
+def test_execs_vfork_child_is_born_in_its_v2_cgroup(v2_dir: tuple[Path, int, int, int]) -> None:
     """_sys.vfork_plan with a cgroup v2 directory (exec's child that runs no Python: clone3 with
     CLONE_VM | CLONE_VFORK | CLONE_INTO_CGROUP): the program it execs is in that cgroup, and no
     fallback hid a refusal (vfork_plan returns None when the kernel refuses the clone)."""
     from libcontainer_py import _sys
 
-    d = Path(UNIFIED, f"{PREFIX}vborn-{uuid.uuid4().hex[:8]}")
-    d.mkdir()
+    d, fd, r, w = v2_dir
     ours = Path("/proc/self/cgroup").read_text()
-    r, w = os.pipe()
-    try:
-        fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        try:
-            dup2 = (_sys.plan_const("LC_OP_DUP2"), w, 1, 0, 0, None, None, 0)
-            exec_ = (_sys.plan_const("LC_OP_EXEC"), -1, 0, 0, 0, None, None, 0)
-            res = _sys.vfork_plan([dup2, exec_], [b"cat", b"/proc/self/cgroup"], [], [b"/bin/cat"], cgroup_fd=fd)
-        finally:
-            os.close(fd)
-        os.close(w)
-        w = -1
-        assert res is not None and res.failed == -1, res
-        seen = os.read(r, 65536).decode()
-        _, status = os.waitpid(res.pid, 0)
-        assert os.waitstatus_to_exitcode(status) == 0
-        assert f"0::/{d.name}" in seen.splitlines(), seen
-        assert Path("/proc/self/cgroup").read_text() == ours
-    finally:
-        os.close(r)
-        if w >= 0:
-            os.close(w)
-        d.rmdir()
+    dup2 = (_sys.plan_const("LC_OP_DUP2"), w, 1, 0, 0, None, None, 0)
+    exec_ = (_sys.plan_const("LC_OP_EXEC"), -1, 0, 0, 0, None, None, 0)
+    res = _sys.vfork_plan([dup2, exec_], [b"cat", b"/proc/self/cgroup"], [], [b"/bin/cat"], cgroup_fd=fd)
+    assert res is not None and res.failed == -1, res
+    _, status = os.waitpid(res.pid, 0)
+    seen = os.read(r, 65536).decode()
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert f"0::/{d.name}" in seen.splitlines(), seen
+    assert Path("/proc/self/cgroup").read_text() == ours
 
 
 def _remove_cgroup(d: Path, *, parent_too: bool) -> None:
