@@ -36,8 +36,9 @@ errors (the same helper builds each message): a test runs both children on the s
 and compares. Safe from a caller with threads too (no fork: a Jupyter kernel needs no fork
 server for exec). Not used, and setns.py's child is, for a terminal (the pty is set up by Python,
 finish.setup_console), a seccomp filter with a notify listener (its fd goes to the parent over the
-sync socket), on an architecture vfork_plan.c has no clone3 entry for (not x86_64), or a kernel
-without clone3 (before 5.3; on cgroup v2, without CLONE_INTO_CGROUP: 5.7).
+sync socket), a container with a time namespace (the kernel refuses its setns to a process that
+shares its memory), on an architecture vfork_plan.c has no clone3 entry for (not x86_64), or a
+kernel without clone3 (before 5.3; on cgroup v2, without CLONE_INTO_CGROUP: 5.7).
 
 CVE-2019-5736 / CVE-2024-21626: the child is non-dumpable (the flag belongs to the memory, ours,
 cleared across the clone as for the fork), so a process of the container can neither ptrace it nor
@@ -82,6 +83,10 @@ NAME = "pyrunc:[EXEC]"  # its comm, as setns.py's child's
 def usable(cfg: ExecConfig) -> bool:
     """Whether this child can do all that ``cfg`` asks (see the module's docstring)."""
     if cfg.process.terminal:
+        return False
+    # The kernel lets only a process that shares its memory with no other join a time namespace
+    # (setns: EUSERS; the namespace's clock pages are mapped into that memory).
+    if any(t == "time" for t, _ in cfg.join):
         return False
     return cfg.seccomp is None or not cfg.seccomp.flags & SECCOMP_FILTER_FLAG_NEW_LISTENER
 

@@ -302,3 +302,21 @@ def test_exec_from_a_thread_that_is_not_the_main_one(rt: Any) -> None:
     assert seen and seen[0][0] == 0 and seen[0][1].split()[0] == "NSpid:", seen
     assert int(seen[0][1].split()[1]) > 1 and len(seen[0][1].split()) == 2, seen
     assert os.readlink("/proc/thread-self/ns/pid_for_children") == ours
+
+
+@pytest.mark.parametrize("mode", ["auto", "vfork", "fork"])
+def test_exec_into_a_container_with_a_time_namespace(rt: Any, mode: str) -> None:
+    """The kernel lets only a process whose memory no other shares join a time namespace (setns:
+    EUSERS): there exec takes the forked child, whichever mode was asked for, and the process sees
+    the container's clocks."""
+
+    def timens(c: dict[str, Any]) -> None:
+        c["linux"]["namespaces"].append({"type": "time"})
+        c["linux"]["timeOffsets"] = {"boottime": {"secs": 86400 * 1000, "nanosecs": 0}}
+
+    container = running(rt, timens)
+    status, out = exec_seen(container, process(args=["cat", "/proc/uptime"], user={"uid": 0, "gid": 0}), mode)
+    assert status == 0, out
+    with open("/proc/uptime") as f:
+        ours = float(f.read().split()[0])
+    assert float(out.split()[0]) - ours > 86400 * 999, (out, ours)
