@@ -488,7 +488,12 @@ class Container:
         """Run `process` (a libcontainer_py.spec.Process, or a dict in process.json's form, which
         spares a caller the pydantic models' import) in this running container, in all its
         namespaces. Returns (pid, exit status, console): the status is None with detach=True; the
-        console is the pty master when process.terminal is set, detached and without a socket."""
+        console is the pty master when process.terminal is set, detached and without a socket.
+
+        `spawn`: "auto" (the default) and "vfork" start the process without forking this caller
+        where that can do all the process asks (init/vspawn.py: not for a terminal, a seccomp
+        notify listener or a time namespace), else as "auto" chooses for create; "fork",
+        "forkserver" and "exec" as for create (the forked child, init/setns.py)."""
         from libcontainer_py._exec import exec_process
         from libcontainer_py._specload import as_runtime
         from libcontainer_py.init.fds import ensure_stdio
