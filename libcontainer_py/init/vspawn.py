@@ -120,6 +120,7 @@ class _Plan:
         self.fds: list[int] = []  # ours, for the child: closed here after the clone
         # Ours are placed above --preserve-fds, which the child keeps (and they are close-on-exec).
         self.floor = 3 + cfg.preserve_fds
+        self._stage = "namespaces"  # the stage _build is at: for an error it finds itself
 
     def close(self) -> None:
         for fd in self.fds:
@@ -169,9 +170,7 @@ class _Plan:
             self.fds.append(cgroup_fd)
         try:
             argv, envp, candidates, direct = self._build(stdio)
-        except PlanFailed:
-            raise
-        except (ConfigError, SyscallError, OSError) as exc:  # found before any child: the same report
+        except (ConfigError, OSError) as exc:  # found before any child: reported as the child would
             raise PlanFailed(self._stage, exc) from None
         result: list[Any] = []
 
@@ -203,8 +202,6 @@ class _Plan:
         stage, error = self.errors[res.failed]
         raise PlanFailed(stage, error(res.err, res))
 
-    _stage = "namespaces"
-
     def _build(self, stdio: tuple[int | None, ...]) -> tuple[list[bytes], list[bytes], list[bytes], bool]:
         cfg, proc = self.cfg, self.cfg.process
         stop = os.environ.get(_STOP_ENV)
@@ -215,7 +212,8 @@ class _Plan:
         for target, fd in enumerate(stdio):
             if fd is not None and fd != target:
                 self.add("DUP2", stage, fd=fd, a=target)
-        # The fds the child needs, opened now (after it closed the caller's, a sweep would take them).
+        # The fds the child needs, opened here by the parent (close-on-exec); the child's sweep of
+        # the caller's fds goes around them, and it closes each once it has served.
         joins = [(t, self._fd(os.open(p, os.O_RDONLY | os.O_CLOEXEC))) for t, p in cfg.join if t != "pid"]
         tasks = []
         for path in cfg.cgroup_join:
@@ -262,9 +260,8 @@ class _Plan:
                 flag = NAMESPACES[ns_type][0]
                 self.add("SETNS", stage, _setns_error(fd, flag), fd=fd, a=flag)
             self.add("CLOSE", stage, fd=fd)
-        self._stage = stage = "exec"
         if stop == "exec:joined":
-            self.add("STOP", stage)
+            self.add("STOP", "exec")
         # process_setup.finalize_process, step by step
         self._stage = stage = "process"
         for i, rl in enumerate(proc.rlimits or ()):
