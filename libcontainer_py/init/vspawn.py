@@ -51,6 +51,7 @@ say that until the clone returns.
 
 from __future__ import annotations
 
+import _thread
 import os
 import sys
 
@@ -78,6 +79,11 @@ PR_CAP_AMBIENT = 47
 PR_CAP_AMBIENT_RAISE = 2
 PR_SET_KEEPCAPS = 8
 NAME = "pyrunc:[EXEC]"  # its comm, as setns.py's child's
+# The dumpable flag and the command line are the whole process's, and each clone clears the one
+# and swaps the other for its time: two threads' clones at once would put them back wrong (a
+# child left dumpable while the other thread's has already restored the flag; the caller's
+# command line left as "pyrunc init"). So one clone at a time per process (~1 ms each).
+_ONE_AT_A_TIME = _thread.allocate_lock()
 
 
 def usable(cfg: ExecConfig) -> bool:
@@ -188,7 +194,9 @@ class _Plan:
             return (res.pid, cgroup_fd >= 0) if res is not None else (-1, False)
 
         pidns = next((path for t, path in cfg.join if t == "pid"), None)
-        if fork_in_pidns(pidns, nondumpable=True, spawn=start) is None or not result or result[0] is None:
+        with _ONE_AT_A_TIME:
+            forked = fork_in_pidns(pidns, nondumpable=True, spawn=start)
+        if forked is None or not result or result[0] is None:
             return None
         res = result[0]
         if res.failed == -1:

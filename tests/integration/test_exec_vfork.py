@@ -320,3 +320,33 @@ def test_exec_into_a_container_with_a_time_namespace(rt: Any, mode: str) -> None
     with open("/proc/uptime") as f:
         ours = float(f.read().split()[0])
     assert float(out.split()[0]) - ours > 86400 * 999, (out, ours)
+
+
+def test_execs_from_many_threads_at_once(rt: Any) -> None:
+    """Eight threads exec into one container at the same time: every process runs, each in its
+    own; and the caller's process-wide state that each clone changes for its time (the dumpable
+    flag, the command line) is as it was after all of them (one clone at a time: vspawn.py)."""
+    import threading
+
+    from libcontainer_py import _sys
+
+    container = running(rt)
+    cmdline = Path("/proc/self/cmdline").read_bytes()
+    results: list[tuple[int | None, str]] = []
+    lock = threading.Lock()
+
+    def one(n: int) -> None:
+        for _ in range(5):
+            got = exec_seen(container, process(args=["sh", "-c", f"echo {n}"], user={"uid": 0, "gid": 0}), "vfork")
+            with lock:
+                results.append(got)
+
+    threads = [threading.Thread(target=one, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert sorted(results) == sorted((0, f"{n}\n") for n in range(8) for _ in range(5)), results
+    assert Path("/proc/self/cmdline").read_bytes() == cmdline
+    assert _sys.prctl(3) == 1  # PR_GET_DUMPABLE
+    assert container.processes() == [container.pid]
