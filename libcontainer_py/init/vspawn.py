@@ -86,6 +86,16 @@ NAME = "pyrunc:[EXEC]"  # its comm, as setns.py's child's
 _ONE_AT_A_TIME = _thread.allocate_lock()
 
 
+def _new_lock_in_child() -> None:
+    """A caller's os.fork() while another of its threads held the lock: the child's copy would
+    stay held, and its first exec would wait forever."""
+    global _ONE_AT_A_TIME
+    _ONE_AT_A_TIME = _thread.allocate_lock()
+
+
+os.register_at_fork(after_in_child=_new_lock_in_child)
+
+
 def usable(cfg: ExecConfig) -> bool:
     """Whether this child can do all that ``cfg`` asks (see the module's docstring)."""
     if cfg.process.terminal:
