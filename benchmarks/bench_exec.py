@@ -75,9 +75,23 @@ def main() -> None:
             root,
         )
 
+        # And from a caller with a second thread (a notebook's kernel): exec's child is not a fork
+        # (init/vspawn.py), so it needs no fork server; before stop 21 "auto" took the server.
+        threaded = LeanWorker(
+            "import threading\n"
+            "threading.Thread(target=threading.Event().wait, daemon=True).start()\n"
+            "from libcontainer_py.container import Container\n"
+            "c = Container.load(sys.argv[1], sys.argv[2])\n"
+            "proc = {'args': ['true'], 'cwd': '/', 'env': ['PATH=/bin:/usr/bin']}\n"
+            "def call(): assert c.exec(proc).exit_status == 0",
+            bench_id("p"),
+            root,
+        )
+
         candidates: dict[str, Callable[[], float | None]] = {
             "library exec() in-process": library,
             "library exec(), no pydantic": lean,
+            "library exec(), threaded caller": threaded,
             "pyrunc exec": lambda: sh([pyrunc, "--root", root, "exec", bench_id("p"), "true"]),
         }
         if shutil.which("runc"):
@@ -90,6 +104,7 @@ def main() -> None:
             candidates[crun_name] = lambda: sh([*crun_pre, "exec", bench_id("c"), "true"])
         results = measure(candidates, n, order=cli.order, gap=cli.gap)
         lean.close()
+        threaded.close()
         if crun_name in results:
             base = statistics.median(results.pop("unshare+sh"))
             results[crun_name] = [x - base for x in results[crun_name]]
@@ -102,6 +117,7 @@ def main() -> None:
             crun_med = med["crun exec (minus unshare+sh)"]
             print(f"ratio library/crun: {med['library exec() in-process'] / crun_med:.2f}")
             print(f"ratio library (no pydantic)/crun: {med['library exec(), no pydantic'] / crun_med:.2f}")
+            print(f"ratio library (threaded caller)/crun: {med['library exec(), threaded caller'] / crun_med:.2f}")
         if "runc exec" in med:
             print(f"ratio pyrunc/runc:  {med['pyrunc exec'] / med['runc exec']:.2f}")
     finally:
