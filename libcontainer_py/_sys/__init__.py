@@ -542,8 +542,8 @@ def vfork_plan(
     executable of ``candidates`` (``direct``: the one candidate is the program, named with a slash).
     Born in the cgroup v2 directory ``cgroup_fd`` unless -1. Safe from a caller with threads: no
     fork, no Python in the child. init/vspawn.py builds the steps and turns a failure into its
-    error. None when there is no such child here (not x86_64, or a kernel without clone3 or
-    CLONE_INTO_CGROUP): nothing was started."""
+    error. None when there is no such child here (not x86_64, a kernel without clone3 or
+    CLONE_INTO_CGROUP, a seccomp filter that refuses clone3): nothing was started."""
     lib = _lib()
     keep: list[Any] = []  # every buffer the child reads, alive until it has gone
 
@@ -574,7 +574,9 @@ def vfork_plan(
     plan.candidates, plan.argv, plan.envp = strv(candidates), strv(argv), strv(envp)
     pid = lib.lc_vfork_plan(plan, cgroup_fd)
     if pid < 0:
-        if -pid in (errno.ENOSYS, errno.E2BIG, errno.EINVAL):
+        # ENOSYS/E2BIG/EINVAL: no clone3 or no CLONE_INTO_CGROUP in this kernel; EPERM (and
+        # ENOSYS): a seccomp filter of ours (a runtime inside a container) refusing clone3
+        if -pid in (errno.ENOSYS, errno.E2BIG, errno.EINVAL, errno.EPERM):
             return None
         _fail(-pid, "vfork_plan", cgroup_fd)
     res: PlanResult = PlanResult(int(pid), int(plan.failed), int(plan.err), int(plan.detail), int(plan.candidate))

@@ -380,3 +380,39 @@ def test_many_execs_leave_no_fd_child_or_memory_behind(rt: Any) -> None:
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before[1] < 4096  # KiB
     assert children() <= before[2], "an exec's child was left unreaped"
     assert container.processes() == [container.pid]
+
+
+CONFINED_CALLER = r"""
+import os, sys
+sys.path.insert(0, sys.argv[1])
+from libcontainer_py.container import Container
+from libcontainer_py.seccomp.compile import compile_filter
+import libcontainer_py._sys as _sys
+# this caller's own filter (a runtime inside a container): clone3 refused with the errno given
+errno_ret = int(sys.argv[4])
+profile = {"defaultAction": "SCMP_ACT_ALLOW",
+           "syscalls": [{"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": errno_ret}]}
+_sys.prctl(38, 1, 0, 0, 0)  # no_new_privs: a filter without CAP_SYS_ADMIN's say
+compile_filter(profile).load()
+c = Container.load(sys.argv[2], sys.argv[3])
+r, w = os.pipe()
+res = c.exec({"args": ["echo", "ran"], "cwd": "/"}, stdio=(None, w, None))
+os.close(w)
+print(res.exit_status, os.read(r, 100).decode().strip())
+"""
+
+
+@pytest.mark.parametrize("errno_ret", [38, 1], ids=["ENOSYS", "EPERM"])
+def test_a_caller_whose_seccomp_filter_refuses_clone3_still_execs(rt: Any, errno_ret: int) -> None:
+    """A runtime inside a container may have clone3 refused by its own filter (Docker's default
+    profile answers ENOSYS; others EPERM): nothing is started by the refused clone, and exec takes
+    the forked child, which forks with clone."""
+    container = running(rt)
+    p = subprocess.run(
+        [sys.executable, "-c", CONFINED_CALLER, str(Path(__file__).resolve().parents[2]), container.id, rt.root,
+         str(errno_ret)],
+        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split() == ["0", "ran"], (p.stdout, p.stderr)
+    assert container.processes() == [container.pid]
