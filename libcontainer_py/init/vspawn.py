@@ -37,8 +37,9 @@ and compares. Safe from a caller with threads too (no fork: a Jupyter kernel nee
 server for exec). Not used, and setns.py's child is, for a terminal (the pty is set up by Python,
 finish.setup_console), a seccomp filter with a notify listener (its fd goes to the parent over the
 sync socket), a container with a time namespace (the kernel refuses its setns to a process that
-shares its memory), on an architecture vfork_plan.c has no clone3 entry for (not x86_64), or a
-kernel without clone3 (before 5.3; on cgroup v2, without CLONE_INTO_CGROUP: 5.7).
+shares its memory), on an architecture vfork_plan.c has no clone3 entry for (not x86_64), a
+kernel without clone3 (before 5.3; on cgroup v2, without CLONE_INTO_CGROUP: 5.7), or a caller
+whose own seccomp filter refuses clone3 (a runtime inside a container).
 
 CVE-2019-5736 / CVE-2024-21626: the child is non-dumpable (the flag belongs to the memory, ours,
 cleared across the clone as for the fork), so a process of the container can neither ptrace it nor
