@@ -66,27 +66,17 @@ def main() -> None:
             container.exec(proc)
 
         # The same exec from a process that never imported pydantic (the process given as a dict).
-        lean = LeanWorker(
+        lean_body = (
             "from libcontainer_py.container import Container\n"
             "c = Container.load(sys.argv[1], sys.argv[2])\n"
             "proc = {'args': ['true'], 'cwd': '/', 'env': ['PATH=/bin:/usr/bin']}\n"
-            "def call(): assert c.exec(proc).exit_status == 0",
-            bench_id("p"),
-            root,
+            "def call(): assert c.exec(proc).exit_status == 0"
         )
-
+        lean = LeanWorker(lean_body, bench_id("p"), root)
         # And from a caller with a second thread (a notebook's kernel): exec's child is not a fork
         # (init/vspawn.py), so it needs no fork server; before stop 21 "auto" took the server.
-        threaded = LeanWorker(
-            "import threading\n"
-            "threading.Thread(target=threading.Event().wait, daemon=True).start()\n"
-            "from libcontainer_py.container import Container\n"
-            "c = Container.load(sys.argv[1], sys.argv[2])\n"
-            "proc = {'args': ['true'], 'cwd': '/', 'env': ['PATH=/bin:/usr/bin']}\n"
-            "def call(): assert c.exec(proc).exit_status == 0",
-            bench_id("p"),
-            root,
-        )
+        second_thread = "import threading\nthreading.Thread(target=threading.Event().wait, daemon=True).start()\n"
+        threaded = LeanWorker(second_thread + lean_body, bench_id("p"), root)
 
         candidates: dict[str, Callable[[], float | None]] = {
             "library exec() in-process": library,
