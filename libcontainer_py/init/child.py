@@ -115,12 +115,10 @@ def single_stage(ns: NamespacePlan) -> bool:
 
 def _oom_score_adj(cfg: InitConfig, stage: Stage) -> None:
     """process.oomScoreAdj, before any namespace (process_setup.write_oom_score_adj says why)."""
-    value = cfg.spec.process.oom_score_adj if cfg.spec.process is not None else None
-    if value is not None:
-        from libcontainer_py.init.process_setup import write_oom_score_adj
+    if cfg.spec.process is not None and cfg.spec.process.oom_score_adj is not None:
+        from libcontainer_py.init.process_setup import write_oom_score_adj_first
 
-        stage.name = "process"
-        write_oom_score_adj(value)
+        write_oom_score_adj_first(cfg.spec.process.oom_score_adj, stage)
 
 
 def _enter(cfg: InitConfig, sock: _socket.socket, name: str) -> None:

@@ -94,6 +94,14 @@ def write_oom_score_adj(value: int | None) -> None:
         raise oom_score_adj_error(value, exc.errno or 0, exc.strerror) from None
 
 
+def write_oom_score_adj_first(value: int | None, stage: Stage) -> None:
+    """write_oom_score_adj as the first child's step, reported as stage "process" if it fails."""
+    if value is not None:
+        name, stage.name = stage.name, "process"
+        write_oom_score_adj(value)
+        stage.name = name
+
+
 def oom_score_adj_error(value: int, err: int, why: str | None = None) -> ConfigError:
     return ConfigError(f"cannot set oom_score_adj to {value}: {why or os.strerror(err)}", path="process.oomScoreAdj")
 

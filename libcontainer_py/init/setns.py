@@ -128,7 +128,7 @@ def _one_child(
         _sys.prctl_set_name("pyrunc:[EXEC]")
         if not placed:  # (born in it: clone3 into the v2 cgroup)
             _join_cgroup(cfg)
-        _oom_score_adj(cfg, stage)
+        ps.write_oom_score_adj_first(cfg.process.oom_score_adj, stage)  # (before any namespace)
         # The fds are opened after the caller's are closed (a sweep would take them too); the pid
         # namespace is joined already: we were born in it.
         fds = [(t, os.open(p, os.O_RDONLY | os.O_CLOEXEC)) for t, p in cfg.join if t != "pid"]
@@ -153,14 +153,6 @@ def _join_cgroup(cfg: ExecConfig) -> None:
 
         # by pid: the kernel reads it in the writer's pid namespace, whichever ours is by now
         cgroups.load_manager(cfg.cgroup_paths).add_process(os.getpid())
-
-
-def _oom_score_adj(cfg: ExecConfig, stage: ps.Stage) -> None:
-    """process.oomScoreAdj, before any namespace (process_setup.write_oom_score_adj says why)."""
-    if cfg.process.oom_score_adj is not None:
-        name, stage.name = stage.name, "process"
-        ps.write_oom_score_adj(cfg.process.oom_score_adj)
-        stage.name = name
 
 
 def _join_namespaces(fds: list[tuple[str, int]]) -> None:
@@ -188,7 +180,7 @@ def exec_stage1(cfg: ExecConfig, sock: _socket.socket) -> NoReturn:
         ps.close_inherited_fds([sock.fileno(), *range(3, 3 + cfg.preserve_fds)])
         _sys.prctl_set_name("pyrunc:[1:EXEC]")
         _join_cgroup(cfg)
-        _oom_score_adj(cfg, stage)
+        ps.write_oom_score_adj_first(cfg.process.oom_score_adj, stage)  # (before any namespace)
         _join_namespaces([(t, open_namespace(t, p)) for t, p in cfg.join])
         pid = os.fork()
         if pid == 0:
