@@ -563,12 +563,7 @@ def vfork_plan(
     for i, (kind, fd, a, b, c_, path, data, length) in enumerate(ops):
         op = c_ops[i]
         op.kind, op.fd, op.a, op.b, op.c = kind, fd, a, b, c_
-        op.path = cstr(path)
-        if data is not None:
-            buf = _ffi.new("char[]", data)
-            keep.append(buf)
-            op.data = buf
-        op.len = length
+        op.path, op.data, op.len = cstr(path), cstr(data), length
     plan = _ffi.new("struct lc_plan *")
     plan.ops, plan.nops, plan.direct = c_ops, len(ops), int(direct)
     plan.candidates, plan.argv, plan.envp = strv(candidates), strv(argv), strv(envp)

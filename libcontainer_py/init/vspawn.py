@@ -73,12 +73,6 @@ if TYPE_CHECKING:
 
     from libcontainer_py.init.execconfig import ExecConfig
 
-SECCOMP_FILTER_FLAG_NEW_LISTENER = 8
-PR_SET_NO_NEW_PRIVS = 38
-PR_CAPBSET_DROP = 24
-PR_CAP_AMBIENT = 47
-PR_CAP_AMBIENT_RAISE = 2
-PR_SET_KEEPCAPS = 8
 NAME = "pyrunc:[EXEC]"  # its comm, as setns.py's child's
 # The dumpable flag and the command line are the whole process's, and each clone clears the one
 # and swaps the other for its time: two threads' clones at once would put them back wrong (a
@@ -105,7 +99,11 @@ def usable(cfg: ExecConfig) -> bool:
     # (setns: EUSERS; the namespace's clock pages are mapped into that memory).
     if any(t == "time" for t, _ in cfg.join):
         return False
-    return cfg.seccomp is None or not cfg.seccomp.flags & SECCOMP_FILTER_FLAG_NEW_LISTENER
+    if cfg.seccomp is None:
+        return True
+    from libcontainer_py.seccomp.load import SECCOMP_FILTER_FLAG_NEW_LISTENER  # (loaded with the filter)
+
+    return not cfg.seccomp.flags & SECCOMP_FILTER_FLAG_NEW_LISTENER
 
 
 class PlanFailed(Exception):
@@ -113,8 +111,6 @@ class PlanFailed(Exception):
 
     def __init__(self, stage: str, error: BaseException) -> None:
         super().__init__(f"exec failed ({stage}): {failure_message(error)}")
-        self.stage = stage
-        self.error = error
 
 
 def spawn(cfg: ExecConfig, stdio: tuple[int | None, ...], init_pid: int) -> int | None:
@@ -288,14 +284,14 @@ class _Plan:
             self.add("PRLIMIT", stage, _rlimit_error(rl, i), a=number, b=rl.soft, c=rl.hard)
         seccomp = cfg.seccomp
         if proc.no_new_privileges:
-            self.add("PRCTL", stage, _prctl_error(PR_SET_NO_NEW_PRIVS, 1), a=PR_SET_NO_NEW_PRIVS, b=1)
+            self.add("PRCTL", stage, _prctl_error(c.PR_SET_NO_NEW_PRIVS, 1), a=c.PR_SET_NO_NEW_PRIVS, b=1)
         elif seccomp is not None:
             self._seccomp(seccomp)
         stage = "capabilities"
         caps = capabilities.CapSets.from_spec(proc.capabilities, lambda _msg: None)  # warned at create
         top = capabilities.last_cap()
-        self.add("BOUNDING", stage, _cap_error(PR_CAPBSET_DROP), a=caps.bounding, b=top)
-        self.add("PRCTL", stage, _prctl_error(PR_SET_KEEPCAPS, 1), a=PR_SET_KEEPCAPS, b=1)
+        self.add("BOUNDING", stage, _cap_error(c.PR_CAPBSET_DROP), a=caps.bounding, b=top)
+        self.add("PRCTL", stage, _prctl_error(c.PR_SET_KEEPCAPS, 1), a=c.PR_SET_KEEPCAPS, b=1)
         stage = "user"
         uid, gid, groups = ps.user_ids(proc.user)
         if not self._setgroups_denied():
@@ -304,7 +300,7 @@ class _Plan:
         self.add("SETRESGID", stage, _user_error("gid", gid), a=gid, b=gid, c=gid)
         self.add("SETRESUID", stage, _user_error("uid", uid), a=uid, b=uid, c=uid)
         self.add("UMASK", stage, a=ps.umask_of(proc.user))
-        self.add("PRCTL", stage, _prctl_error(PR_SET_KEEPCAPS, 0), a=PR_SET_KEEPCAPS, b=0)
+        self.add("PRCTL", stage, _prctl_error(c.PR_SET_KEEPCAPS, 0), a=c.PR_SET_KEEPCAPS, b=0)
         stage = "capabilities"
         eff, prm, inh = caps.effective, caps.permitted, caps.inheritable
         self.add("CAPSET", stage, _capset_error(eff, prm, inh), a=eff, b=prm, c=inh)
@@ -312,7 +308,7 @@ class _Plan:
         self.add(
             "AMBIENT",
             stage,
-            _cap_error(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE),
+            _cap_error(c.PR_CAP_AMBIENT, c.PR_CAP_AMBIENT_RAISE),
             a=ambient,
             b=top,
         )
