@@ -30,8 +30,10 @@ look at a path, which would then be the container's.
 """
 
 import marshal
-import os
+import posix
 import sys
+
+from libcontainer_py._paths import abspath, dirname, getenv, join
 
 TYPE_CHECKING = False  # not `typing`: its import costs ~3 ms of every pyrunc call
 if TYPE_CHECKING:
@@ -41,10 +43,10 @@ if TYPE_CHECKING:
 
 FORMAT = 2
 PACKAGE = "libcontainer_py"
-_ROOT = os.path.dirname(os.path.abspath(__file__))
+_ROOT = dirname(abspath(__file__))
 # LIBCONTAINER_PY_CODEPACK=FILE puts the pack elsewhere (the tests do); =off does without it.
 ENV = "LIBCONTAINER_PY_CODEPACK"
-PATH = os.environ.get(ENV) or os.path.join(_ROOT, "__pycache__", f"_codepack.{sys.implementation.cache_tag}.bin")
+PATH = getenv(ENV) or join(_ROOT, "__pycache__", f"_codepack.{sys.implementation.cache_tag}.bin")
 _MAGIC = sys.modules["_frozen_importlib_external"].MAGIC_NUMBER
 _ModuleSpec = sys.modules["_frozen_importlib"].ModuleSpec
 # Not `types` (one more import), nor type(compile(...)): the first compile() of a process costs
@@ -80,7 +82,7 @@ class PackFinder:
             return None
         offset, length, mtime_ns, size, is_pkg, source = entry
         try:
-            st = os.stat(source)
+            st = posix.stat(source)
         except OSError:
             return None  # (after pivot_root, say) the usual import decides, and fails the same
         if st.st_mtime_ns != mtime_ns or st.st_size != size:
@@ -89,11 +91,11 @@ class PackFinder:
         # Read here, not in exec_module: a pack that cannot be read leaves the import to the
         # usual finders instead of failing it.
         try:
-            fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+            fd = posix.open(self.path, posix.O_RDONLY | posix.O_CLOEXEC)
             try:
-                data = os.pread(fd, length, self.base + offset)
+                data = posix.pread(fd, length, self.base + offset)
             finally:
-                os.close(fd)
+                posix.close(fd)
         except OSError:
             return None
         try:
@@ -104,7 +106,7 @@ class PackFinder:
             return None
         spec: ModuleSpec = _ModuleSpec(name, self, origin=source, loader_state=code, is_package=is_pkg)
         if is_pkg:
-            spec.submodule_search_locations = [os.path.dirname(source)]
+            spec.submodule_search_locations = [dirname(source)]
         spec.has_location = True  # __file__ is the source, as for a module imported from disk
         return spec
 
@@ -121,20 +123,20 @@ def load(path: str = PATH, root: str = _ROOT, package: str = PACKAGE) -> "PackFi
     """The finder of the pack at ``path``, or None when there is none usable (missing, written by
     another interpreter or for a package elsewhere, unreadable)."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        fd = posix.open(path, posix.O_RDONLY | posix.O_CLOEXEC)
     except OSError:
         return None
     try:
-        head = os.read(fd, 4)
+        head = posix.read(fd, 4)
         if len(head) != 4:
             return None
         size = int.from_bytes(head, "little")
-        raw = os.pread(fd, size, 4)
-        end = os.fstat(fd).st_size
+        raw = posix.pread(fd, size, 4)
+        end = posix.fstat(fd).st_size
     except OSError:
         return None
     finally:
-        os.close(fd)
+        posix.close(fd)
     try:
         # loads, not load from a BytesIO: marshal.load reads a stream object by object through its
         # Python methods (~0.5 ms for this header, against ~0.04)
@@ -188,6 +190,7 @@ def refresh_if_stale() -> None:
 def _modules(root: str, package: str) -> "tuple[list[tuple[str, str, bool]], list[str]]":
     """(module name, source path, is package) for every .py module of the package at ``root``, and
     the names of its compiled modules (files with an extension-module suffix)."""
+    import os
     from importlib.machinery import EXTENSION_SUFFIXES
 
     out = []
@@ -208,7 +211,7 @@ def _modules(root: str, package: str) -> "tuple[list[tuple[str, str, bool]], lis
     return out, compiled
 
 
-def _code_bytes(source: str, st: os.stat_result) -> bytes:
+def _code_bytes(source: str, st: posix.stat_result) -> bytes:
     """The marshalled code of ``source``: from its .pyc when that is fresh (the timestamp kind,
     for this source's mtime and size), else compiled here."""
     from importlib.util import cache_from_source
@@ -239,24 +242,26 @@ def build(path: str = PATH, root: str = _ROOT, package: str = PACKAGE) -> str:
     offset = 0
     modules, compiled = _modules(root, package)
     for name, source, is_pkg in modules:
-        st = os.stat(source)
+        st = posix.stat(source)
         blob = _code_bytes(source, st)
         entries[name] = (offset, len(blob), st.st_mtime_ns, st.st_size, is_pkg, source)
         blobs.append(blob)
         offset += len(blob)
     header = marshal.dumps((FORMAT, _MAGIC, root, package, entries, tuple(compiled)))
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = f"{path}.{os.getpid()}.tmp"  # another pyrunc may be writing the pack at the same time
+    import os
+
+    os.makedirs(dirname(path), exist_ok=True)
+    tmp = f"{path}.{posix.getpid()}.tmp"  # another pyrunc may be writing the pack at the same time
     try:
         with open(tmp, "wb") as f:
             f.write(len(header).to_bytes(4, "little"))
             f.write(header)
             for blob in blobs:
                 f.write(blob)
-        os.replace(tmp, path)
+        posix.replace(tmp, path)
     except BaseException:
         try:  # noqa: SIM105  (not contextlib: its import costs ~3 ms of every pyrunc call)
-            os.unlink(tmp)
+            posix.unlink(tmp)
         except OSError:
             pass
         raise

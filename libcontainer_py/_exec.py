@@ -4,7 +4,7 @@ children's). `Container.exec()` and `pyrunc exec` call exec_process()."""
 from __future__ import annotations
 
 import _signal  # type: ignore[import-not-found]  # (no stub) not signal: its enums, ~0.4 ms of every exec
-import os
+import posix
 
 from libcontainer_py._faults import checkpoint
 from libcontainer_py._record import TupleRecord
@@ -56,11 +56,11 @@ def namespaces_to_join(pid: int) -> tuple[tuple[str, str], ...]:
         name = NAMESPACES[ns_type][1]
         theirs = f"/proc/{pid}/ns/{name}"
         try:
-            ours = os.readlink(f"/proc/self/ns/{name}")
+            ours = posix.readlink(f"/proc/self/ns/{name}")
         except FileNotFoundError:  # a namespace type this kernel lacks
             continue
         try:
-            if os.readlink(theirs) == ours:
+            if posix.readlink(theirs) == ours:
                 continue
         except FileNotFoundError:
             # The init is gone. Skipping its namespaces here (as for a type the kernel lacks) would
@@ -166,7 +166,7 @@ def exec_process(
                 one, _ = fork_by_server(cfg, child_sock, stdio, single=True, cgroup_fd=cgroup_fd)
             finally:
                 if cgroup_fd >= 0:
-                    os.close(cgroup_fd)
+                    posix.close(cgroup_fd)
         else:
             one = None
         if one is not None:
@@ -211,10 +211,10 @@ def exec_process(
         _check_still_running(container)
     except BaseException:
         if console is not None:
-            os.close(console)
+            posix.close(console)
         for p in reversed(pids):
             try:  # noqa: SIM105  (not contextlib: its import costs ~3 ms of every pyrunc call)
-                os.kill(p, _signal.SIGKILL)
+                posix.kill(p, _signal.SIGKILL)
             except OSError:
                 pass
             _reap(p)
@@ -251,7 +251,7 @@ def _exec_started(
             _check_still_running(container)
         except BaseException:
             try:  # noqa: SIM105
-                os.kill(pid, _signal.SIGKILL)
+                posix.kill(pid, _signal.SIGKILL)
             except OSError:
                 pass
             _reap(pid)
@@ -266,7 +266,7 @@ def _exec_started(
         try:
             return ExecResult(pid, tty.relay(console, pid), None)
         finally:
-            os.close(console)
+            posix.close(console)
     return ExecResult(pid, wait_exit(pid), None)
 
 
@@ -275,7 +275,7 @@ def poll_exit(pid: int) -> int | None:
     from libcontainer_py.container import shell_status
 
     try:
-        done, status = os.waitpid(pid, os.WNOHANG)
+        done, status = posix.waitpid(pid, posix.WNOHANG)
     except ChildProcessError:
         return 255
     if not done:
@@ -289,7 +289,7 @@ def wait_exit(pid: int) -> int:
 
     while True:
         try:
-            _, status = os.waitpid(pid, 0)
+            _, status = posix.waitpid(pid, 0)
         except InterruptedError:
             continue
         except ChildProcessError:

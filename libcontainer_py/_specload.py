@@ -15,13 +15,12 @@ accepts it, and its dump is rebuilt as fast objects).
 
 from __future__ import annotations
 
-import os
-
 from libcontainer_py import _json
 from libcontainer_py.errors import ConfigError
 
 TYPE_CHECKING = False  # not `typing`: its import costs ~3 ms of every pyrunc call
 if TYPE_CHECKING:
+    import os
     from typing import Any
 
     from libcontainer_py.spec import LinuxResources, Process, Spec

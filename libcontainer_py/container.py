@@ -16,11 +16,12 @@ from __future__ import annotations
 import _signal  # type: ignore[import-not-found]  # (no stub) not signal: its IntEnums cost ~0.4 ms of every create/run/start/delete; kill imports it
 import builtins
 import errno
-import os
+import posix
 import select
 import time
 
 from libcontainer_py._faults import checkpoint
+from libcontainer_py._paths import abspath, basename, dirname, join
 from libcontainer_py.errors import ConfigError, LibcontainerError
 from libcontainer_py.state import (
     ContainerNotFound,
@@ -36,6 +37,7 @@ from libcontainer_py.state import (
 
 TYPE_CHECKING = False  # not `typing`: its import costs ~3 ms of every pyrunc call
 if TYPE_CHECKING:
+    import os
     from collections.abc import Callable, Iterator
     from typing import Any
 
@@ -80,7 +82,7 @@ def _reap(pid: int, timeout: float = 5.0) -> int | None:
     try:
         while True:
             try:
-                done, status = os.waitpid(pid, os.WNOHANG)
+                done, status = posix.waitpid(pid, posix.WNOHANG)
             except ChildProcessError:
                 return None
             if done:
@@ -93,14 +95,14 @@ def _reap(pid: int, timeout: float = 5.0) -> int | None:
             _until_ended(fd, left)
     finally:
         if fd >= 0:
-            os.close(fd)
+            posix.close(fd)
 
 
 def _reap_exited(pid: int) -> int | None:
     """waitpid a child of ours that has exited or is exiting (blocks until it has); None if not ours."""
     while True:
         try:
-            return os.waitpid(pid, 0)[1]
+            return posix.waitpid(pid, 0)[1]
         except ChildProcessError:
             return None
         except InterruptedError:
@@ -123,7 +125,7 @@ def _until_any_ended(fds: list[int], seconds: float) -> None:
     finally:
         for fd in fds[1:]:
             if fd >= 0:
-                os.close(fd)
+                posix.close(fd)
 
 
 def no_child_error(what: str, pid: int) -> LibcontainerError:
@@ -145,7 +147,7 @@ def _reap_ended(detached: list[tuple[int, int]]) -> None:
             detached.remove(entry)
             continue
         try:
-            done, _ = os.waitpid(pid, os.WNOHANG)
+            done, _ = posix.waitpid(pid, posix.WNOHANG)
         except ChildProcessError:
             done = pid
         if done:
@@ -166,13 +168,13 @@ def _wait_gone(pid: int, start: int, timeout: float = 10.0) -> None:
                 return
     finally:
         if fd >= 0:
-            os.close(fd)
+            posix.close(fd)
 
 
 def _peek_ended(pid: int) -> bool:
     """Whether child `pid` has ended, leaving it to be reaped (waitid WNOWAIT); False if not ours."""
     try:
-        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+        return posix.waitid(posix.P_PID, pid, posix.WEXITED | posix.WNOHANG | posix.WNOWAIT) is not None
     except ChildProcessError:
         return False
 
@@ -183,7 +185,7 @@ def _exit_fd(pid: int) -> int:
     sleeping in slices: a `run(..., timeout=...)` of `true` took 10.3 ms against 6.2 without the
     timeout, and `delete(force=True)` of a running container 6.2 ms, each sleeping 5 ms slices."""
     try:
-        return os.pidfd_open(pid)
+        return posix.pidfd_open(pid)
     except OSError:
         return -1
 
@@ -385,7 +387,7 @@ class Container:
             if not status.can_start():
                 raise InvalidState(f"cannot start container {self.id!r}: it is {status.value}, not created")
             try:
-                fd = os.open(self._dir.exec_fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+                fd = posix.open(self._dir.exec_fifo, posix.O_RDONLY | posix.O_NONBLOCK | posix.O_CLOEXEC)
             except FileNotFoundError:
                 raise InvalidState(f"cannot start container {self.id!r}: already started") from None
             try:
@@ -393,16 +395,16 @@ class Container:
                 deadline = time.monotonic() + START_TIMEOUT
                 while True:
                     ready, _, _ = select.select([fd], [], [], 0.05)
-                    if ready and os.read(fd, 1):
+                    if ready and posix.read(fd, 1):
                         break
                     if process_start_time(self.pid) != self._state.pid_start:
                         raise InvalidState(f"cannot start container {self.id!r}: its init has exited")
                     if time.monotonic() > deadline:
                         raise InvalidState(f"container {self.id!r} did not start within {START_TIMEOUT:.0f}s")
             finally:
-                os.close(fd)
+                posix.close(fd)
                 try:  # noqa: SIM105  (not contextlib: its import costs ~3 ms of every pyrunc call)
-                    os.unlink(self._dir.exec_fifo)
+                    posix.unlink(self._dir.exec_fifo)
                 except FileNotFoundError:
                     pass
             self._poststart()
@@ -453,7 +455,7 @@ class Container:
                     _reap_ended(detached)
                 try:
                     blocking = deadline is None and not detached
-                    done, status = os.waitpid(self.pid, 0 if blocking else os.WNOHANG)
+                    done, status = posix.waitpid(self.pid, 0 if blocking else posix.WNOHANG)
                 except ChildProcessError:
                     raise no_child_error(f"container {self.id!r}", self.pid) from None
                 except InterruptedError:
@@ -472,7 +474,7 @@ class Container:
                     _until_ended(fd, left)
         finally:
             if fd >= 0:
-                os.close(fd)
+                posix.close(fd)
 
     def exec(
         self,
@@ -581,7 +583,7 @@ class Container:
                     time.sleep(interval)
         finally:
             if fd >= 0:
-                os.close(fd)
+                posix.close(fd)
 
     def kill(self, sig: str | int = _signal.SIGTERM, *, all: bool = False) -> None:
         signum = parse_signal(sig)
@@ -592,7 +594,7 @@ class Container:
             pids = self._processes() if all else [self.pid]
             for pid in pids:
                 try:
-                    os.kill(pid, signum)
+                    posix.kill(pid, signum)
                 except ProcessLookupError:
                     if pid == self.pid and not all:
                         raise InvalidState(f"cannot kill container {self.id!r}: no such process") from None
@@ -611,14 +613,14 @@ class Container:
             except (LibcontainerError, OSError):
                 pass
         try:
-            want = os.stat(f"/proc/{self.pid}/ns/pid").st_ino
+            want = posix.stat(f"/proc/{self.pid}/ns/pid").st_ino
         except OSError:
             return []
         out = []
-        for name in os.listdir("/proc"):
+        for name in posix.listdir("/proc"):
             if name.isdigit():
                 try:
-                    if os.stat(f"/proc/{name}/ns/pid").st_ino == want:
+                    if posix.stat(f"/proc/{name}/ns/pid").st_ino == want:
                         out.append(int(name))
                 except OSError:
                     pass
@@ -654,7 +656,7 @@ class Container:
         victims = self._processes() or ([self.pid] if alive else [])
         for pid in victims:
             try:  # noqa: SIM105  (not contextlib: its import costs ~3 ms of every pyrunc call)
-                os.kill(pid, _signal.SIGKILL)
+                posix.kill(pid, _signal.SIGKILL)
             except OSError:
                 pass
         if self._state.cgroup_paths:
@@ -699,7 +701,7 @@ def _host_id(spec: Spec, kind: str) -> int:
     for m in mappings or []:
         if m.container_id <= 0 < m.container_id + m.size:
             return m.host_id - m.container_id
-    return os.geteuid() if kind == "uid" else os.getegid()
+    return posix.geteuid() if kind == "uid" else posix.getegid()
 
 
 def _default_warn(message: str) -> None:
@@ -710,7 +712,7 @@ def _default_warn(message: str) -> None:
 
 def shell_status(wait_status: int) -> int:
     """A waitpid status as a shell reports it: the exit code, or 128+N when killed by signal N."""
-    code = os.waitstatus_to_exitcode(wait_status)
+    code = posix.waitstatus_to_exitcode(wait_status)
     return 128 - code if code < 0 else code
 
 
@@ -776,14 +778,14 @@ def _is_subreaper() -> bool:
 
 def _write_pid_file(path: str, pid: int) -> None:
     # Atomic, as runc: a client polling the file never reads a partial number.
-    tmp = os.path.join(os.path.dirname(os.path.abspath(path)), f".{os.path.basename(path)}.tmp")
+    tmp = join(dirname(abspath(path)), f".{basename(path)}.tmp")
     try:
         with open(tmp, "w") as f:
             f.write(str(pid))
-        os.replace(tmp, path)
+        posix.replace(tmp, path)
     except OSError as exc:
         try:  # noqa: SIM105  (not contextlib: its import costs ~3 ms of every pyrunc call)
-            os.unlink(tmp)
+            posix.unlink(tmp)
         except OSError:
             pass
         raise LibcontainerError(f"cannot write the pid file {path} (--pid-file): {exc.strerror or exc}") from None
@@ -797,7 +799,7 @@ def _write_id_maps(pid: int, spec: Spec) -> None:
     assert linux is not None
     for kind, mappings in (("uid", linux.uid_mappings), ("gid", linux.gid_mappings)):
         text = "".join(f"{m.container_id} {m.host_id} {m.size}\n" for m in mappings or [])
-        if kind == "gid" and os.geteuid() != 0:
+        if kind == "gid" and posix.geteuid() != 0:
             with open(f"/proc/{pid}/setgroups", "w") as f:
                 f.write("deny")
         try:

@@ -27,12 +27,12 @@ class SyscallError(LibcontainerError, OSError):
     """A system call failed. Carries errno like OSError, and says what was being done."""
 
     def __init__(self, errno_: int, what: str) -> None:
-        import os
+        import posix
 
-        OSError.__init__(self, errno_, f"{what}: {os.strerror(errno_)}")
+        OSError.__init__(self, errno_, f"{what}: {posix.strerror(errno_)}")
         self.what = what
 
     def __str__(self) -> str:
-        import os
+        import posix
 
-        return f"{self.what}: {os.strerror(self.errno or 0)}"
+        return f"{self.what}: {posix.strerror(self.errno or 0)}"

@@ -8,7 +8,7 @@ and time namespaces apply only to children, which is why the init is forked afte
 from __future__ import annotations
 
 import fcntl
-import os
+import posix
 
 from libcontainer_py._record import Record
 from libcontainer_py._sys import consts as c
@@ -70,17 +70,17 @@ def open_namespace(ns_type: str, path: str, index: int | None = None) -> int:
     (a bind-mounted /run/netns/x or /proc/PID/ns/net). Returns an O_CLOEXEC fd."""
     field = f"linux.namespaces[{index}].path" if index is not None else f"namespace {ns_type} path"
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        fd = posix.open(path, posix.O_RDONLY | posix.O_CLOEXEC)
     except OSError as exc:
         raise ConfigError(f"cannot open {path}: {exc.strerror}", path=field) from None
     try:
         kind = fcntl.ioctl(fd, NS_GET_NSTYPE)
     except OSError:
-        os.close(fd)
+        posix.close(fd)
         raise ConfigError(f"{path} is not a namespace file (want a {ns_type} namespace)", path=field) from None
     want = NAMESPACES[ns_type][0]
     if kind != want:
-        os.close(fd)
+        posix.close(fd)
         got = next((n for n, (flag, _) in NAMESPACES.items() if flag == kind), hex(kind))
         raise ConfigError(f"{path} is a {got} namespace, not a {ns_type} namespace", path=field)
     return fd
@@ -94,10 +94,10 @@ def owner_userns(fd: int) -> tuple[int, int]:
     """(st_dev, st_ino) of the user namespace that owns the namespace open at `fd`."""
     owner = fcntl.ioctl(fd, NS_GET_USERNS)
     try:
-        st = os.fstat(owner)
+        st = posix.fstat(owner)
         return st.st_dev, st.st_ino
     finally:
-        os.close(owner)
+        posix.close(owner)
 
 
 def check_join_owners(namespaces: list[tuple[str, str | None]]) -> None:
@@ -106,11 +106,11 @@ def check_join_owners(namespaces: list[tuple[str, str | None]]) -> None:
     namespace while staying outside (or making a new) user namespace gives a container whose
     root has no power over its own network (setns fails, or ip and sysfs do): refuse it with the
     fix, rather than let the kernel say "operation not permitted" from inside the init."""
-    ours = os.stat("/proc/self/ns/user")
+    ours = posix.stat("/proc/self/ns/user")
     allowed = {(ours.st_dev, ours.st_ino)}
     user_path = next((p for t, p in namespaces if t == "user" and p), None)
     if user_path:
-        st = os.stat(user_path)
+        st = posix.stat(user_path)
         allowed.add((st.st_dev, st.st_ino))
     for i, (ns_type, path) in enumerate(namespaces):
         if not path or ns_type == "user":
@@ -119,12 +119,11 @@ def check_join_owners(namespaces: list[tuple[str, str | None]]) -> None:
         try:
             owner = owner_userns(fd)
         finally:
-            os.close(fd)
+            posix.close(fd)
         if owner not in allowed:
             hint = f"/proc/{path.split('/')[2]}/ns/user" if path.startswith("/proc/") else "its user namespace"
             raise ConfigError(
-                f"{path} belongs to another user namespace: join that one too "
-                f'(a "user" entry with path {hint})',
+                f'{path} belongs to another user namespace: join that one too (a "user" entry with path {hint})',
                 path=f"linux.namespaces[{i}].path",
             )
 
@@ -142,7 +141,7 @@ def check_sysctls(sysctl: dict[str, str] | None, namespaces: list[tuple[str, str
     if not sysctl:
         return
     types = {t for t, _ in namespaces}
-    host_net = os.stat("/proc/self/ns/net").st_ino
+    host_net = posix.stat("/proc/self/ns/net").st_ino
     for key in sysctl:
         field = f"linux.sysctl.{key}"
         if "/" in key or any(part in ("", "..") for part in key.split(".")):
@@ -154,7 +153,7 @@ def check_sysctls(sysctl: dict[str, str] | None, namespaces: list[tuple[str, str
             for t, path in namespaces:
                 if t == "network" and path:
                     try:
-                        if os.stat(path).st_ino == host_net:
+                        if posix.stat(path).st_ino == host_net:
                             raise ConfigError(
                                 f"{key} would change the host's network namespace ({path} is the host's)",
                                 path=field,
@@ -166,8 +165,6 @@ def check_sysctls(sysctl: dict[str, str] | None, namespaces: list[tuple[str, str
                 raise ConfigError("set the hostname with the hostname field, not a sysctl", path=field)
             need = "uts"
         else:
-            raise ConfigError(
-                f"{key} is not isolated by any namespace: setting it would change the host", path=field
-            )
+            raise ConfigError(f"{key} is not isolated by any namespace: setting it would change the host", path=field)
         if need not in types:
-            raise ConfigError(f"{key} needs a {need} namespace (add {{\"type\": \"{need}\"}})", path=field)
+            raise ConfigError(f'{key} needs a {need} namespace (add {{"type": "{need}"}})', path=field)

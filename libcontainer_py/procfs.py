@@ -23,9 +23,9 @@ fstatfs is the _sys shim's (fstatfs_type), loaded before pivot_root like the res
 
 from __future__ import annotations
 
+import _stat as stat  # not `stat` (a module of os's import): the same functions, from C
 import errno
-import os
-import stat
+import posix
 
 from libcontainer_py import _sys
 from libcontainer_py._status import read_all
@@ -34,7 +34,7 @@ from libcontainer_py.errors import SyscallError
 
 PROC_SUPER_MAGIC = c.PROC_SUPER_MAGIC
 PROC_RESOLVE = c.RESOLVE_BENEATH | c.RESOLVE_NO_SYMLINKS | c.RESOLVE_NO_MAGICLINKS | c.RESOLVE_NO_XDEV
-DEV_NULL_RDEV = os.makedev(1, 3)
+DEV_NULL_RDEV = posix.makedev(1, 3)
 
 
 def read_text(path: str) -> str:
@@ -55,12 +55,12 @@ class ProcfsError(OSError):
 
 def open_proc_root(path: str = "/proc") -> int:
     """An O_PATH fd of ``path``, verified to be the root of a procfs mount."""
-    fd = os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    fd = posix.open(path, posix.O_PATH | posix.O_DIRECTORY | posix.O_CLOEXEC)
     try:
         if fs_type(fd) != PROC_SUPER_MAGIC:
             raise ProcfsError(errno.EXDEV, f"{path} is not a procfs mount")
     except BaseException:
-        os.close(fd)
+        posix.close(fd)
         raise
     return fd
 
@@ -73,40 +73,40 @@ def open_proc_file(rel: str, flags: int, *, proc: str = "/proc") -> int:
         parts = rel.strip("/").split("/")
         if parts[0] in ("self", "thread-self"):
             try:
-                me = os.readlink("self", dir_fd=root)  # "<pid>" as this procfs knows us
+                me = posix.readlink("self", dir_fd=root)  # "<pid>" as this procfs knows us
             except OSError as exc:
                 raise ProcfsError(exc.errno or errno.ENOENT, f"{proc}/self: this procfs does not know us") from None
             if parts[0] == "thread-self":
                 me = f"{me}/task/{me}"  # single-threaded: the thread is the process
             parts[0] = me
         try:
-            fd = _sys.openat2(root, "/".join(parts), flags | os.O_CLOEXEC | os.O_NOCTTY, 0, PROC_RESOLVE)
+            fd = _sys.openat2(root, "/".join(parts), flags | posix.O_CLOEXEC | posix.O_NOCTTY, 0, PROC_RESOLVE)
         except SyscallError as exc:
             why = {
                 errno.EXDEV: "something is mounted over it",
                 errno.ELOOP: "it is (or passes through) a symbolic link",
-            }.get(exc.errno or 0, os.strerror(exc.errno or errno.EIO))
+            }.get(exc.errno or 0, posix.strerror(exc.errno or errno.EIO))
             raise ProcfsError(exc.errno or errno.EIO, f"{proc}/{rel}: {why}") from None
         try:
             if fs_type(fd) != PROC_SUPER_MAGIC:
                 raise ProcfsError(errno.EXDEV, f"{proc}/{rel} is not a procfs file")
         except BaseException:
-            os.close(fd)
+            posix.close(fd)
             raise
         return fd
     finally:
-        os.close(root)
+        posix.close(root)
 
 
 def write_proc_file(rel: str, data: str, *, proc: str = "/proc") -> None:
-    fd = open_proc_file(rel, os.O_WRONLY, proc=proc)
+    fd = open_proc_file(rel, posix.O_WRONLY, proc=proc)
     try:
-        os.write(fd, data.encode())
+        posix.write(fd, data.encode())
     finally:
-        os.close(fd)
+        posix.close(fd)
 
 
 def is_dev_null(fd: int) -> bool:
     """Whether ``fd`` (O_PATH is fine) is the character device 1:3 (CVE-2025-31133)."""
-    st = os.fstat(fd)
+    st = posix.fstat(fd)
     return stat.S_ISCHR(st.st_mode) and st.st_rdev == DEV_NULL_RDEV

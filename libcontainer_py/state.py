@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import errno
 import fcntl
-import os
+import posix
 import time
 
 from libcontainer_py import _json
+from libcontainer_py._paths import abspath, exists, isdir, isfile, join
 from libcontainer_py._record import Record, as_dict, field
 
 # The status logic and the id rule live in _status.py (no enum, no Record), where the read-only
@@ -137,32 +138,32 @@ class StateDir:
     """One container's directory under the state root."""
 
     def __init__(self, root: str, container_id: str) -> None:
-        self.root = os.path.abspath(root)
+        self.root = abspath(posix.fspath(root))
         self.id = validate_id(container_id)
-        self.path = os.path.join(self.root, container_id)
+        self.path = join(self.root, container_id)
         self._held = 0  # this object holds the directory's lock (a verb, or create)
         self._creating = False  # ... and it is create's, held from mkdir to the end of create
 
     @property
     def state_file(self) -> str:
-        return os.path.join(self.path, STATE_FILE)
+        return join(self.path, STATE_FILE)
 
     @property
     def exec_fifo(self) -> str:
-        return os.path.join(self.path, EXEC_FIFO)
+        return join(self.path, EXEC_FIFO)
 
     def exists(self) -> bool:
-        return os.path.isfile(self.state_file)
+        return isfile(self.state_file)
 
     def create(self) -> None:
         """Claim the id atomically: mkdir fails if another create got there first."""
         try:
-            os.makedirs(self.root, mode=0o711, exist_ok=True)
+            _makedirs(self.root)
         except OSError as exc:
             why = "it is not a directory" if isinstance(exc, FileExistsError) else exc.strerror or str(exc)
             raise LibcontainerError(f"cannot use {self.root} as the state directory (--root): {why}") from None
         try:
-            os.mkdir(self.path, 0o711)
+            posix.mkdir(self.path, 0o711)
         except FileExistsError:
             raise ContainerExists(self.id) from None
         except OSError as exc:
@@ -180,7 +181,7 @@ class StateDir:
         something was removed."""
         try:
             with self.lock():
-                if os.path.exists(self.state_file):
+                if exists(self.state_file):
                     return False  # a real container: delete it the usual way
                 self.remove()
                 return True
@@ -216,7 +217,7 @@ class StateDir:
         if self._held:  # we hold the lock ourselves: whoever created it has finished or died
             return False
         try:
-            fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            fd = posix.open(self.path, posix.O_RDONLY | posix.O_DIRECTORY | posix.O_CLOEXEC)
         except OSError:
             return False
         try:
@@ -224,7 +225,7 @@ class StateDir:
         except BlockingIOError:
             return True  # held: create (or, for a moment, another verb)
         finally:
-            os.close(fd)
+            posix.close(fd)
         return False
 
     def load(self) -> ContainerState:
@@ -239,31 +240,31 @@ class StateDir:
             ) from exc
 
     def save(self, state: ContainerState) -> None:
-        tmp = os.path.join(self.path, f".{STATE_FILE}.{os.getpid()}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        tmp = join(self.path, f".{STATE_FILE}.{posix.getpid()}")
+        fd = posix.open(tmp, posix.O_WRONLY | posix.O_CREAT | posix.O_TRUNC | posix.O_CLOEXEC, 0o600)
         try:
             # No fsync: rename makes the update atomic for every reader and for a runtime killed
             # at any point, which is what matters for a state dir on /run (a tmpfs, gone at a
             # power loss anyway); an fsync per save cost ~1.4 ms, four saves per create.
-            os.write(fd, state.to_json().encode())
+            posix.write(fd, state.to_json().encode())
         finally:
-            os.close(fd)
+            posix.close(fd)
         if not _exchange(tmp, self.state_file):
-            os.replace(tmp, self.state_file)
+            posix.replace(tmp, self.state_file)
 
     def remove(self) -> None:
         """Remove the directory and what is in it (files only: nothing else is ever put there)."""
         try:
-            names = os.listdir(self.path)
+            names = posix.listdir(self.path)
         except FileNotFoundError:
             return
         for name in names:
             try:  # noqa: SIM105  (not contextlib: its import costs ~3 ms of every pyrunc call)
-                os.unlink(os.path.join(self.path, name))
+                posix.unlink(join(self.path, name))
             except FileNotFoundError:
                 pass
         try:
-            os.rmdir(self.path)
+            posix.rmdir(self.path)
         except OSError as exc:
             if exc.errno != errno.ENOENT:
                 raise
@@ -284,15 +285,15 @@ class _DirLock:
     def __enter__(self) -> None:
         d = self._dir
         try:
-            fd = os.open(d.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            fd = posix.open(d.path, posix.O_RDONLY | posix.O_DIRECTORY | posix.O_CLOEXEC)
         except FileNotFoundError:
             raise ContainerNotFound(d.id) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            if self._must_exist and not os.path.exists(d.path):  # deleted while we waited
+            if self._must_exist and not exists(d.path):  # deleted while we waited
                 raise ContainerNotFound(d.id)
         except BaseException:
-            os.close(fd)
+            posix.close(fd)
             raise
         self._fd = fd
         d._held += 1
@@ -307,7 +308,7 @@ class _DirLock:
             d._held -= 1
         finally:
             fd, self._fd = self._fd, -1
-            os.close(fd)
+            posix.close(fd)
 
 
 def _exchange(new: str, path: str) -> bool:
@@ -315,7 +316,7 @@ def _exchange(new: str, path: str) -> bool:
     the old content; False when that cannot be done (no ``path`` yet, no renameat2): the caller
     renames. Why not rename(2): on ext4 (auto_da_alloc) a rename over an existing file first
     starts the writeback of the new one, ~0.15 ms per save here; an exchange does not."""
-    if not os.path.exists(path):  # the first save: nothing to swap with (and no error to format)
+    if not exists(path):  # the first save: nothing to swap with (and no error to format)
         return False
     from libcontainer_py import _sys  # here: most verbs never save
 
@@ -324,7 +325,7 @@ def _exchange(new: str, path: str) -> bool:
     except OSError:  # no `path` yet (ENOENT), or a filesystem without exchange (EINVAL)
         return False
     try:  # noqa: SIM105  (not contextlib: its import costs ~3 ms of every pyrunc call)
-        os.unlink(new)  # now the previous state
+        posix.unlink(new)  # now the previous state
     except FileNotFoundError:
         pass
     return True
@@ -341,10 +342,10 @@ def status_of(state: ContainerState, state_dir: StateDir) -> Status:
 
 def list_ids(root: str) -> list[str]:
     try:
-        names = sorted(os.listdir(root))
+        names = sorted(posix.listdir(root))
     except FileNotFoundError:
         return []
-    return [n for n in names if os.path.isfile(os.path.join(root, n, STATE_FILE))]
+    return [n for n in names if isfile(join(root, n, STATE_FILE))]
 
 
 __all__ = [
@@ -363,3 +364,17 @@ __all__ = [
     "status_of",
     "validate_id",
 ]
+
+
+def _makedirs(root: str) -> None:
+    """os.makedirs(root, mode=0o711, exist_ok=True), with the common cases (the root is there, or
+    only its last part is missing) without importing os (docs/performance.md, "exec without os")."""
+    try:
+        posix.mkdir(root, 0o711)
+    except FileExistsError:
+        if not isdir(root):
+            raise
+    except FileNotFoundError:
+        import os
+
+        os.makedirs(root, mode=0o711, exist_ok=True)

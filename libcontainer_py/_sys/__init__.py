@@ -18,9 +18,10 @@ missing build gives :class:`ShimNotBuiltError` with the fix rather than an Impor
 from __future__ import annotations
 
 import errno
-import os
+import posix
 import sys
 
+from libcontainer_py._paths import fsencode
 from libcontainer_py._record import TupleRecord
 from libcontainer_py._sys import consts
 from libcontainer_py._sys.consts import AT_FDCWD
@@ -28,17 +29,17 @@ from libcontainer_py.errors import LibcontainerError, SyscallError
 
 TYPE_CHECKING = False  # not `typing`: its import costs ~3 ms of every pyrunc call
 if TYPE_CHECKING:
+    import os
     from collections.abc import Iterable, Sequence
     from typing import Any, NamedTuple, NoReturn, TypeAlias
 
-# What the wrappers accept as a path: like the os module, str, bytes or a path-like object.
-StrOrBytesPath: TypeAlias = str | bytes | os.PathLike[str] | os.PathLike[bytes]
+    # What the wrappers accept as a path: like the os module, str, bytes or a path-like object.
+    StrOrBytesPath: TypeAlias = str | bytes | os.PathLike[str] | os.PathLike[bytes]
 
 __all__ = [
     "AT_FDCWD",
     "CapSets",
     "ShimNotBuiltError",
-    "StrOrBytesPath",
     "SyscallError",
     "Syscalls",
     "capget",
@@ -116,7 +117,7 @@ def _fail(err: int, name: str, *args: Any) -> NoReturn:
 
 
 def _path(path: StrOrBytesPath) -> bytes:
-    raw = os.fsencode(path)
+    raw = fsencode(path)
     if b"\0" in raw:
         # cffi would silently cut the string at the NUL; os.* raise the same ValueError.
         raise ValueError(f"embedded null byte in path {raw!r}")
@@ -329,11 +330,11 @@ def set_cmdline(title: str | bytes) -> bytes:
     PR_SET_MM_ARG_START would point the kernel elsewhere, but it needs CAP_SYS_RESOURCE, which
     root lacks on some hosts (this project's VM among them). Returns what was there before (bytes
     given back to it restore it exactly). OSError when /proc cannot be read."""
-    fd = os.open("/proc/self/stat", os.O_RDONLY | os.O_CLOEXEC)
+    fd = posix.open("/proc/self/stat", posix.O_RDONLY | posix.O_CLOEXEC)
     try:
-        stat = os.read(fd, 4096)
+        stat = posix.read(fd, 4096)
     finally:
-        os.close(fd)
+        posix.close(fd)
     fields = stat.rpartition(b")")[2].split()  # after the name: field 3 onwards
     start, end = int(fields[45]), int(fields[46])  # arg_start and arg_end: fields 48 and 49
     if end <= start:
@@ -804,9 +805,7 @@ class Syscalls:
     def getcpu(self) -> int:
         return getcpu()
 
-    def bpf_prog_load(
-        self, prog_type: int, insns: bytes, license: str, name: str, log: bytearray | None = None
-    ) -> int:
+    def bpf_prog_load(self, prog_type: int, insns: bytes, license: str, name: str, log: bytearray | None = None) -> int:
         return bpf_prog_load(prog_type, insns, license, name, log)
 
     def bpf_prog_query(self, target_fd: int, attach_type: int, capacity: int = 64) -> list[int]:

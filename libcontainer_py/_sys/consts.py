@@ -7,7 +7,7 @@ architectures, so take those from the ``os`` module, never from here.
 
 from __future__ import annotations
 
-import os
+import posix
 
 # --- namespaces: unshare(2), setns(2), clone(2) -------------------------------------------------------
 CLONE_NEWTIME = 0x00000080
@@ -79,7 +79,7 @@ MOUNT_ATTR_IDMAP = 0x00100000
 MOUNT_ATTR_NOSYMFOLLOW = 0x00200000
 
 OPEN_TREE_CLONE = 1
-OPEN_TREE_CLOEXEC = os.O_CLOEXEC
+OPEN_TREE_CLOEXEC = posix.O_CLOEXEC
 
 MOVE_MOUNT_F_SYMLINKS = 0x00000001
 MOVE_MOUNT_F_AUTOMOUNTS = 0x00000002

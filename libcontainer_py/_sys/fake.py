@@ -20,11 +20,14 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from libcontainer_py._sys import RLIM_INFINITY, CapSets, StrOrBytesPath, Syscalls, consts
+from libcontainer_py._sys import RLIM_INFINITY, CapSets, Syscalls, consts
 from libcontainer_py._sys import describe as _d
 from libcontainer_py.errors import SyscallError
+
+if TYPE_CHECKING:
+    from libcontainer_py._sys import StrOrBytesPath  # an alias for the type checker only
 
 # What a root process in the initial user namespace holds: the 41 capabilities of Linux 5.9+.
 ALL_CAPS = (1 << 41) - 1

@@ -4,7 +4,7 @@ process could not be started (as runc)."""
 
 from __future__ import annotations
 
-import os
+import posix
 
 from libcontainer_py.cli._context import Context, UsageError
 from libcontainer_py.cli._signals import Relay
@@ -155,7 +155,7 @@ def _run(args: Namespace, ctx: Context) -> int:
                 try:
                     return tty.relay(console, pid)
                 finally:
-                    os.close(console)
+                    posix.close(console)
             return wait_exit(pid)
         finally:
             relay.target(None)

@@ -4,7 +4,7 @@ not import the first's modules (the seal, the terminal's and the seccomp listene
 
 from __future__ import annotations
 
-import os
+import posix
 
 from libcontainer_py._record import Record, field
 
@@ -30,7 +30,7 @@ def open_v2_cgroup(cfg: ExecConfig) -> int:
     `tasks`, which has no wait) or when it cannot be opened (the child's own join then says why)."""
     if not cfg.cgroup_join and "" in cfg.cgroup_paths:
         try:
-            return os.open(cfg.cgroup_paths[""], os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            return posix.open(cfg.cgroup_paths[""], posix.O_RDONLY | posix.O_DIRECTORY | posix.O_CLOEXEC)
         except OSError:
             pass
     return -1

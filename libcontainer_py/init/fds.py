@@ -6,7 +6,7 @@ before anything else, before they import what the rest of their work needs (chil
 
 from __future__ import annotations
 
-import os
+import posix
 
 from libcontainer_py import _sys
 
@@ -36,7 +36,7 @@ def close_fds_from(first: int, keep: Sequence[int] = ()) -> None:
         fds: list[int] = []
     else:
         try:
-            fds = [int(n) for n in os.listdir("/proc/self/fd")]
+            fds = [int(n) for n in posix.listdir("/proc/self/fd")]
         except OSError:
             fds = list(range(first, 1024))
     for fd in fds:
@@ -48,7 +48,7 @@ def close_fds_from(first: int, keep: Sequence[int] = ()) -> None:
                 pass
     for fd in range(3, first):  # preserved fds must survive exec
         try:  # noqa: SIM105  (not contextlib: its import costs ~3 ms of every pyrunc call)
-            os.set_inheritable(fd, True)
+            posix.set_inheritable(fd, True)
         except OSError:
             pass
 
@@ -62,11 +62,11 @@ def close_inherited_fds(keep: Sequence[int]) -> None:
     low = 3
     for fd in sorted({fd for fd in keep if fd > 2}):
         if fd > low:
-            os.closerange(low, fd)
+            posix.closerange(low, fd)
         low = fd + 1
     if _close_range(low, 0):
         return
-    os.closerange(low, max(low, os.sysconf("SC_OPEN_MAX")))
+    posix.closerange(low, max(low, posix.sysconf("SC_OPEN_MAX")))
 
 
 def ensure_stdio() -> None:
@@ -77,9 +77,9 @@ def ensure_stdio() -> None:
     directory, a directory of the host, as fd 0 (a way out of the root through fchdir)."""
     for fd in (0, 1, 2):
         try:
-            os.fstat(fd)
+            posix.fstat(fd)
         except OSError:
-            null = os.open(os.devnull, os.O_RDWR)  # the lowest free number: this one, or a lower
+            null = posix.open("/dev/null", posix.O_RDWR)  # the lowest free number: this one, or a lower
             if null != fd:  # (a lower one closed too: that is opened first, in this loop's order)
-                os.dup2(null, fd)
-                os.close(null)
+                posix.dup2(null, fd)
+                posix.close(null)

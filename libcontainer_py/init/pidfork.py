@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import _signal  # type: ignore[import-not-found]  # (no stub) not signal: see _ALL_SIGNALS
 import gc
-import os
+import posix
 
 from libcontainer_py import _sys
 from libcontainer_py._sys import consts as c
@@ -73,7 +73,7 @@ def fork_in_pidns(
         # thread-self: the vfork child (vspawn.py) may be started from any thread of a caller, and
         # pid_for_children is the calling thread's (/proc/self is the main thread's)
         try:  # a pid_for_children without a process yet (unshare without fork) cannot be opened
-            own = os.open("/proc/thread-self/ns/pid_for_children", os.O_RDONLY | os.O_CLOEXEC)
+            own = posix.open("/proc/thread-self/ns/pid_for_children", posix.O_RDONLY | posix.O_CLOEXEC)
         except OSError:
             return None
         if pidns != NEW:
@@ -82,7 +82,7 @@ def fork_in_pidns(
             try:
                 target = open_namespace("pid", pidns)
             except BaseException:
-                os.close(own)
+                posix.close(own)
                 raise
     mask = _signal.pthread_sigmask(_signal.SIG_BLOCK, _ALL_SIGNALS)
     _handle_pending()  # (before bare_fork: none may be left for the child to handle too)
@@ -111,9 +111,9 @@ def fork_in_pidns(
                 _sys.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
     except BaseException:
         if pid > 0:  # the restore failed: the child must not run on
-            os.kill(pid, _signal.SIGKILL)
+            posix.kill(pid, _signal.SIGKILL)
             if not sibling:  # (a sibling is our parent's to wait for)
-                os.waitpid(pid, 0)
+                posix.waitpid(pid, 0)
         raise
     finally:
         if pid != 0:
@@ -123,7 +123,7 @@ def fork_in_pidns(
         # The child's copies too: it closes the caller's fds later, these are closed now.
         for fd in (own, target):
             if fd >= 0:
-                os.close(fd)
+                posix.close(fd)
     return pid, mask, placed
 
 
@@ -165,11 +165,11 @@ def bare_fork(cgroup_fd: int = -1) -> tuple[int, bool]:
     ones; its fork and subprocess go through glibc, which sets their children's right). A kernel
     without it (before 5.7) refuses the call: then fork(), and the caller moves the child in."""
     try:
-        alone = os.stat("/proc/self/task").st_nlink == 3
+        alone = posix.stat("/proc/self/task").st_nlink == 3
     except OSError:
         alone = False
     if not alone:
-        return os.fork(), False
+        return posix.fork(), False
     if cgroup_fd >= 0:
         try:
             return _sys.clone_into_cgroup(cgroup_fd), True

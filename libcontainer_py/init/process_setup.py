@@ -7,10 +7,11 @@ value asked and the limit (runc says only "error setting rlimit type 7").
 from __future__ import annotations
 
 import _signal  # type: ignore[import-not-found]  # (no stub) not signal: its enums cost ~1 ms
-import os
-import stat
+import _stat as stat  # not `stat` (a module of os's import): the same functions, from C
+import posix
 
 from libcontainer_py import _sys, capabilities, procfs  # at import: after pivot_root nothing can be imported
+from libcontainer_py._paths import exists, isdir, join
 from libcontainer_py.errors import ConfigError
 from libcontainer_py.init.fds import close_fds_from, close_inherited_fds
 from libcontainer_py.init.pidfork import CATCHABLE
@@ -67,7 +68,7 @@ def rlimit_error(rl: Any, i: int, err: int) -> ConfigError:
         why = f"the kernel's limit fs.nr_open is {nr_open}"
     else:
         why = f"the host's hard limit is {limit} and raising it needs CAP_SYS_RESOURCE"
-    msg = f"cannot set {rl.type} to soft {rl.soft}, hard {rl.hard}: {why} ({os.strerror(err)})"
+    msg = f"cannot set {rl.type} to soft {rl.soft}, hard {rl.hard}: {why} ({posix.strerror(err)})"
     return ConfigError(msg, path=f"process.rlimits[{i}]")
 
 
@@ -103,7 +104,7 @@ def write_oom_score_adj_first(value: int | None, stage: Stage) -> None:
 
 
 def oom_score_adj_error(value: int, err: int, why: str | None = None) -> ConfigError:
-    return ConfigError(f"cannot set oom_score_adj to {value}: {why or os.strerror(err)}", path="process.oomScoreAdj")
+    return ConfigError(f"cannot set oom_score_adj to {value}: {why or posix.strerror(err)}", path="process.oomScoreAdj")
 
 
 def set_personality(personality: Any) -> None:
@@ -131,18 +132,18 @@ def switch_user(user: Any) -> None:
     uid, gid, groups = user_ids(user)
     if not setgroups_denied():
         try:
-            os.setgroups(groups)
+            posix.setgroups(groups)
         except OSError as exc:
             raise user_error("groups", groups, exc.errno or 0) from None
     try:
-        os.setresgid(gid, gid, gid)
+        posix.setresgid(gid, gid, gid)
     except OSError as exc:
         raise user_error("gid", gid, exc.errno or 0) from None
     try:
-        os.setresuid(uid, uid, uid)
+        posix.setresuid(uid, uid, uid)
     except OSError as exc:
         raise user_error("uid", uid, exc.errno or 0) from None
-    os.umask(umask_of(user))
+    posix.umask(umask_of(user))
 
 
 def user_ids(user: Any) -> tuple[int, int, list[int]]:
@@ -158,7 +159,7 @@ def umask_of(user: Any) -> int:
 
 def user_error(what: str, value: Any, err: int) -> ConfigError:
     """Why switching to process.user's ``what`` ("groups", "gid", "uid") failed with ``err``."""
-    why = os.strerror(err)
+    why = posix.strerror(err)
     if what == "groups":
         return ConfigError(f"cannot set additional groups {value}: {why}", path="process.user.additionalGids")
     mappings = "linux.gidMappings" if what == "gid" else "linux.uidMappings"
@@ -180,7 +181,7 @@ def home_of(uid: int, passwd: str = "/etc/passwd") -> str:
     than with the pwd module, which would consult the host's NSS configuration and libraries."""
     try:
         # Not blocking: the image may make it a FIFO, which no one writes to.
-        fd = os.open(passwd, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+        fd = posix.open(passwd, posix.O_RDONLY | posix.O_NONBLOCK | posix.O_NOCTTY | posix.O_CLOEXEC)
     except OSError:
         return "/"
     try:
@@ -188,16 +189,16 @@ def home_of(uid: int, passwd: str = "/etc/passwd") -> str:
     except OSError:
         return "/"
     finally:
-        os.close(fd)
+        posix.close(fd)
     return home_in(text, uid)
 
 
 def passwd_text(fd: int) -> str:
     """The text of an opened /etc/passwd; "" unless it is a regular file."""
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
+    if not stat.S_ISREG(posix.fstat(fd).st_mode):
         return ""
     chunks = []
-    while block := os.read(fd, 65536):
+    while block := posix.read(fd, 65536):
         chunks.append(block)
     return b"".join(chunks).decode("utf-8", "replace")
 
@@ -214,9 +215,9 @@ def home_in(passwd: str, uid: int) -> str:
 def look_path(arg0: str, env: dict[str, str]) -> str:
     """Find the program as execvp would, with the container's PATH (not the runtime's)."""
     if "/" in arg0:
-        if not os.path.exists(arg0):
+        if not exists(arg0):
             raise program_error(arg0, "no such file or directory")
-        if os.path.isdir(arg0) or not os.access(arg0, os.X_OK):
+        if isdir(arg0) or not posix.access(arg0, posix.X_OK):
             raise program_error(arg0, "permission denied")
         return arg0
     found = _which(arg0, env.get("PATH", DEFAULT_PATH))
@@ -232,7 +233,7 @@ def program_error(arg0: str, why: str) -> ConfigError:
 def path_candidates(name: str, path: str) -> list[str]:
     """Where _which looks for ``name``, in order: each directory of ``path`` once (an empty entry is
     the cwd)."""
-    return [os.path.join(d, name) for d in dict.fromkeys(d or os.curdir for d in path.split(os.pathsep))]
+    return [join(d, name) for d in dict.fromkeys(d or "." for d in path.split(":"))]
 
 
 def _which(name: str, path: str) -> str | None:
@@ -240,10 +241,10 @@ def _which(name: str, path: str) -> str | None:
     shutil (and the compression modules it pulls in: ~2 ms of every pyrunc create)."""
     for candidate in path_candidates(name, path):
         try:
-            mode = os.stat(candidate).st_mode
+            mode = posix.stat(candidate).st_mode
         except (OSError, ValueError):
             continue
-        if not stat.S_ISDIR(mode) and os.access(candidate, os.X_OK):
+        if not stat.S_ISDIR(mode) and posix.access(candidate, posix.X_OK):
             return candidate
     return None
 
@@ -253,7 +254,7 @@ def check_cwd(cwd: str) -> None:
     through a leaked fd (/proc/self/fd/N) is outside it, and getcwd(3) then fails with ENOENT
     ("(unreachable)" from the kernel): runc's second defence against CVE-2024-21626."""
     try:
-        where = os.getcwd()
+        where = posix.getcwd()
     except OSError:
         where = ""
     if not where.startswith("/"):
@@ -297,9 +298,9 @@ def finalize_process(
     capabilities.apply(caps)
     stage.name = "cwd"
     try:
-        os.chdir(proc.cwd)
+        posix.chdir(proc.cwd)
     except OSError as exc:
-        raise cwd_error(proc.cwd, exc.strerror or os.strerror(exc.errno or 0)) from None
+        raise cwd_error(proc.cwd, exc.strerror or posix.strerror(exc.errno or 0)) from None
     check_cwd(proc.cwd)
     if proc.no_new_privileges and seccomp_load is not None:
         stage.name = "seccomp"

@@ -53,11 +53,12 @@ say that until the clone returns.
 from __future__ import annotations
 
 import _thread
-import os
+import posix
 import sys
 
 from libcontainer_py import _sys, capabilities
 from libcontainer_py._faults import ENV as _STOP_ENV
+from libcontainer_py._paths import fsencode, getenv
 from libcontainer_py._sys import consts as c
 from libcontainer_py.errors import ConfigError, SyscallError
 from libcontainer_py.init import process_setup as ps
@@ -88,7 +89,7 @@ def _new_lock_in_child() -> None:
     _ONE_AT_A_TIME = _thread.allocate_lock()
 
 
-os.register_at_fork(after_in_child=_new_lock_in_child)
+posix.register_at_fork(after_in_child=_new_lock_in_child)
 
 
 def usable(cfg: ExecConfig) -> bool:
@@ -137,7 +138,7 @@ class _Plan:
 
     def close(self) -> None:
         for fd in self.fds:
-            os.close(fd)
+            posix.close(fd)
         self.fds.clear()
 
     def _fd(self, fd: int) -> int:
@@ -147,7 +148,7 @@ class _Plan:
             try:
                 high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, self.floor)
             finally:
-                os.close(fd)
+                posix.close(fd)
             fd = high
         self.fds.append(fd)
         return fd
@@ -169,7 +170,7 @@ class _Plan:
         raw = path.encode() if isinstance(path, str) else path
         size = length if length is not None else (len(data) if data is not None else 0)
         self.ops.append((_sys.plan_const(f"LC_OP_{op}"), fd, a, b, c, raw, data, size))
-        self.errors.append((stage, error or (lambda err, _res: OSError(err, os.strerror(err)))))
+        self.errors.append((stage, error or (lambda err, _res: OSError(err, posix.strerror(err)))))
 
     def run(self, stdio: tuple[int | None, ...]) -> int | None:
         cfg = self.cfg
@@ -208,9 +209,9 @@ class _Plan:
         res = result[0]
         if res.failed == -1:
             return int(res.pid)
-        _, status = os.waitpid(res.pid, 0)  # it has ended (127 after a step failed)
+        _, status = posix.waitpid(res.pid, 0)  # it has ended (127 after a step failed)
         if res.failed == _sys.plan_const("LC_PLAN_UNFINISHED"):
-            how = f"by signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status) else "with its steps unfinished"
+            how = f"by signal {posix.WTERMSIG(status)}" if posix.WIFSIGNALED(status) else "with its steps unfinished"
             raise PlanFailed(self._stage, ChildProcessError(f"the child ended {how} before it started the program"))
         if res.failed >= len(self.errors):
             raise PlanFailed("exec", RuntimeError("the plan has no exec step"))
@@ -219,7 +220,7 @@ class _Plan:
 
     def _build(self, stdio: tuple[int | None, ...]) -> tuple[list[bytes], list[bytes], list[bytes], bool]:
         cfg, proc = self.cfg, self.cfg.process
-        stop = os.environ.get(_STOP_ENV)
+        stop = getenv(_STOP_ENV)
         self._stage = stage = "namespaces"
         self.add("SET_NAME", stage, path=NAME)
         if stop == "exec:born":
@@ -229,11 +230,11 @@ class _Plan:
                 self.add("DUP2", stage, fd=fd, a=target)
         # The fds the child needs, opened here by the parent (close-on-exec); the child's sweep of
         # the caller's fds goes around them, and it closes each once it has served.
-        joins = [(t, self._fd(os.open(p, os.O_RDONLY | os.O_CLOEXEC))) for t, p in cfg.join if t != "pid"]
+        joins = [(t, self._fd(posix.open(p, posix.O_RDONLY | posix.O_CLOEXEC))) for t, p in cfg.join if t != "pid"]
         tasks = []
         for path in cfg.cgroup_join:
             try:
-                tasks.append((path, self._fd(os.open(path, os.O_WRONLY | os.O_CLOEXEC))))
+                tasks.append((path, self._fd(posix.open(path, posix.O_WRONLY | posix.O_CLOEXEC))))
             except OSError as exc:
                 from libcontainer_py.cgroups._join import join_error
 
@@ -314,7 +315,7 @@ class _Plan:
         )
         stage = "cwd"
         cwd = proc.cwd
-        self.add("CHDIR", stage, lambda err, _d: ps.cwd_error(cwd, os.strerror(err)), path=cwd)
+        self.add("CHDIR", stage, lambda err, _d: ps.cwd_error(cwd, posix.strerror(err)), path=cwd)
         self.add("CHECK_CWD", stage, lambda err, _d: ps.cwd_error(cwd, "it is outside the container's root filesystem"))
         if proc.no_new_privileges and seccomp is not None:
             self._seccomp(seccomp)
@@ -330,9 +331,9 @@ class _Plan:
         candidates = [arg0] if direct else ps.path_candidates(arg0, env.get("PATH", ps.DEFAULT_PATH))
         self.add("EXEC", stage, _exec_error(arg0, candidates))
         return (
-            [os.fsencode(a) for a in args],
-            [os.fsencode(f"{k}={v}") for k, v in env.items()],
-            [os.fsencode(x) for x in candidates],
+            [fsencode(a) for a in args],
+            [fsencode(f"{k}={v}") for k, v in env.items()],
+            [fsencode(x) for x in candidates],
             direct,
         )
 
@@ -361,22 +362,22 @@ class _Plan:
         openat2(RESOLVE_IN_ROOT): a symlink in the image resolves inside it, never to the host's.
         As process_setup.home_of: not blocking on a FIFO, only a regular file counts."""
         try:
-            root = os.open(f"/proc/{self.init_pid}/root", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+            root = posix.open(f"/proc/{self.init_pid}/root", posix.O_PATH | posix.O_DIRECTORY | posix.O_CLOEXEC)
         except OSError:
             return "/"
         try:
-            flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+            flags = posix.O_RDONLY | posix.O_NONBLOCK | posix.O_NOCTTY | posix.O_CLOEXEC
             fd = _sys.openat2(root, "etc/passwd", flags, 0, c.RESOLVE_IN_ROOT)
         except OSError:
             return "/"
         finally:
-            os.close(root)
+            posix.close(root)
         try:
             text = ps.passwd_text(fd)
         except OSError:
             return "/"
         finally:
-            os.close(fd)
+            posix.close(fd)
         return ps.home_in(text, uid)
 
 
@@ -436,6 +437,6 @@ def _exec_error(arg0: str, candidates: list[str]) -> Callable[[int, Any], BaseEx
         if detail == const("LC_EXEC_NOT_IN_PATH"):
             return ps.program_error(arg0, "executable file not found in $PATH")
         k = res.candidate
-        return OSError(err, os.strerror(err), candidates[k] if 0 <= k < len(candidates) else arg0)
+        return OSError(err, posix.strerror(err), candidates[k] if 0 <= k < len(candidates) else arg0)
 
     return error

@@ -44,8 +44,9 @@ load average 3-6; min / median of 20-40 runs; ``-X importtime`` for the split):
 from __future__ import annotations
 
 import _thread
-import os
+import posix
 
+from libcontainer_py._paths import isdir, join
 from libcontainer_py._strenum import StrEnum
 from libcontainer_py.errors import ConfigError
 from libcontainer_py.spec._fast_table import TABLE
@@ -53,6 +54,7 @@ from libcontainer_py.spec._keyorder import ordered
 
 TYPE_CHECKING = False  # not `typing`: importing it costs milliseconds this module is meant to save
 if TYPE_CHECKING:
+    import os
     from collections.abc import Callable
     from typing import Any, Self
 
@@ -892,9 +894,9 @@ def load(path: str | os.PathLike[str], model: str = "Spec") -> FastModel | None:
     """Read and validate a file; a directory means its ``config.json`` (``state.json`` for ``"State"``), as
     ``Document.load``. None if it cannot be read, or is not valid (see ``validate``)."""
     filename = model_class(model)._info["filename"]
-    fspath = os.fspath(path)
-    if filename and os.path.isdir(fspath):
-        fspath = os.path.join(fspath, filename)
+    fspath = posix.fspath(path)
+    if filename and isdir(fspath):
+        fspath = join(fspath, filename)
     try:
         with open(fspath, "rb") as f:
             raw = f.read()

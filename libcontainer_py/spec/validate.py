@@ -9,8 +9,7 @@ for runc keep working here.
 
 from __future__ import annotations
 
-import posixpath
-
+from libcontainer_py._paths import isabs
 from libcontainer_py._record import Record
 from libcontainer_py.errors import ConfigError
 from libcontainer_py.spec.caps import KNOWN_CAPABILITIES
@@ -71,7 +70,7 @@ def _check_process(spec: Spec, errors: list[Problem], warnings: list[Problem]) -
         return
     if not proc.args:
         errors.append(Problem("process.args", "must contain at least the program to run"))
-    if not posixpath.isabs(proc.cwd):
+    if not isabs(proc.cwd):
         errors.append(Problem("process.cwd", f"must be an absolute path (got {proc.cwd!r})"))
     errors.extend(exec_problems(proc, "process"))
     if proc.rlimits:
@@ -151,7 +150,7 @@ def _check_namespaces(spec: Spec, errors: list[Problem]) -> bool:
 
 def _check_mounts(spec: Spec, has_userns: bool, errors: list[Problem], warnings: list[Problem]) -> None:
     for i, mount in enumerate(spec.mounts or ()):
-        if not posixpath.isabs(mount.destination):
+        if not isabs(mount.destination):
             # runc still accepts these (resolving them against "/") but warns they will be rejected.
             warnings.append(
                 Problem(

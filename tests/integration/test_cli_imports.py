@@ -79,6 +79,11 @@ def test_lifecycle_verbs_never_import_pydantic(rt: Any, importtime: None) -> Non
     forked = {"libcontainer_py.init.setns", "libcontainer_py.init.sync", "_socket", "libcontainer_py.init.seal",
               "libcontainer_py.init.finish", "libcontainer_py.init.mode"}  # fmt: skip
     assert not seen["exec"] & {"libcontainer_py.init.child", "libcontainer_py.init.spawn", *forked}, name
+    # Nor os (~2 ms of every exec: it builds _collections_abc's ABCs and imports posixpath, stat and
+    # genericpath): exec's modules use posix and _paths.py, when the launcher started pyrunc
+    # without site, which imports it.
+    if "site" not in seen["exec"]:
+        assert not seen["exec"] & {"os", "posixpath", "_collections_abc", "stat", "genericpath"}, sorted(seen["exec"])
 
 
 def test_an_invalid_config_falls_back_to_pydantic_for_its_error(rt: Any, importtime: None) -> None:
