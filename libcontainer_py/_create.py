@@ -481,6 +481,15 @@ def _converse(
                 from libcontainer_py._specload import new
 
                 manager.set(new("LinuxResources", pids=p.resources.pids))
+            if p.spec.process is not None and p.spec.process.rlimits:
+                # From here, in the host's user namespace, as runc at procReady: the init, in a
+                # user namespace of its own, could not raise a hard limit (process_setup.
+                # apply_rlimits). After its mounts and hooks, so that its setup (and stage 1's
+                # fork) never ran under the container's limits; before "run", so that it has them
+                # before it drops its capabilities and execs.
+                from libcontainer_py.init.process_setup import apply_rlimits
+
+                apply_rlimits(p.spec.process.rlimits, state.pid)
             ready = True
             checkpoint("create:ready")
             # start_now: no exec fifo (none was made): the init execs the program once it is set

@@ -30,11 +30,21 @@ PR_SET_NO_NEW_PRIVS = 38
 PERSONALITY_DOMAINS = {"LINUX": 0x0000, "LINUX32": 0x0008}
 
 
-def apply_rlimits(rlimits: Sequence[Any] | None) -> None:
+def apply_rlimits(rlimits: Sequence[Any] | None, pid: int = 0, *, nproc: bool | None = None) -> None:
+    """Set process.rlimits on ``pid`` (0: this process). Where: always from a process in the
+    host's user namespace, never from inside the container's (runc: "we lose permissions to raise
+    the limits once we enter a user-namespace"): raising a hard limit needs CAP_SYS_RESOURCE in
+    the host's user namespace, which no process in a user namespace has. So create's parent sets
+    them on the init (pid) when it reports "ready" (_create.py, as runc at procReady), and exec's
+    children set them on themselves before they join any namespace (setns.py, vspawn.py).
+    nproc: None sets every one; False all but RLIMIT_NPROC, True only that one (exec's two stages:
+    setns.py exec_stage1)."""
     for i, rl in enumerate(rlimits or ()):
+        if nproc is not None and (rl.type == "RLIMIT_NPROC") != nproc:
+            continue
         number = rlimit_checked(rl, i)
         try:
-            _sys.prlimit(number, (rl.soft, rl.hard))
+            _sys.prlimit(number, (rl.soft, rl.hard), pid)
         except OSError as exc:
             raise rlimit_error(rl, i, exc.errno or 0) from None
 
@@ -100,6 +110,15 @@ def write_oom_score_adj_first(value: int | None, stage: Stage) -> None:
     if value is not None:
         name, stage.name = stage.name, "process"
         write_oom_score_adj(value)
+        stage.name = name
+
+
+def apply_rlimits_first(rlimits: Sequence[Any] | None, stage: Stage, *, nproc: bool | None = None) -> None:
+    """apply_rlimits as exec's child's step before it joins the container's user namespace,
+    reported as stage "process" if it fails (where finalize_process set them before)."""
+    if rlimits:
+        name, stage.name = stage.name, "process"
+        apply_rlimits(rlimits, nproc=nproc)
         stage.name = name
 
 
@@ -272,15 +291,16 @@ def finalize_process(
     proc: Any, stage: Stage, *, personality: Any = None, seccomp_load: Callable[[], None] | None = None
 ) -> tuple[str, list[str], dict[str, str]]:
     """The last steps before execve, shared by the container's init and by exec (runc's
-    finalizeNamespace): rlimits, personality, no_new_privs, the bounding set, the
+    finalizeNamespace): personality, no_new_privs, the bounding set, the
     user (with keepcaps across the uid switch), the capability sets, cwd, and the program looked
     up in the container's PATH. Returns (path, argv, env) for execve.
 
     seccomp_load installs the filter as late as possible, so that our own setup is not filtered:
     with no_new_privs, at the very end (loading then needs no privilege); without, before the
-    capabilities are dropped, because loading a filter needs CAP_SYS_ADMIN then (as runc)."""
+    capabilities are dropped, because loading a filter needs CAP_SYS_ADMIN then (as runc).
+
+    The rlimits were set before, from outside the container's user namespace (apply_rlimits)."""
     stage.name = "process"
-    apply_rlimits(proc.rlimits)
     set_personality(personality)
     if proc.no_new_privileges:
         set_no_new_privs()

@@ -10,9 +10,10 @@ One child (a caller with one thread, spawn "fork": `pyrunc exec`, `Container.exe
       |   as they were                              | child_begins: the caller's handlers dropped,
       |                                             | "pyrunc init", its signal mask back
       |                                             | join the cgroup (v1: "0" to each `tasks`)
+      |                                             | oom_score_adj, rlimits (the host's userns)
       |                                             | setns(user), setresuid/gid(0)
       |                                             | setns(the others, mount last)
-      |                                             | rlimits, no_new_privs, capabilities,
+      |                                             | no_new_privs, capabilities,
       |<-------------------------------- error -----| user, cwd, look up the program
       |<-------------------------------- EOF -------| execve (the socket is close-on-exec)
       | exit status of the process (unless --detach)
@@ -22,14 +23,20 @@ a fresh interpreter, see spawn.py; the fork server forks the one child above):
 
     parent (exec)                 stage-1 "pyrunc:[1:EXEC]"            stage-2 "pyrunc:[2:EXEC]"
       | spawn ---------------------->| non-dumpable, close inherited fds
-      |                              | join the cgroup, setns(user), setresuid/gid(0)
+      |                              | join the cgroup, oom_score_adj, rlimits but
+      |                              |   RLIMIT_NPROC, setns(user), setresuid/gid(0)
       |                              | setns(the others, mount last)
       |                              | fork ------------------------------>| (born in the pid namespace)
       |<----------- pid {pid} -------|                                      |
-      |                              | _exit(0)                             | as the one child above,
-      |<----------------------------------------------------- error ------| from "rlimits"
+      |                              | _exit(0)                             | RLIMIT_NPROC, then as the
+      |<----------------------------------------------------- error ------| one child above
       |<----------------------------------------------------- EOF --------|
       | waitpid(stage-1)
+
+rlimits are set before any namespace is joined, in the host's user namespace: inside the
+container's, no process can raise a hard limit (process_setup.apply_rlimits; runc sets them from
+its parent for the same reason). Stage 2 sets RLIMIT_NPROC itself, after stage 1's fork, which a
+low one would refuse.
 
 CVE-2019-5736 / CVE-2024-21626: until execve, the child is this Python interpreter inside the
 container's pid namespace, visible in its /proc, and (the one child) holding the caller's fds until
@@ -132,6 +139,9 @@ def _one_child(
         # The fds are opened after the caller's are closed (a sweep would take them too); the pid
         # namespace is joined already: we were born in it.
         fds = [(t, os.open(p, os.O_RDONLY | os.O_CLOEXEC)) for t, p in cfg.join if t != "pid"]
+        # Still in the host's user namespace, where a hard limit can be raised; after the fds
+        # are open, which a low RLIMIT_NOFILE would refuse (process_setup.apply_rlimits).
+        ps.apply_rlimits_first(cfg.process.rlimits, stage)
         _join_namespaces(fds)
         _setup_and_exec(cfg, sock, stage)
     except BaseException as exc:
@@ -181,7 +191,12 @@ def exec_stage1(cfg: ExecConfig, sock: _socket.socket) -> NoReturn:
         _sys.prctl_set_name("pyrunc:[1:EXEC]")
         _join_cgroup(cfg)
         ps.write_oom_score_adj_first(cfg.process.oom_score_adj, stage)  # (before any namespace)
-        _join_namespaces([(t, open_namespace(t, p)) for t, p in cfg.join])
+        fds = [(t, open_namespace(t, p)) for t, p in cfg.join]
+        # As the one child (stage 2 inherits them), but RLIMIT_NPROC: a low one would refuse
+        # the fork below, in a user namespace (whose root the kernel does not exempt); stage 2
+        # sets it after, inside, where it cannot raise its hard limit.
+        ps.apply_rlimits_first(cfg.process.rlimits, stage, nproc=False)
+        _join_namespaces(fds)
         pid = os.fork()
         if pid == 0:
             exec_stage2(cfg, sock)
@@ -195,6 +210,7 @@ def exec_stage2(cfg: ExecConfig, sock: _socket.socket) -> NoReturn:
     stage = ps.Stage("exec")
     try:
         _sys.prctl_set_name("pyrunc:[2:EXEC]")
+        ps.apply_rlimits_first(cfg.process.rlimits, stage, nproc=True)  # (exec_stage1 set the others)
         _setup_and_exec(cfg, sock, stage)
     except BaseException as exc:
         _fail(sock, stage.name, exc)

@@ -39,9 +39,10 @@ reaches `create`, never a half-made container.
       | to --console-socket, or kept to relay                              | container's devpts]
       |                                                                    | hostname, sysctl, masked paths
       |<---------------------------------------------- ready -------------|
-      | pids limit                                                         |
+      | pids limit; process.rlimits, on the                                |
+      | init (prlimit: in the host's user ns)                              |
       |----------------------------------------------- run -------------->|
-      |                                                                    | rlimits, no_new_privs, seccomp,
+      |                                                                    | no_new_privs, seccomp,
       |<------------------------------------ seccomp-fd + SCM_RIGHTS -----| [notify: listener fd]
       | to linux.seccomp.listenerPath                                      |
       |----------------------------------------------- seccomp-fd-done ->| capabilities, user, cwd,

@@ -18,10 +18,10 @@ decided beforehand (_sys/vfork_plan.c runs them; this module writes them):
       | clone3(CLONE_VM|CLONE_VFORK) ------------->| the caller's signal handlers to SIG_DFL;
       |   (this thread waits)                       | stdio; every fd of the caller's closed
       |                                             | "0" to each `tasks` (v1; v2: born in it)
-      |                                             | oom_score_adj (the host's /proc)
+      |                                             | oom_score_adj (the host's /proc), rlimits
       |                                             | setns(user), setresgid/uid(0), the others,
       |                                             |   mount last
-      |                                             | rlimits, no_new_privs,
+      |                                             | no_new_privs,
       |                                             |   seccomp (without no_new_privs), bounding
       |                                             |   set, groups, gid, uid, umask, caps, ambient
       |                                             | chdir(cwd), cwd inside the root, seccomp
@@ -265,6 +265,10 @@ class _Plan:
                 data=str(value).encode(),
             )
             self.add("CLOSE", stage, fd=procfd)
+        # (before any namespace too, from the host's user namespace: process_setup.apply_rlimits)
+        for i, rl in enumerate(proc.rlimits or ()):
+            number = ps.rlimit_checked(rl, i)
+            self.add("PRLIMIT", "process", _rlimit_error(rl, i), a=number, b=rl.soft, c=rl.hard)
         # setns.py _join_namespaces: the user namespace first, the mount namespace last
         for ns_type, fd in joins:
             if ns_type == "user":
@@ -280,9 +284,6 @@ class _Plan:
             self.add("STOP", "exec")
         # process_setup.finalize_process, step by step
         self._stage = stage = "process"
-        for i, rl in enumerate(proc.rlimits or ()):
-            number = ps.rlimit_checked(rl, i)
-            self.add("PRLIMIT", stage, _rlimit_error(rl, i), a=number, b=rl.soft, c=rl.hard)
         seccomp = cfg.seccomp
         if proc.no_new_privileges:
             self.add("PRCTL", stage, _prctl_error(c.PR_SET_NO_NEW_PRIVS, 1), a=c.PR_SET_NO_NEW_PRIVS, b=1)

@@ -3,7 +3,6 @@ and nothing left behind (the `rt` finalizer checks for processes and mounts)."""
 
 from __future__ import annotations
 
-import resource
 import shutil
 from pathlib import Path
 from typing import Any
@@ -88,23 +87,6 @@ def test_no_mount_namespace_is_one_line_every_time(rt: Any) -> None:
     assert rt.state_dirs() == []
     refused(rt.pyrunc("run", "-b", str(bundle), rt.new_id()), "linux.namespaces", "mount namespace")
     assert rt.state_dirs() == []
-
-
-def test_rlimit_above_the_hosts_hard_limit_in_a_user_namespace(rt: Any) -> None:
-    # Without CAP_SYS_RESOURCE over the host (a user namespace's root has none), the hard limit
-    # the runtime inherited is the ceiling: the message says the value asked and that limit.
-    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard == resource.RLIM_INFINITY:
-        pytest.skip("no hard limit on RLIMIT_NOFILE here")
-    asked = hard + 1
-
-    def edit(config: dict[str, Any]) -> None:
-        config["linux"]["namespaces"].append({"type": "user"})
-        config["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
-        config["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
-        config["process"]["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": asked, "hard": asked}]
-
-    create_fails(rt, edit, "process.rlimits[0]", "RLIMIT_NOFILE", str(asked), str(hard))
 
 
 def test_rlimit_soft_above_hard(rt: Any) -> None:

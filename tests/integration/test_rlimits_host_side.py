@@ -1,0 +1,200 @@
+"""process.rlimits are set from the host's user namespace, as runc sets them ("we lose permissions
+to raise the limits once we enter a user-namespace"): by create's parent on the init when the
+init reports "ready", and by exec's children on themselves before they join any namespace.
+
+Raising a hard limit needs CAP_SYS_RESOURCE in the host's user namespace, which no process inside
+a user namespace has: an init or exec child that set its own limits after joining the container's
+user namespace could only lower them. Where the runtime has that capability, the last test runs
+such a container with a hard limit above the runtime's own, as runc does. This project's VM gives
+root every capability but that one (its bounding set lacks bit 24), so there that test sees the
+kernel refuse (the runtime's error naming the limit), and the order itself is what the other tests
+observe: each stops the runtime at a checkpoint (_faults.py) where the process is in the
+container's user namespace but not yet told to go on, and reads its /proc/PID/limits."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from libcontainer_py._faults import ENV
+
+USERNS_MAP = "0 100000 65536"
+
+
+def _userns(c: dict[str, Any]) -> None:
+    c["linux"]["namespaces"].append({"type": "user"})
+    c["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    c["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+
+
+def limits_of(pid: int) -> dict[str, tuple[str, str]]:
+    """/proc/PID/limits: {"Max open files": (soft, hard), ...}."""
+    out = {}
+    with open(f"/proc/{pid}/limits") as f:
+        for line in f.readlines()[1:]:
+            name, soft, hard = line[:26].strip(), *line[26:].split()[:2]
+            out[name] = (soft, hard)
+    return out
+
+
+def uid_map_of(pid: int) -> str:
+    with open(f"/proc/{pid}/uid_map") as f:
+        return " ".join(f.read().split())
+
+
+def has_cap_sys_resource() -> bool:
+    with open("/proc/self/status") as f:
+        eff = next(int(line.split()[1], 16) for line in f if line.startswith("CapEff:"))
+    return bool(eff >> 24 & 1)
+
+
+def stop_at(rt: Any, point: str, argv: list[str], match: Any) -> tuple[subprocess.Popen[bytes], int]:
+    """Start `argv` with the checkpoint `point` set; return it and the pid of the process that
+    stopped there (match(victim pid, pid, /proc/PID/stat fields after the comm)). Its output goes
+    to a file: a created container's init keeps the stdio it was given."""
+    out = open(rt.base / f"out-{rt.new_id()}", "w+b")  # noqa: SIM115  (closed by go_on)
+    victim = subprocess.Popen(
+        argv, env=dict(os.environ, **{ENV: point}), start_new_session=True,
+        stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+    )  # fmt: skip
+    victim.stdout = out  # (read back by go_on)
+    stopped = rt.wait_stopped(lambda pid, fields: match(victim.pid, pid, fields))
+    if stopped is None:
+        victim.kill()
+        raise AssertionError(f"nothing stopped at {point}: {go_on(victim, None)}")
+    return victim, stopped
+
+
+def go_on(victim: subprocess.Popen[bytes], stopped: int | None) -> tuple[int, bytes]:
+    """Let the stopped process go on; the exit status of `victim` and its output."""
+    if stopped is not None:
+        os.kill(stopped, signal.SIGCONT)
+    status = victim.wait(30)
+    out = victim.stdout
+    assert out is not None
+    out.seek(0)
+    text = out.read()
+    out.close()
+    victim.stdout = None
+    return status, text
+
+
+def test_create_sets_them_on_the_init_from_the_parent_before_run(rt: Any) -> None:
+    """At "ready" (checkpoint create:ready, in the parent after it answered it): the init is in
+    its user namespace and still the runtime, waiting for "run"; its limits are already the
+    container's. Before, the init set them itself after "run", inside the user namespace."""
+
+    def edit(c: dict[str, Any]) -> None:
+        _userns(c)
+        c["process"]["rlimits"] = [
+            {"type": "RLIMIT_NOFILE", "soft": 100, "hard": 200},
+            {"type": "RLIMIT_CORE", "soft": 0, "hard": 4096},
+        ]
+
+    cid = rt.new_id("rl")
+    argv = [*rt.cmd, "--root", rt.root, "create", "--bundle", str(rt.bundle(["sleep", "60"], edit=edit)), cid]
+    victim, stopped = stop_at(rt, "create:ready", argv, lambda victim, pid, _f: pid == victim)
+    try:
+        with open(Path(rt.root) / cid / "state.json") as f:
+            init = json.load(f)["pid"]
+        assert uid_map_of(init) == USERNS_MAP
+        limits = limits_of(init)
+        assert limits["Max open files"] == ("100", "200"), limits
+        assert limits["Max core file size"] == ("0", "4096"), limits
+        status, err = go_on(victim, stopped)
+        assert status == 0, err
+    finally:
+        if victim.poll() is None:
+            victim.kill()
+            victim.wait()
+        if victim.stdout is not None:
+            victim.stdout.close()
+    assert json.loads(rt.pyrunc("state", cid).out)["status"] == "created"
+    assert limits_of(init)["Max open files"] == ("100", "200")
+    r = rt.pyrunc("delete", "--force", cid)
+    assert r.rc == 0, r
+
+
+@pytest.mark.parametrize("mode", ["vfork", "fork", "exec"])
+def test_exec_children_set_them_before_they_join_the_user_namespace(rt: Any, mode: str) -> None:
+    """exec's child stopped at exec:joined (in the container's namespaces, its own setup not
+    begun): the vfork child (pyrunc exec), the forked one (the library with spawn="fork") and
+    stage 2 of the two stages (spawn="exec": stage 1 set all but RLIMIT_NPROC before it joined,
+    stage 2 that one after its fork) have the process's limits already."""
+    cid = rt.new_id("rl")
+    r = rt.pyrunc("run", "-d", "--bundle", str(rt.bundle(["sleep", "60"], edit=_userns)), cid)
+    assert r.rc == 0, r
+    proc = {
+        "args": ["true"], "cwd": "/", "env": ["PATH=/bin"], "user": {"uid": 0, "gid": 0},
+        "rlimits": [
+            {"type": "RLIMIT_NOFILE", "soft": 100, "hard": 200},
+            {"type": "RLIMIT_NPROC", "soft": 4000, "hard": 5000},
+        ],
+    }  # fmt: skip
+    if mode == "vfork":
+        proc_file = rt.base / "process.json"
+        proc_file.write_text(json.dumps(proc))
+        argv = [*rt.cmd, "--root", rt.root, "exec", "--process", str(proc_file), cid]
+    else:
+        code = (
+            "import json, sys; from libcontainer_py.container import Container; "
+            "c = Container.load(sys.argv[1], sys.argv[2]); "
+            "sys.exit(c.exec(json.loads(sys.argv[3]), spawn=sys.argv[4]).exit_status)"
+        )
+        argv = [sys.executable, "-c", code, cid, rt.root, json.dumps(proc), mode]
+    # (its process group: stage 2's parent, stage 1, is gone by then)
+    victim, stopped = stop_at(rt, "exec:joined", argv, lambda victim, _pid, fields: int(fields[2]) == victim)
+    try:
+        assert uid_map_of(stopped) == USERNS_MAP
+        limits = limits_of(stopped)
+        assert limits["Max open files"] == ("100", "200"), limits
+        assert limits["Max processes"] == ("4000", "5000"), limits
+        status, err = go_on(victim, stopped)
+        assert status == 0, err
+    finally:
+        if victim.poll() is None:
+            victim.kill()
+            victim.wait()
+        if victim.stdout is not None:
+            victim.stdout.close()
+    r = rt.pyrunc("delete", "--force", cid)
+    assert r.rc == 0, r
+
+
+def test_a_hard_limit_above_the_runtimes_own_in_a_user_namespace(rt: Any) -> None:
+    """With CAP_SYS_RESOURCE (a host's root): the container gets it, in create and in exec, as
+    under runc. Without it (this VM's root): one line naming the value asked and the limit."""
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    with open("/proc/sys/fs/nr_open") as f:
+        nr_open = int(f.read())
+    if hard == resource.RLIM_INFINITY or hard >= nr_open:
+        pytest.skip("no room between the hard limit on RLIMIT_NOFILE and fs.nr_open here")
+    asked = hard + 1
+
+    def edit(c: dict[str, Any]) -> None:
+        _userns(c)
+        c["process"]["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": asked, "hard": asked}]
+
+    cid = rt.new_id("rl")
+    r = rt.pyrunc("run", "-d", "--bundle", str(rt.bundle(["sleep", "60"], edit=edit)), cid)
+    if not has_cap_sys_resource():
+        assert r.rc == 1 and len(r.err.strip().splitlines()) == 1, r
+        assert "process.rlimits[0]" in r.err and str(asked) in r.err and str(hard) in r.err, r
+        assert "CAP_SYS_RESOURCE" in r.err, r
+        assert rt.state_dirs() == []
+        return
+    assert r.rc == 0, r
+    try:
+        r = rt.pyrunc("exec", cid, "sh", "-c", "ulimit -Hn; cat /proc/1/limits | grep 'open files'")
+        assert r.rc == 0, r
+        assert r.out.split()[0] == str(asked) and r.out.split()[-3:-1] == [str(asked), str(asked)], r
+    finally:
+        rt.pyrunc("delete", "--force", cid)
