@@ -653,15 +653,19 @@ class Container:
         """Kill every process, remove the cgroup and the state, then run the poststop hooks
         (runtime.md steps 12-13; a poststop failure is a warning)."""
         alive = bool(self.pid) and process_start_time(self.pid) == self._state.pid_start
-        victims = self._processes() or ([self.pid] if alive else [])
+        manager = self._cgroups() if self._state.cgroup_paths else None
+        # An init that has ended took its pid namespace's processes with it (the kernel kills them
+        # and the init's exit waits for them): the cgroup is then empty, and an rmdir says so
+        # without listing it (remove_if_empty). Busy (no pid namespace of its own, a sub-cgroup):
+        # the processes are listed and killed, as for a container still running.
+        removed = not alive and manager is not None and manager.remove_if_empty()
+        victims = [] if removed else self._processes() or ([self.pid] if alive else [])
         for pid in victims:
             try:  # noqa: SIM105  (not contextlib: its import costs ~3 ms of every pyrunc call)
                 posix.kill(pid, _signal.SIGKILL)
             except OSError:
                 pass
-        if self._state.cgroup_paths:
-            manager = self._cgroups()
-        if victims and self._state.cgroup_paths:  # (an empty cgroup is removed frozen or not)
+        if victims and manager is not None:  # (an empty cgroup is removed frozen or not)
             try:
                 if manager.is_frozen():  # (frozen or freezing) frozen tasks cannot die
                     manager.thaw()
@@ -680,8 +684,9 @@ class Container:
             if status is not None and self.exit_status is None:
                 self.exit_status = shell_status(status)  # (what wait() returns after the delete)
         checkpoint("delete:killed")
-        if self._state.cgroup_paths:
-            manager.destroy()
+        if manager is not None:
+            if not removed:
+                manager.destroy()
             checkpoint("delete:cgroup-destroyed")
         hooks_left = self._hooks().get("poststop")
         state = self._state

@@ -113,6 +113,15 @@ class Manager(abc.ABC):
         Retries rmdir on EBUSY for a short while; a missing directory is not an error."""
 
     @abc.abstractmethod
+    def remove_if_empty(self) -> bool:
+        """One rmdir of each directory, without a retry or a walk: True when the cgroup is gone
+        (so nothing was left in it), False at the first that is busy (a process, or a sub-cgroup,
+        in it; pids() then reads what is left, and destroy() removes the rest). The directory
+        pids() reads goes first: when it is gone, no process of the container is left. A delete
+        whose init has ended (every run's) asks this first and lists no processes when it is true
+        (in v1, opening cgroup.procs costs ~0.3 ms here)."""
+
+    @abc.abstractmethod
     def exists(self) -> bool:
         """True when any of the cgroup's directories exists."""
 
@@ -172,6 +181,18 @@ def procs_recursive(top: str) -> list[int]:
     return sorted(found)
 
 
+def rmdir_each(dirs: list[str]) -> bool:
+    """Manager.remove_if_empty: rmdir each of ``dirs`` once, in order; False at the first busy one."""
+    for d in dirs:
+        try:
+            os.rmdir(d)
+        except FileNotFoundError:
+            continue
+        except OSError:
+            return False
+    return True
+
+
 def rmdir_tree(top: str, *, field: str = "linux.cgroupsPath") -> None:
     """Remove ``top`` and its sub-cgroups, retrying EBUSY (exiting processes) for a short while."""
     try:
@@ -211,6 +232,7 @@ __all__ = [
     "read_int",
     "read_keyed",
     "read_optional",
+    "rmdir_each",
     "rmdir_tree",
     "walk_dirs_bottom_up",
     "write_file",

@@ -76,6 +76,9 @@ class NoneManager(Manager):
     def oom_kill_count(self) -> int:
         return 0
 
+    def remove_if_empty(self) -> bool:
+        return True
+
     def destroy(self) -> None:
         return None
 

@@ -33,6 +33,7 @@ from libcontainer_py.cgroups.base import (
     read_int,
     read_keyed,
     read_optional,
+    rmdir_each,
     rmdir_tree,
     write_file,
 )
@@ -467,8 +468,10 @@ class V1Manager(Planner):
 
     # --- reading ----------------------------------------------------------------------------------
 
+    _LISTED_BY = ("freezer", "pids", "memory", "devices", "cpu")  # pids() reads the first that is there
+
     def pids(self) -> list[int]:
-        for c in ("freezer", "pids", "memory", "devices", "cpu"):
+        for c in self._LISTED_BY:
             d = self._dirs.get(c)
             if d and os.path.isdir(d):
                 return procs_recursive(d)
@@ -485,6 +488,10 @@ class V1Manager(Planner):
         return _read.stats_v1(self._dirs)
 
     # --- removal ----------------------------------------------------------------------------------
+
+    def remove_if_empty(self) -> bool:
+        listed = [self._dirs[c] for c in self._LISTED_BY if c in self._dirs]
+        return rmdir_each(list(dict.fromkeys([*listed, *self._unique_dirs()])))
 
     def destroy(self) -> None:
         errors: list[CgroupError] = []

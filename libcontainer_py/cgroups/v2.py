@@ -23,6 +23,7 @@ from libcontainer_py.cgroups.base import (
     procs_recursive,
     read_keyed,
     read_optional,
+    rmdir_each,
     rmdir_tree,
     write_file,
 )
@@ -332,6 +333,9 @@ class V2Manager(Planner):
 
     def stats(self) -> Stats:
         return _read.stats_v2(self._dir)
+
+    def remove_if_empty(self) -> bool:
+        return rmdir_each([self._dir])
 
     def destroy(self) -> None:
         rmdir_tree(self._dir)

@@ -378,6 +378,44 @@ def test_delete_after_kill_9_of_the_container(rt: Any) -> None:
     assert cg_left(f"/pyrunc/{cid}") == []
 
 
+@pytest.mark.parametrize("pidns", [True, False])
+def test_delete_after_the_init_ended_removes_its_cgroup_and_what_is_left_in_it(rt: Any, pidns: bool) -> None:
+    """Its init ended: with a pid namespace of its own, the kernel took the other processes with
+    it, and delete removes the empty cgroup without listing it (Manager.remove_if_empty); without
+    one, a background process outlives the init, the rmdir finds the cgroup busy, and delete lists
+    it, kills it and removes the cgroup, as for a running container."""
+
+    def edit(config: dict[str, Any]) -> None:
+        if not pidns:
+            config["linux"]["namespaces"] = [n for n in config["linux"]["namespaces"] if n["type"] != "pid"]
+
+    cid = rt.new_id()
+    bundle = rt.bundle(["sh", "-c", "sleep 100 & echo $! > /tmp/bg; exit 0"], edit=edit)
+    assert rt.pyrunc("run", "-d", "--bundle", str(bundle), cid).rc == 0
+    init = rt.state(cid)["pid"]
+    rt.wait_status(cid, "stopped")
+    left = [int(p) for p in _procs_in(f"/pyrunc/{cid}")]
+    if pidns:
+        assert left == [], left
+    else:
+        assert len(left) == 1 and left[0] != init, left  # the sleep, in the host's pid namespace
+        with open(f"/proc/{left[0]}/cmdline", "rb") as f:
+            assert f.read().split(b"\0")[0] == b"sleep"
+    r = rt.pyrunc("delete", cid)
+    assert r.rc == 0, r
+    assert cg_left(f"/pyrunc/{cid}") == [] and rt.state_dirs() == []
+    for pid in left:  # killed (a zombie until its new parent, a subreaper, reaps it)
+        assert poll(lambda pid=pid: _state_of(pid) in (None, "Z"), timeout=5), pid
+
+
+def _state_of(pid: int) -> str | None:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()[0]
+    except OSError:
+        return None
+
+
 def test_delete_after_create_was_sigkilled(rt: Any) -> None:
     cid = rt.new_id()
     bundle = rt.bundle(["true"], edit=resources(memory={"limit": 64 * MiB}, pids={"limit": 10}))
