@@ -248,7 +248,7 @@ def build(path: str = PATH, root: str = _ROOT, package: str = PACKAGE) -> str:
         blobs.append(blob)
         offset += len(blob)
     header = marshal.dumps((FORMAT, _MAGIC, root, package, entries, tuple(compiled)))
-    import os
+    import os  # (here: the finder, which every pyrunc call imports, does without it)
 
     os.makedirs(dirname(path), exist_ok=True)
     tmp = f"{path}.{posix.getpid()}.tmp"  # another pyrunc may be writing the pack at the same time

@@ -783,6 +783,7 @@ def _is_subreaper() -> bool:
 
 def _write_pid_file(path: str, pid: int) -> None:
     # Atomic, as runc: a client polling the file never reads a partial number.
+    path = posix.fspath(path)  # (a library caller's Path too)
     tmp = join(dirname(abspath(path)), f".{basename(path)}.tmp")
     try:
         with open(tmp, "w") as f:

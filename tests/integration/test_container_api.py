@@ -40,6 +40,19 @@ def test_lifecycle(rt: Any) -> None:
         Container.load("api-1", rt.root)
 
 
+def test_paths_as_path_objects(rt: Any) -> None:
+    """The bundle, the state root and the pid file may be pathlib.Path objects, as os accepts
+    them (the library's paths go through posix and _paths.py, which take str)."""
+    bundle = rt.bundle(["sleep", "100"])
+    pid_file = Path(rt.base) / "init.pid"
+    c = Container.create("api-path", Path(bundle), root=Path(rt.root), pid_file=pid_file)
+    try:
+        assert pid_file.read_text() == str(c.pid)
+        assert Container.load("api-path", Path(rt.root)).pid == c.pid
+    finally:
+        c.delete(force=True)
+
+
 def test_create_with_start_runs_the_program_at_once(rt: Any) -> None:
     """Container.create(start=True), what run() uses: no exec fifo round trip. The program runs
     when create returns (never "created"), after the poststart hooks; start() then refuses. A
