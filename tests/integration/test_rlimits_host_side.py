@@ -13,12 +13,14 @@ container's user namespace but not yet told to go on, and reads its /proc/PID/li
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import resource
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -56,35 +58,44 @@ def has_cap_sys_resource() -> bool:
     return bool(eff >> 24 & 1)
 
 
-def stop_at(rt: Any, point: str, argv: list[str], match: Any) -> tuple[subprocess.Popen[bytes], int]:
-    """Start `argv` with the checkpoint `point` set; return it and the pid of the process that
-    stopped there (match(victim pid, pid, /proc/PID/stat fields after the comm)). Its output goes
-    to a file: a created container's init keeps the stdio it was given."""
-    out = open(rt.base / f"out-{rt.new_id()}", "w+b")  # noqa: SIM115  (closed by go_on)
-    victim = subprocess.Popen(
-        argv, env=dict(os.environ, **{ENV: point}), start_new_session=True,
-        stdin=subprocess.DEVNULL, stdout=out, stderr=out,
-    )  # fmt: skip
-    victim.stdout = out  # (read back by go_on)
-    stopped = rt.wait_stopped(lambda pid, fields: match(victim.pid, pid, fields))
-    if stopped is None:
-        victim.kill()
-        raise AssertionError(f"nothing stopped at {point}: {go_on(victim, None)}")
-    return victim, stopped
+@contextlib.contextmanager
+def stopped_at(rt: Any, point: str, argv: list[str], match: Any) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    """Run `argv` with the checkpoint `point` set; give it and the pid of the process that stopped
+    there (match(victim pid, pid, /proc/PID/stat fields after the comm)); on the way out, kill it if
+    it still runs. Its output goes to a file: a created container's init keeps the stdio it was
+    given, and a pipe would never end."""
+    with open(rt.base / f"out-{rt.new_id()}", "w+b") as out:
+        victim = subprocess.Popen(
+            argv, env=dict(os.environ, **{ENV: point}), start_new_session=True,
+            stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+        )  # fmt: skip
+        try:
+            stopped = rt.wait_stopped(lambda pid, fields: match(victim.pid, pid, fields))
+            if stopped is None:
+                victim.kill()
+                victim.wait()
+                out.seek(0)
+                raise AssertionError(f"nothing stopped at {point}: {out.read()!r}")
+            yield victim, stopped
+        finally:
+            if victim.poll() is None:
+                victim.kill()
+                victim.wait()
 
 
-def go_on(victim: subprocess.Popen[bytes], stopped: int | None) -> tuple[int, bytes]:
-    """Let the stopped process go on; the exit status of `victim` and its output."""
-    if stopped is not None:
-        os.kill(stopped, signal.SIGCONT)
-    status = victim.wait(30)
-    out = victim.stdout
-    assert out is not None
-    out.seek(0)
-    text = out.read()
-    out.close()
-    victim.stdout = None
-    return status, text
+def go_on(victim: subprocess.Popen[bytes], stopped: int) -> None:
+    """Let the stopped process go on; `victim` must then succeed."""
+    os.kill(stopped, signal.SIGCONT)
+    assert victim.wait(30) == 0
+
+
+def in_userns_with(pid: int, **want: tuple[str, str]) -> None:
+    """`pid` is in the container's user namespace and has these limits (/proc/PID/limits names,
+    spaces as underscores: Max_open_files=("100", "200"))."""
+    assert uid_map_of(pid) == USERNS_MAP
+    limits = limits_of(pid)
+    for name, value in want.items():
+        assert limits[name.replace("_", " ")] == value, limits
 
 
 def test_create_sets_them_on_the_init_from_the_parent_before_run(rt: Any) -> None:
@@ -101,22 +112,11 @@ def test_create_sets_them_on_the_init_from_the_parent_before_run(rt: Any) -> Non
 
     cid = rt.new_id("rl")
     argv = [*rt.cmd, "--root", rt.root, "create", "--bundle", str(rt.bundle(["sleep", "60"], edit=edit)), cid]
-    victim, stopped = stop_at(rt, "create:ready", argv, lambda victim, pid, _f: pid == victim)
-    try:
+    with stopped_at(rt, "create:ready", argv, lambda victim, pid, _f: pid == victim) as (victim, stopped):
         with open(Path(rt.root) / cid / "state.json") as f:
             init = json.load(f)["pid"]
-        assert uid_map_of(init) == USERNS_MAP
-        limits = limits_of(init)
-        assert limits["Max open files"] == ("100", "200"), limits
-        assert limits["Max core file size"] == ("0", "4096"), limits
-        status, err = go_on(victim, stopped)
-        assert status == 0, err
-    finally:
-        if victim.poll() is None:
-            victim.kill()
-            victim.wait()
-        if victim.stdout is not None:
-            victim.stdout.close()
+        in_userns_with(init, Max_open_files=("100", "200"), Max_core_file_size=("0", "4096"))
+        go_on(victim, stopped)
     assert json.loads(rt.pyrunc("state", cid).out)["status"] == "created"
     assert limits_of(init)["Max open files"] == ("100", "200")
     r = rt.pyrunc("delete", "--force", cid)
@@ -150,21 +150,10 @@ def test_exec_children_set_them_before_they_join_the_user_namespace(rt: Any, mod
             "sys.exit(c.exec(json.loads(sys.argv[3]), spawn=sys.argv[4]).exit_status)"
         )
         argv = [sys.executable, "-c", code, cid, rt.root, json.dumps(proc), mode]
-    # (its process group: stage 2's parent, stage 1, is gone by then)
-    victim, stopped = stop_at(rt, "exec:joined", argv, lambda victim, _pid, fields: int(fields[2]) == victim)
-    try:
-        assert uid_map_of(stopped) == USERNS_MAP
-        limits = limits_of(stopped)
-        assert limits["Max open files"] == ("100", "200"), limits
-        assert limits["Max processes"] == ("4000", "5000"), limits
-        status, err = go_on(victim, stopped)
-        assert status == 0, err
-    finally:
-        if victim.poll() is None:
-            victim.kill()
-            victim.wait()
-        if victim.stdout is not None:
-            victim.stdout.close()
+    in_group = lambda victim, _pid, fields: int(fields[2]) == victim  # noqa: E731  (stage 2's parent is gone)
+    with stopped_at(rt, "exec:joined", argv, in_group) as (victim, stopped):
+        in_userns_with(stopped, Max_open_files=("100", "200"), Max_processes=("4000", "5000"))
+        go_on(victim, stopped)
     r = rt.pyrunc("delete", "--force", cid)
     assert r.rc == 0, r
 
