@@ -57,19 +57,20 @@ def exists(p: str) -> bool:
 
 
 def isdir(p: str) -> bool:
-    try:
-        mode = posix.stat(p).st_mode
-    except (OSError, ValueError):
-        return False
-    return mode & _S_IFMT == _S_IFDIR
+    return _is(p, _S_IFDIR)
 
 
 def isfile(p: str) -> bool:
+    return _is(p, _S_IFREG)
+
+
+def _is(p: str, kind: int) -> bool:
+    """The file at p (symlinks followed) is of this kind; False for none, or a NUL in p."""
     try:
         mode = posix.stat(p).st_mode
     except (OSError, ValueError):
         return False
-    return mode & _S_IFMT == _S_IFREG
+    return mode & _S_IFMT == kind
 
 
 def isabs(p: str) -> bool:
