@@ -115,6 +115,8 @@ def test_user_namespace(rt: Any) -> None:
         config["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
         # runc's rootless-friendly choices, so both can mount in the user namespace
         config["mounts"] = [m for m in config["mounts"] if m["destination"] != "/sys/fs/cgroup"]
+        # set from the host's side by both (runc at procReady; pyrunc's parent at "ready")
+        config["process"]["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": 300, "hard": 400}]
 
     assert_same(*compare(rt, edit))
 
