@@ -81,13 +81,20 @@ def basename(p: str) -> str:
     return p[p.rfind("/") + 1 :]
 
 
+# The file system's encoding is fixed at the interpreter's start (os reads it once too).
+_FS_ENCODING = sys.getfilesystemencoding()
+_FS_ERRORS = sys.getfilesystemencodeerrors()
+
+
 def fsencode(p: "str | bytes | os.PathLike[str] | os.PathLike[bytes]") -> bytes:
     """os.fsencode: a str in the file system's encoding (surrogates escaped back to their bytes),
     bytes as they are, a path-like object through its __fspath__."""
+    if type(p) is str:  # (every path of the shim's wrappers: first, and without a call)
+        return p.encode(_FS_ENCODING, _FS_ERRORS)
     p = posix.fspath(p)
     if isinstance(p, bytes):
         return p
-    return p.encode(sys.getfilesystemencoding(), sys.getfilesystemencodeerrors())
+    return p.encode(_FS_ENCODING, _FS_ERRORS)
 
 
 def getenv(name: str) -> "str | None":
@@ -97,10 +104,10 @@ def getenv(name: str) -> "str | None":
     os_module = sys.modules.get("os")
     if os_module is not None:
         return os_module.environ.get(name)  # type: ignore[no-any-return]
-    value = posix.environ.get(name.encode(sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()))
+    value = posix.environ.get(name.encode(_FS_ENCODING, _FS_ERRORS))
     if value is None:
         return None
-    return value.decode(sys.getfilesystemencoding(), sys.getfilesystemencodeerrors())
+    return value.decode(_FS_ENCODING, _FS_ERRORS)
 
 
 def abspath(p: str) -> str:
