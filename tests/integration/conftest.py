@@ -196,6 +196,35 @@ class Runtime:
         make_busybox_bundle(path, args=config["process"]["args"], config=config, terminal=config["process"]["terminal"])
         return path
 
+    @contextlib.contextmanager
+    def stopped_at(
+        self, point: str, argv: Sequence[str], match: Callable[[int, int, list[str]], bool], **env: str
+    ) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+        """Run `argv` with the checkpoint `point` set (_faults.py; `env`: more variables) and give
+        it and the pid of the process that stopped there: match(argv's pid, pid, /proc/PID/stat
+        fields after the comm). On the way out, argv's process is killed if it still runs. Its
+        output goes to a file: a created container's init keeps the stdio it was given, so a pipe
+        would never end."""
+        from libcontainer_py._faults import ENV
+
+        with open(self.base / f"out-{self.new_id()}", "w+b") as out:
+            victim = subprocess.Popen(
+                list(argv), env=dict(os.environ, **env, **{ENV: point}), start_new_session=True,
+                stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+            )  # fmt: skip
+            try:
+                stopped = wait_stopped(lambda pid, fields: match(victim.pid, pid, fields))
+                if stopped is None:
+                    victim.kill()
+                    victim.wait()
+                    out.seek(0)
+                    raise AssertionError(f"nothing stopped at {point}: {out.read()!r}")
+                yield victim, stopped
+            finally:
+                if victim.poll() is None:
+                    victim.kill()
+                    victim.wait()
+
     def mkdir(self, name: str) -> Path:
         path = self.base / name
         path.mkdir(mode=0o755)

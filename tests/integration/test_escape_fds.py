@@ -130,7 +130,6 @@ def test_execs_child_is_out_of_reach_at_birth(rt: Any, attacker: str) -> None:
     all be out of reach (it is non-dumpable from birth). Then it goes on and the exec succeeds."""
     import signal
 
-    from libcontainer_py._faults import ENV
     from libcontainer_py.container import Container
 
     host_dir = rt.mkdir("host-secret")
@@ -139,16 +138,12 @@ def test_execs_child_is_out_of_reach_at_birth(rt: Any, attacker: str) -> None:
     assert rt.pyrunc("run", "-d", "--bundle", str(bundle), cid).rc == 0
     init_pidns = os.readlink(f"/proc/{Container.load(cid, rt.root).pid}/ns/pid")
     redirs = " ".join(f'{n}<"$LEAK"' for n in LEAKED)
-    env = dict(os.environ, LEAK=str(host_dir), **{ENV: "exec:born"})
-    victim = subprocess.Popen(
-        ["bash", "-c", f'exec "$@" {redirs}', "bash", *rt.cmd, "--root", rt.root, "exec", cid, "true"],
-        env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        born = rt.wait_stopped(
-            lambda pid, fields: int(fields[1]) == victim.pid and os.readlink(f"/proc/{pid}/ns/pid") == init_pidns
-        )
-        assert born is not None, "exec's child never stopped at its birth"
+    argv = ["bash", "-c", f'exec "$@" {redirs}', "bash", *rt.cmd, "--root", rt.root, "exec", cid, "true"]
+
+    def born_in_the_container(victim: int, pid: int, fields: list[str]) -> bool:
+        return int(fields[1]) == victim and os.readlink(f"/proc/{pid}/ns/pid") == init_pidns
+
+    with rt.stopped_at("exec:born", argv, born_in_the_container, LEAK=str(host_dir)) as (victim, born):
         # the window is real: the caller's host directories are open in it, and no namespace but
         # the pid one is joined yet
         assert any(str(host_dir) in target for target in fds_of(born).values()), fds_of(born)
@@ -156,10 +151,6 @@ def test_execs_child_is_out_of_reach_at_birth(rt: Any, attacker: str) -> None:
         rt.attack_from(cid, born)
         os.kill(born, signal.SIGCONT)
         assert victim.wait(20) == 0
-    finally:
-        if victim.poll() is None:
-            victim.kill()
-            victim.wait()
 
 
 @pytest.mark.parametrize("spawn", ["fork", "forkserver"])

@@ -317,8 +317,6 @@ def test_the_runtimes_children_show_pyrunc_init_not_pyruncs_command_line(rt: Any
     "pyrunc init" now, as runc's show "runc init" (init/pidfork.py child_begins)."""
     import signal
 
-    from libcontainer_py._faults import ENV
-
     bundle = rt.bundle(["sleep", "60"], edit=_userns if userns else None)
     cid = rt.new_id("title")
     # (files, not pipes: the init keeps create's stdout and stderr)
@@ -329,18 +327,9 @@ def test_the_runtimes_children_show_pyrunc_init_not_pyruncs_command_line(rt: Any
     r = rt.pyrunc("exec", cid, "sh", "-c", "tr '\\0' ' ' < /proc/1/cmdline")
     assert r.rc == 0 and r.out.strip() == "pyrunc init", r
     # exec's child, stopped in the container's namespaces before its setup
-    victim = subprocess.Popen(
-        [*rt.cmd, "--root", rt.root, "exec", cid, "true"], env=dict(os.environ, **{ENV: "exec:joined"}),
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        child = rt.wait_stopped(lambda pid, fields: int(fields[1]) == victim.pid)
-        assert child is not None, "exec's child never reached exec:joined"
+    argv = [*rt.cmd, "--root", rt.root, "exec", cid, "true"]
+    with rt.stopped_at("exec:joined", argv, lambda victim, _pid, fields: int(fields[1]) == victim) as (victim, child):
         assert Path(f"/proc/{child}/cmdline").read_bytes().rstrip(b"\0") == b"pyrunc init"
         os.kill(child, signal.SIGCONT)
         assert victim.wait(20) == 0
-    finally:
-        if victim.poll() is None:
-            victim.kill()
-            victim.wait()
     assert rt.pyrunc("delete", "--force", cid).rc == 0

@@ -8,25 +8,21 @@ user namespace could only lower them. Where the runtime has that capability, the
 such a container with a hard limit above the runtime's own, as runc does. This project's VM gives
 root every capability but that one (its bounding set lacks bit 24), so there that test sees the
 kernel refuse (the runtime's error naming the limit), and the order itself is what the other tests
-observe: each stops the runtime at a checkpoint (_faults.py) where the process is in the
+observe: each stops the runtime at a checkpoint (_faults.py, rt.stopped_at) where the process is in the
 container's user namespace but not yet told to go on, and reads its /proc/PID/limits."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import resource
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-from libcontainer_py._faults import ENV
 
 USERNS_MAP = "0 100000 65536"
 
@@ -58,31 +54,6 @@ def has_cap_sys_resource() -> bool:
     return bool(eff >> 24 & 1)
 
 
-@contextlib.contextmanager
-def stopped_at(rt: Any, point: str, argv: list[str], match: Any) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
-    """Run `argv` with the checkpoint `point` set; give it and the pid of the process that stopped
-    there (match(victim pid, pid, /proc/PID/stat fields after the comm)); on the way out, kill it if
-    it still runs. Its output goes to a file: a created container's init keeps the stdio it was
-    given, and a pipe would never end."""
-    with open(rt.base / f"out-{rt.new_id()}", "w+b") as out:
-        victim = subprocess.Popen(
-            argv, env=dict(os.environ, **{ENV: point}), start_new_session=True,
-            stdin=subprocess.DEVNULL, stdout=out, stderr=out,
-        )  # fmt: skip
-        try:
-            stopped = rt.wait_stopped(lambda pid, fields: match(victim.pid, pid, fields))
-            if stopped is None:
-                victim.kill()
-                victim.wait()
-                out.seek(0)
-                raise AssertionError(f"nothing stopped at {point}: {out.read()!r}")
-            yield victim, stopped
-        finally:
-            if victim.poll() is None:
-                victim.kill()
-                victim.wait()
-
-
 def go_on(victim: subprocess.Popen[bytes], stopped: int) -> None:
     """Let the stopped process go on; `victim` must then succeed."""
     os.kill(stopped, signal.SIGCONT)
@@ -112,7 +83,7 @@ def test_create_sets_them_on_the_init_from_the_parent_before_run(rt: Any) -> Non
 
     cid = rt.new_id("rl")
     argv = [*rt.cmd, "--root", rt.root, "create", "--bundle", str(rt.bundle(["sleep", "60"], edit=edit)), cid]
-    with stopped_at(rt, "create:ready", argv, lambda victim, pid, _f: pid == victim) as (victim, stopped):
+    with rt.stopped_at("create:ready", argv, lambda victim, pid, _f: pid == victim) as (victim, stopped):
         with open(Path(rt.root) / cid / "state.json") as f:
             init = json.load(f)["pid"]
         in_userns_with(init, Max_open_files=("100", "200"), Max_core_file_size=("0", "4096"))
@@ -151,7 +122,7 @@ def test_exec_children_set_them_before_they_join_the_user_namespace(rt: Any, mod
         )
         argv = [sys.executable, "-c", code, cid, rt.root, json.dumps(proc), mode]
     in_group = lambda victim, _pid, fields: int(fields[2]) == victim  # noqa: E731  (stage 2's parent is gone)
-    with stopped_at(rt, "exec:joined", argv, in_group) as (victim, stopped):
+    with rt.stopped_at("exec:joined", argv, in_group) as (victim, stopped):
         in_userns_with(stopped, Max_open_files=("100", "200"), Max_processes=("4000", "5000"))
         go_on(victim, stopped)
     r = rt.pyrunc("delete", "--force", cid)
