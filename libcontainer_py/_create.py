@@ -289,6 +289,7 @@ def create(
             seccomp=p.seccomp,
             hook_state=hook_state(state, "creating"),
             cpus=_cpus(),
+            wait_run=needs_run_barrier(p, start_now),
         )
         parent_sock, child_sock = sync.socketpair()
         # Without stage 1 (init/child.py single_stage) the child is the init and ours to wait for.
@@ -338,7 +339,7 @@ def create(
                     state.pid_start = process_start_time(stage1) or 0  # saved with the cgroup's paths
                 _converse(
                     container, p, parent_sock, stage1, pids, console_socket, warn,
-                    single=single, start_now=start_now, made=made, placed=placed,
+                    single=single, start_now=start_now, made=made, placed=placed, wait_run=cfg.wait_run,
                 )  # fmt: skip
         finally:
             if cgroup_fd >= 0:
@@ -394,6 +395,7 @@ def _converse(
     start_now: bool = False,
     made: list[str] | None = None,
     placed: bool = False,
+    wait_run: bool = True,
 ) -> None:
     from libcontainer_py.container import _reap, _reap_exited, _write_id_maps
     from libcontainer_py.init import sync
@@ -477,6 +479,10 @@ def _converse(
             pass_listener_fd(msg["fds"][0], p.seccomp, hook_state(state, "creating"))
             sync.send(sock, "seccomp-fd-done")
         elif kind == "ready":
+            if not wait_run:  # (needs_run_barrier: nothing to do here; the init goes on)
+                ready = True
+                checkpoint("create:ready")
+                continue
             if p.resources is not None and p.resources.pids is not None:
                 from libcontainer_py._specload import new
 
@@ -499,6 +505,7 @@ def _converse(
             # its earlier messages (the net devices moved in at "cgroup" or "pid", the console
             # handed over) is done before the program runs. Going on from "ready" without it was
             # tried: a program started before its net device arrived (test_container_netdevices).
+            # Where nothing of that kind is pending, the init does not wait (needs_run_barrier).
             sync.send(sock, "run", exec=start_now)
         else:
             raise sync.ProtocolError(f"unexpected message {kind!r} from container init")
@@ -514,6 +521,32 @@ def _converse(
     if not start_now and process_start_time(state.pid) != state.pid_start:
         status = _reap(state.pid, 0.5)
         raise sync.InitError(f"container init exited during create (wait status {status})")
+
+
+def needs_run_barrier(p: Prepared, start_now: bool) -> bool:
+    """Whether the init, after "ready", waits for the parent's "run" (sync.py's diagram).
+
+    A create without start_now always does: "run" tells it whether to wait on the exec fifo. With
+    start_now (run(), pyrunc run) the round trip costs two wake-ups (~0.5-0.8 ms of every `run`
+    here) and is needed only where the parent does something at "ready" or must be done with an
+    earlier message before the program runs:
+      - a new or joined user namespace: process.rlimits are set by the parent, from the host's
+        user namespace (process_setup.apply_rlimits); without one the init sets them itself, to the
+        same effect, at the same point;
+      - a pids limit, which the parent writes at "ready" (_set_limits says why);
+      - linux.netDevices, moved in at "cgroup" or "pid";
+      - a terminal, whose pty master the parent takes at "console".
+    """
+    if not start_now or p.ns.new_user or p.ns.joins_user:
+        return True
+    spec = p.spec
+    linux = spec.linux
+    if linux is not None and linux.net_devices:
+        return True
+    if spec.process is not None and spec.process.terminal:
+        return True
+    resources = linux.resources if linux is not None else None
+    return resources is not None and resources.pids is not None
 
 
 def _move_net_devices(p: Prepared, pid: int) -> None:

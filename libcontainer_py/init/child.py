@@ -56,6 +56,10 @@ class InitConfig(Record):
     # The caller's CPU affinity (None: one CPU), taken back by the first child once the parent has
     # moved it off the parent's CPU (spawn.py off_our_cpu).
     cpus: list[int] | None = None
+    # Whether the init waits for "run" after "ready" (_create.needs_run_barrier): False only for a
+    # create(start=True) with nothing for the parent to do at "ready"; the init then sets its
+    # rlimits itself and goes on.
+    wait_run: bool = True
 
 
 def preload(spec: Any) -> None:
@@ -332,7 +336,15 @@ def stage2(cfg: InitConfig, sock: _socket.socket) -> NoReturn:
         stage = "rootfs"
         rootfs.finalize_rootfs(spec)
         send(sock, "ready")
-        at_once = bool(expect(sock, "run").get("exec"))  # Container.create(start=True): no fifo
+        if cfg.wait_run:
+            at_once = bool(expect(sock, "run").get("exec"))  # Container.create(start=True): no fifo
+        else:
+            # No "run" comes (_create.needs_run_barrier): the parent has nothing to do first.
+            # process.rlimits are ours to set then, now as the parent would have at "ready": in
+            # the host's user namespace (there is no other), after our own setup.
+            stage = "process"
+            ps.apply_rlimits(spec.process.rlimits)
+            at_once = True
         if not at_once:
             _die_of_signals()
 

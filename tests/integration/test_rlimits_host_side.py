@@ -9,7 +9,8 @@ such a container with a hard limit above the runtime's own, as runc does. This p
 root every capability but that one (its bounding set lacks bit 24), so there that test sees the
 kernel refuse (the runtime's error naming the limit), and the order itself is what the other tests
 observe: each stops the runtime at a checkpoint (_faults.py, rt.stopped_at) where the process is in the
-container's user namespace but not yet told to go on, and reads its /proc/PID/limits."""
+container's user namespace but not yet told to go on, and reads its /proc/PID/limits. Without a user
+namespace, a run's init sets them itself (the tests at the end)."""
 
 from __future__ import annotations
 
@@ -19,10 +20,13 @@ import resource
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from libcontainer_py._status import INIT_COMM, comm
 
 USERNS_MAP = "0 100000 65536"
 
@@ -158,3 +162,83 @@ def test_a_hard_limit_above_the_runtimes_own_in_a_user_namespace(rt: Any) -> Non
         assert r.out.split()[0] == str(asked) and r.out.split()[-3:-1] == [str(asked), str(asked)], r
     finally:
         rt.pyrunc("delete", "--force", cid)
+
+
+# run (create with start_now) and the "run" message (init/sync.py; _create.needs_run_barrier): after
+# "ready" the init of a run waits for the parent's "run" only where the parent still has work then
+# or with an earlier message (a user namespace's rlimits, a pids limit, net devices, a terminal);
+# otherwise it sets its rlimits itself, in the host's user namespace (there is no other), and goes
+# on. These stop `pyrunc run`'s parent at "ready" and look at what the container does meanwhile:
+# it writes its /proc/self/limits to a host directory.
+
+RUN_RLIMITS = [{"type": "RLIMIT_NOFILE", "soft": 100, "hard": 200}]
+
+
+def _bundle(rt: Any, out: Path, extra: dict[str, Any] | None = None) -> Path:
+    def edit(c: dict[str, Any]) -> None:
+        c["process"]["rlimits"] = RUN_RLIMITS
+        c["mounts"].append({"destination": "/out", "type": "bind", "source": str(out), "options": ["rbind", "rw"]})
+        for key, value in (extra or {}).items():
+            c["linux"].setdefault("resources", {})[key] = value
+
+    script = "cat /proc/self/limits > /out/limits.tmp && mv /out/limits.tmp /out/limits"
+    return rt.bundle(["sh", "-c", script], edit=edit)
+
+
+def _appears(path: Path, within: float) -> bool:
+    deadline = time.monotonic() + within
+    while not path.exists():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def _open_files(path: Path) -> tuple[str, str]:
+    for line in path.read_text().splitlines():
+        if line.startswith("Max open files"):
+            soft, hard = line[26:].split()[:2]
+            return soft, hard
+    raise AssertionError(path.read_text())
+
+
+def test_run_goes_on_without_the_parent(rt: Any) -> None:
+    """Nothing for the parent at "ready": the program runs, with its rlimits, while the parent is
+    stopped there."""
+    out = rt.mkdir("out")
+    cid = rt.new_id("rb")
+    argv = [*rt.cmd, "--root", rt.root, "run", "--bundle", str(_bundle(rt, out)), cid]
+    with rt.stopped_at("create:ready", argv, lambda victim, pid, _f: pid == victim) as (victim, stopped):
+        assert _appears(out / "limits", 10), "the program did not run while the parent was stopped at ready"
+        assert _open_files(out / "limits") == ("100", "200")
+        go_on(victim, stopped)
+    assert rt.state_dirs() == []
+
+
+def test_run_with_a_pids_limit_waits_for_the_parent(rt: Any) -> None:
+    """A pids limit is written by the parent at "ready": the init waits for "run", and the program
+    starts only once the parent goes on (with the rlimits the parent set)."""
+    out = rt.mkdir("out")
+    cid = rt.new_id("rb")
+    argv = [*rt.cmd, "--root", rt.root, "run", "--bundle", str(_bundle(rt, out, {"pids": {"limit": 64}})), cid]
+    with rt.stopped_at("create:ready", argv, lambda victim, pid, _f: pid == victim) as (victim, stopped):
+        init = json.loads((Path(rt.root) / cid / "state.json").read_text())["pid"]
+        assert limits_of(init)["Max open files"] == ("100", "200")  # set by the parent already
+        time.sleep(0.3)
+        assert not (out / "limits").exists()
+        assert comm(init) == INIT_COMM  # still the runtime's init, waiting
+        go_on(victim, stopped)
+    assert _open_files(out / "limits") == ("100", "200")
+    assert rt.state_dirs() == []
+
+
+@pytest.mark.parametrize("spawn", ["fork", "exec"])
+def test_library_run_sets_the_rlimits(rt: Any, spawn: str) -> None:
+    """The library's run() without a barrier, from a forked init and from a fresh interpreter's."""
+    import libcontainer_py as lc
+
+    out = rt.mkdir(f"out-{spawn}")
+    r = lc.run(_bundle(rt, out), root=rt.root, spawn=spawn)
+    assert r.returncode == 0, r
+    assert _open_files(out / "limits") == ("100", "200")
+    assert rt.state_dirs() == []
