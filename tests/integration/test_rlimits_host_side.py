@@ -39,11 +39,16 @@ def _userns(c: dict[str, Any]) -> None:
 
 def limits_of(pid: int) -> dict[str, tuple[str, str]]:
     """/proc/PID/limits: {"Max open files": (soft, hard), ...}."""
-    out = {}
     with open(f"/proc/{pid}/limits") as f:
-        for line in f.readlines()[1:]:
-            name, soft, hard = line[:26].strip(), *line[26:].split()[:2]
-            out[name] = (soft, hard)
+        return parse_limits(f.read())
+
+
+def parse_limits(text: str) -> dict[str, tuple[str, str]]:
+    """A /proc/PID/limits text: {"Max open files": (soft, hard), ...}."""
+    out = {}
+    for line in text.splitlines()[1:]:
+        name, soft, hard = line[:26].strip(), *line[26:].split()[:2]
+        out[name] = (soft, hard)
     return out
 
 
@@ -195,11 +200,8 @@ def _appears(path: Path, within: float) -> bool:
 
 
 def _open_files(path: Path) -> tuple[str, str]:
-    for line in path.read_text().splitlines():
-        if line.startswith("Max open files"):
-            soft, hard = line[26:].split()[:2]
-            return soft, hard
-    raise AssertionError(path.read_text())
+    """Max open files (soft, hard) of the /proc/self/limits the container wrote to `path`."""
+    return parse_limits(path.read_text())["Max open files"]
 
 
 def test_run_goes_on_without_the_parent(rt: Any) -> None:
