@@ -284,17 +284,25 @@ def test_cgroup_namespace_roots_proc_self_cgroup(rt: Any) -> None:
             assert path == "/", lines  # the namespace is rooted at the container's cgroup
 
 
-@pytest.mark.parametrize("cgroupns", [False, True])
-def test_cgroup_mount_shows_every_hierarchy_read_only(rt: Any, cgroupns: bool) -> None:
+@pytest.mark.parametrize("how", ["bind", "cgroupns", "userns"])
+def test_cgroup_mount_shows_every_hierarchy_read_only(rt: Any, how: str) -> None:
     """The "cgroup" mount on a v1 host (rootfs/mounts.py _mount_cgroup): a tmpfs with one read-only
     directory per host hierarchy, named as on the host, holding the container's own cgroup (a bind
     of it, or a fresh mount rooted at the cgroup namespace), and a symlink for each controller of a
-    co-mounted pair (cpu -> cpu,cpuacct)."""
+    co-mounted pair (cpu -> cpu,cpuacct). The same from a user namespace, whose mount namespace
+    holds the host's cgroup mounts with their flags locked (none but relatime on this host's:
+    tests/unit/test_rootfs_cgroup_mount.py has the refused remount that a locked flag causes)."""
     from libcontainer_py.mountinfo import parse_mountinfo, read_mountinfo
+
+    cgroupns = how == "cgroupns"
 
     def edit(config: dict[str, Any]) -> None:
         if cgroupns:
             config["linux"]["namespaces"].append({"type": "cgroup"})
+        if how == "userns":
+            config["linux"]["namespaces"].append({"type": "user"})
+            config["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+            config["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
 
     cid = rt.new_id()
     script = "cat /proc/self/mountinfo; echo ==; ls -l /sys/fs/cgroup; echo ==; cat /sys/fs/cgroup/pids/pids.max"

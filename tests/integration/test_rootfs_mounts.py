@@ -5,6 +5,7 @@ over a pipe. The namespace, and every mount in it, dies with the child: nothing 
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -523,3 +524,63 @@ def test_cgroup_mounts_are_read_once_until_forgotten(tmp_path: Path) -> None:
 
     # (the mount ends with the child's namespace)
     assert in_child(child) == [True, False, True, True]
+
+
+def test_v1_cgroup_binds_keep_the_flags_locked_in_a_user_namespace(tmp_path: Path) -> None:
+    """rootfs/mounts.py _mount_cgroup in a user namespace whose mount namespace holds v1
+    hierarchies mounted nosuid,nodev,noexec: those flags are locked there (the mounts crossed into
+    a namespace of a less privileged user namespace). The config asks "ro" alone: the kernel
+    refuses that remount of each bind (EPERM), and remount_bind asks again with the locked flags.
+    The hierarchies are stand-ins, tmpfs directories described as cgroup mounts: this host's own
+    cgroup mounts carry no flag to lock (rw,relatime)."""
+    from libcontainer_py.rootfs import mounts, plan_mounts
+
+    hierarchies = [tmp_path / "fakea", tmp_path / "fakeb"]
+    for d in hierarchies:
+        d.mkdir()
+    root = tmp_path / "root"
+    (root / "sys" / "fs" / "cgroup").mkdir(parents=True)
+    spec = spec_of([{"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["ro"]}])
+    plan = plan_mounts(spec.mounts, tmp_path)[0]
+    lines = "".join(
+        f"{40 + i} 30 0:{90 + i} / {d} rw,nosuid,nodev,noexec,relatime - cgroup cgroup rw,{d.name}\n"
+        for i, d in enumerate(hierarchies)
+    )
+
+    def child() -> dict[str, Any]:
+        _sys.mount(None, "/", None, c.MS_REC | c.MS_PRIVATE)
+        for i, d in enumerate(hierarchies):
+            _sys.mount("tmpfs", d, "tmpfs", c.MS_NOSUID | c.MS_NODEV | c.MS_NOEXEC, None)
+            (d / "marker").write_text(str(i))
+        enter_userns()
+        mounts.cgroup_mounts = lambda: parse_mountinfo(lines)
+        mounts._own_cgroups = lambda: {frozenset({d.name}): "/" for d in hierarchies}
+        root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY)
+        target = os.open(root / "sys" / "fs" / "cgroup", os.O_PATH | os.O_DIRECTORY)
+        base = root / "sys" / "fs" / "cgroup"
+        # The kernel's refusal itself, on a bind made here the same way:
+        os.mkdir(tmp_path / "probe")
+        _sys.mount(str(hierarchies[0]), tmp_path / "probe", None, c.MS_BIND | c.MS_REC)
+        try:
+            _sys.mount(None, tmp_path / "probe", None, c.MS_REMOUNT | c.MS_BIND | c.MS_RDONLY)
+            refused = 0
+        except OSError as exc:
+            refused = exc.errno or -1
+        mounts._mount_cgroup(root_fd, target, "sys/fs/cgroup", plan, cgroupns=False)
+        return {
+            "mi": mountinfo(),
+            "refused": refused,
+            "markers": [(base / d.name / "marker").read_text() for d in hierarchies],
+        }
+
+    try:
+        res = in_child(child)
+    except ChildError as exc:
+        if "enter_userns" in exc.tb and "Operation not permitted" in str(exc):
+            pytest.skip(f"user namespaces are not available here: {exc}")
+        raise
+    mi = by_point(res["mi"])
+    assert res["refused"] == errno.EPERM  # "ro" alone would clear the locked flags
+    assert res["markers"] == ["0", "1"]
+    for d in hierarchies:
+        assert {"ro", "nosuid", "nodev", "noexec"} <= mi[f"{root}/sys/fs/cgroup/{d.name}"].options
