@@ -441,6 +441,16 @@ def enter_userns() -> None:
     _sys.unshare(c.CLONE_NEWNS)
 
 
+def in_child_userns(fn: Callable[[], Any]) -> Any:
+    """in_child for a ``fn`` that calls enter_userns: a machine without user namespaces skips."""
+    try:
+        return in_child(fn)
+    except ChildError as exc:
+        if "enter_userns" in exc.tb and "Operation not permitted" in str(exc):
+            pytest.skip(f"user namespaces are not available here: {exc}")
+        raise
+
+
 def test_rootfs_in_user_namespace(tmp_path: Path) -> None:
     from libcontainer_py.bundle import make_busybox_rootfs
 
@@ -485,12 +495,7 @@ def test_rootfs_in_user_namespace(tmp_path: Path) -> None:
             "null": os.path.exists("/dev/null"),
         }
 
-    try:
-        res = in_child(child)
-    except ChildError as exc:
-        if "enter_userns" in exc.tb and "Operation not permitted" in str(exc):
-            pytest.skip(f"user namespaces are not available here: {exc}")
-        raise
+    res = in_child_userns(child)
     mi = by_point(res["mi"])
     sys_mount = mi[f"{rootfs}/sys"]
     assert sys_mount.fstype == "sysfs" and "ro" in sys_mount.options  # the host's /sys, rbound, then ro
@@ -573,12 +578,7 @@ def test_v1_cgroup_binds_keep_the_flags_locked_in_a_user_namespace(tmp_path: Pat
             "markers": [(base / d.name / "marker").read_text() for d in hierarchies],
         }
 
-    try:
-        res = in_child(child)
-    except ChildError as exc:
-        if "enter_userns" in exc.tb and "Operation not permitted" in str(exc):
-            pytest.skip(f"user namespaces are not available here: {exc}")
-        raise
+    res = in_child_userns(child)
     mi = by_point(res["mi"])
     assert res["refused"] == errno.EPERM  # "ro" alone would clear the locked flags
     assert res["markers"] == ["0", "1"]
