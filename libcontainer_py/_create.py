@@ -291,7 +291,6 @@ def create(
             cpus=_cpus(),
             wait_run=needs_run_barrier(p, start_now),
         )
-        parent_sock, child_sock = sync.socketpair()
         # Without stage 1 (init/child.py single_stage) the child is the init and ours to wait for.
         # The cgroup's checks just before the fork, not after it beside the child's start: the
         # parent's Python work after a fork pays a copy-on-write fault for every page it writes
@@ -303,8 +302,14 @@ def create(
         cgroup_fd = -1
         assert p.cgroups is not None
         v2_dir = p.cgroups.paths().get("")
-        spawn = choose(spawn)  # once: "auto" looks at the caller's threads, which may come and go
-        if v2_dir is not None and spawn in ("fork", "forkserver"):
+        # The planned init (init/vinit.py) for run, in "auto" (and "vfork", its name): it forks
+        # nothing of this caller's, so a caller's threads do not matter to it.
+        may_plan = start_now and spawn in ("auto", "vfork")
+        requested = "auto" if spawn == "vfork" else spawn
+        # Once, and only for a child that is not planned: "auto" looks at the caller's threads,
+        # which may come and go, and with them it starts the fork server.
+        spawn = "vfork" if may_plan else choose(requested)
+        if v2_dir is not None and spawn in ("vfork", "fork", "forkserver"):
             # cgroup v2: made now, for the first child to be born in it rather than moved in
             # through cgroup.procs, whose lock waits ~10 ms for an RCU grace period after an idle
             # moment (pidfork.bare_fork). v1 joins through `tasks` after the fork: no wait. (The
@@ -312,35 +317,48 @@ def create(
             made = _make_cgroup(container, p)
             cgroup_fd = os.open(v2_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
-            if is_single(spawn, cfg):
-                if spawn == "forkserver":
-                    from libcontainer_py.init.forkserver import spawn_child
-                    from libcontainer_py.init.spawn import off_our_cpu
+            planned = None
+            if may_plan:
+                planned, made = _start_planned(container, p, cfg, stdio, made, cgroup_fd)
+            elif start_now:
+                container.init_kind = f"python: spawn {requested!r}"
+            if planned is not None:
+                pids.append(planned)
+                state.pid = planned
+                state.pid_start = process_start_time(planned) or 0
+            else:
+                if spawn == "vfork":
+                    spawn = choose(requested)
+                parent_sock, child_sock = sync.socketpair()
+                if is_single(spawn, cfg):
+                    if spawn == "forkserver":
+                        from libcontainer_py.init.forkserver import spawn_child
+                        from libcontainer_py.init.spawn import off_our_cpu
 
-                    stage1, placed = spawn_child(cfg, child_sock, stdio, single=True, cgroup_fd=cgroup_fd)
-                    off_our_cpu(stage1, cfg.cpus)
-                else:
-                    forked = fork_single(cfg, child_sock, stdio, parent_sock, cgroup_fd)
-                    if forked is not None:
-                        stage1, placed = forked
-            single = stage1 is not None
-            with subreaper(active=not single):
-                if stage1 is None:
-                    stage1, placed = spawn_init(spawn, cfg, child_sock, stdio, parent_sock, cgroup_fd)
-                pids.append(stage1)
-                if cgroup_fd >= 0:
-                    os.close(cgroup_fd)
-                    cgroup_fd = -1
-                child_sock.close()
-                child_sock = None
-                checkpoint("create:stage1-spawned")
-                if single:
-                    state.pid = stage1
-                    state.pid_start = process_start_time(stage1) or 0  # saved with the cgroup's paths
-                _converse(
-                    container, p, parent_sock, stage1, pids, console_socket, warn,
-                    single=single, start_now=start_now, made=made, placed=placed, wait_run=cfg.wait_run,
-                )  # fmt: skip
+                        stage1, placed = spawn_child(cfg, child_sock, stdio, single=True, cgroup_fd=cgroup_fd)
+                        off_our_cpu(stage1, cfg.cpus)
+                    else:
+                        forked = fork_single(cfg, child_sock, stdio, parent_sock, cgroup_fd)
+                        if forked is not None:
+                            stage1, placed = forked
+                single = stage1 is not None
+                with subreaper(active=not single):
+                    if stage1 is None:
+                        stage1, placed = spawn_init(spawn, cfg, child_sock, stdio, parent_sock, cgroup_fd)
+                    pids.append(stage1)
+                    if cgroup_fd >= 0:
+                        os.close(cgroup_fd)
+                        cgroup_fd = -1
+                    child_sock.close()
+                    child_sock = None
+                    checkpoint("create:stage1-spawned")
+                    if single:
+                        state.pid = stage1
+                        state.pid_start = process_start_time(stage1) or 0  # saved with the cgroup's paths
+                    _converse(
+                        container, p, parent_sock, stage1, pids, console_socket, warn,
+                        single=single, start_now=start_now, made=made, placed=placed, wait_run=cfg.wait_run,
+                    )  # fmt: skip
         finally:
             if cgroup_fd >= 0:
                 os.close(cgroup_fd)
@@ -373,6 +391,32 @@ def create(
                 s.close()
         if fifo_fd >= 0:
             os.close(fifo_fd)
+
+
+def _start_planned(
+    container: Container,
+    p: Prepared,
+    cfg: Any,
+    stdio: tuple[int | None, int | None, int | None],
+    made: list[str] | None,
+    cgroup_fd: int,
+) -> tuple[int | None, list[str] | None]:
+    """A run's init without Python, where the config allows it (init/vinit.py): its pid, once it
+    has called execve, or None (container.init_kind says why), and the cgroup's join files if it
+    was made here. The cgroup is made and every limit set first, pids too: that child cannot wait
+    for them, and forks nothing. After a None, the Python init runs the config in this cgroup."""
+    from libcontainer_py.init import vinit
+
+    planned = None
+    why, mounts = vinit.why_not(p, cfg)
+    if why is None:
+        assert p.cgroups is not None
+        if made is None:
+            made = _make_cgroup(container, p)
+        p.cgroups.set(p.resources)
+        planned, why = vinit.start(cfg, p, mounts, stdio, join=made, cgroup_fd=cgroup_fd)
+    container.init_kind = "planned" if planned is not None else f"python: {why}"
+    return planned, made
 
 
 def _cpus() -> list[int] | None:

@@ -56,8 +56,8 @@ def run(
     """Create, start and wait for a container, then delete it. `args` replaces process.args.
     With capture_output the container's stdout and stderr are returned as bytes (they go to this
     process's own stdio otherwise); `input` is written to its stdin. Works from a notebook.
-    `spawn`: how the container's first child is started (Container.create: "auto", "fork",
-    "exec", "forkserver")."""
+    `spawn`: how the container's first child is started (Container.create: "auto", which is the
+    planned init where it can do all the config asks, "vfork", "fork", "exec", "forkserver")."""
     from libcontainer_py._specload import as_runtime, load_spec
     from libcontainer_py.container import Container
     from libcontainer_py.init.fds import ensure_stdio

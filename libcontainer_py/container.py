@@ -213,6 +213,9 @@ class Container:
         # The pty master of a container whose process has a terminal and was created without a
         # console socket: the creator relays it (pyrunc run) or uses it (a library caller).
         self.console: int | None = None
+        # Which init set the container up, for this object's create with start=True: "planned"
+        # (no Python in it: init/vinit.py), "python: <why not the planned one>"; else None.
+        self.init_kind: str | None = None
 
     # -- lookup ------------------------------------------------------------------------------------
     @property
@@ -294,7 +297,10 @@ class Container:
         when this returns. On any failure nothing is left behind: no state, no process, no mount.
         `spawn`: how its first child is started: "fork" (this process forks), "forkserver" (this
         process's fork server forks it: init/forkserver.py), "exec" (a fresh interpreter), or
-        "auto": "fork" with one thread, else "forkserver" where it can run, else "exec"."""
+        "auto": with start=True the planned init (no fork of this caller, no Python in the init:
+        init/vinit.py) where it can do all the config asks; else "fork" with one thread, else
+        "forkserver" where it can run, else "exec". "vfork" is "auto"'s first choice by name.
+        `init_kind` on the result says which init it was."""
         from libcontainer_py import _create
         from libcontainer_py.init.fds import ensure_stdio
 

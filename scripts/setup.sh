@@ -32,7 +32,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 # A stamp keeps a second run fast; pyproject.toml/setup.py/the shim's sources changing re-installs.
 stamp=.venv/.libcontainer-py-installed
-if [ ! -f "$stamp" ] || [ -n "$(find pyproject.toml setup.py libcontainer_py/_sys/_build.py libcontainer_py/_sys/vfork_plan.c -newer "$stamp" 2>/dev/null)" ] \
+if [ ! -f "$stamp" ] || [ -n "$(find pyproject.toml setup.py libcontainer_py/_sys/_build.py libcontainer_py/_sys/vfork_plan.c libcontainer_py/_sys/vfork_init.c -newer "$stamp" 2>/dev/null)" ] \
    || ! .venv/bin/python -c 'import libcontainer_py._sys._shim' 2>/dev/null; then
     .venv/bin/python -m pip install -q --upgrade pip >/dev/null
     # compat mode: a plain path entry rather than an import finder, which costs ~10 ms per start.

@@ -513,8 +513,11 @@ if TYPE_CHECKING:
         detail: int
         candidate: int
 
-    # (kind, fd, a, b, c, path, data, len): one struct lc_op
-    Op: TypeAlias = tuple[int, int, int, int, int, bytes | None, bytes | None, int]
+    # (kind, fd, a, b, c, path, data, len[, s2, s3]): one struct lc_op
+    Op: TypeAlias = (
+        tuple[int, int, int, int, int, bytes | None, bytes | None, int]
+        | tuple[int, int, int, int, int, bytes | None, bytes | None, int, bytes | None, bytes | None]
+    )
 
 else:
 
@@ -537,11 +540,13 @@ def vfork_plan(
     *,
     direct: bool = False,
     cgroup_fd: int = -1,
+    clone_flags: int = 0,
 ) -> PlanResult | None:
     """Run ``ops`` (struct lc_op, vfork_plan.c) in a child that shares this process's memory while
     the calling thread waits, the last step an execve of ``argv`` with ``envp`` from the first
     executable of ``candidates`` (``direct``: the one candidate is the program, named with a slash).
-    Born in the cgroup v2 directory ``cgroup_fd`` unless -1. Safe from a caller with threads: no
+    Born in the cgroup v2 directory ``cgroup_fd`` unless -1, and in new namespaces ``clone_flags``
+    (CLONE_NEW*: the container's init, init/vinit.py). Safe from a caller with threads: no
     fork, no Python in the child. init/vspawn.py builds the steps and turns a failure into its
     error. None when there is no such child here (not x86_64, a kernel without clone3 or
     CLONE_INTO_CGROUP, a seccomp filter that refuses clone3): nothing was started."""
@@ -561,11 +566,14 @@ def vfork_plan(
         return arr
 
     c_ops = _ffi.new("struct lc_op[]", len(ops))
-    for i, (kind, fd, a, b, c_, path, data, length) in enumerate(ops):
+    for i, fields in enumerate(ops):
         op = c_ops[i]
-        op.kind, op.fd, op.a, op.b, op.c = kind, fd, a, b, c_
-        op.path, op.data, op.len = cstr(path), cstr(data), length
+        op.kind, op.fd, op.a, op.b, op.c = fields[:5]
+        op.path, op.data, op.len = cstr(fields[5]), cstr(fields[6]), fields[7]
+        if len(fields) > 8:
+            op.s2, op.s3 = cstr(fields[8]), cstr(fields[9])
     plan = _ffi.new("struct lc_plan *")
+    plan.clone_flags = clone_flags
     plan.ops, plan.nops, plan.direct = c_ops, len(ops), int(direct)
     plan.candidates, plan.argv, plan.envp = strv(candidates), strv(argv), strv(envp)
     pid = lib.lc_vfork_plan(plan, cgroup_fd)

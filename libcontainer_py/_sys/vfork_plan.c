@@ -63,6 +63,7 @@ struct lc_op {
     const char *path;
     const void *data;
     uint64_t len;
+    const char *s2, *s3;   /* the init's steps (vfork_init.c): a mount's type and data, a symlink's target */
 };
 
 struct lc_plan {
@@ -77,12 +78,15 @@ struct lc_plan {
     int32_t err;                       /* out: its errno */
     int32_t detail;                    /* out: LC_OP_EXEC's LC_EXEC_* */
     int32_t candidate;                 /* out: LC_OP_EXEC_FAILED: which candidate */
+    uint64_t clone_flags;              /* namespaces the child is born in (CLONE_NEW*: the init's) */
 };
 
 struct lc_ksigaction { void *handler; unsigned long flags; void *restorer; uint64_t mask; };
 
 #define LC_SYS(...) syscall(__VA_ARGS__)
 #define LC_FAIL(plan, i, e) do { (plan)->failed = (i); (plan)->err = (e); goto fail; } while (0)
+
+#include "vfork_init.c"
 
 static int lc_write_all(int fd, const void *data, uint64_t len)
 {
@@ -120,6 +124,7 @@ static int lc_plan_child(void *arg)
     struct lc_plan *plan = arg;
     struct lc_ksigaction dfl = { 0, 0, 0, 0 }, old;
     uint64_t none = 0;
+    struct lc_init_ctx ctx = { 0 };
     int32_t i;
 
     /* Until it calls execve: a child that ends another way (a signal) left this, not -1. */
@@ -275,8 +280,11 @@ static int lc_plan_child(void *arg)
             plan->detail = plan->direct ? why : LC_EXEC_NOT_IN_PATH;
             LC_FAIL(plan, i, ENOENT);
         }
-        default:
-            LC_FAIL(plan, i, EINVAL);
+        default: {
+            int e = lc_init_op(op, &ctx);
+            if (e)
+                LC_FAIL(plan, i, e < 0 ? EINVAL : e);
+        }
         }
         if (r < 0)
             LC_FAIL(plan, i, errno);
@@ -346,7 +354,7 @@ static int lc_vfork_plan(struct lc_plan *plan, int cgroup_fd)
     if (stack == MAP_FAILED)
         return -errno;
     memset(&args, 0, sizeof args);
-    args.flags = CLONE_VM | CLONE_VFORK;
+    args.flags = CLONE_VM | CLONE_VFORK | plan->clone_flags;
     args.exit_signal = SIGCHLD;
     args.stack = (uint64_t)(uintptr_t)stack;
     args.stack_size = LC_PLAN_STACK;

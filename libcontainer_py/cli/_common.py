@@ -9,7 +9,6 @@ if TYPE_CHECKING:
     from libcontainer_py.cli._parser import Namespace, VerbParser
 
 
-
 def add_id(parser: VerbParser) -> None:
     parser.add_argument("container_id", metavar="CONTAINER_ID", help="the container's id")
 
@@ -42,7 +41,7 @@ def create_container(args: Namespace, ctx: Context, *, detach: bool, start: bool
     _create.CHILD_IMPORTS = True  # one container, then exit: the child imports the init's modules
     if args.preserve_fds < 0:
         raise UsageError(f"--preserve-fds: must not be negative (got {args.preserve_fds})")
-    return Container.create(
+    container = Container.create(
         args.container_id,
         args.bundle,
         root=ctx.root,
@@ -55,3 +54,6 @@ def create_container(args: Namespace, ctx: Context, *, detach: bool, start: bool
         warn=ctx.warn,
         start=start,
     )
+    if container.init_kind is not None:  # (run: which init set it up, init/vinit.py)
+        ctx.debug(f"container {args.container_id}: init {container.init_kind}")
+    return container

@@ -212,6 +212,32 @@ def home_of(uid: int, passwd: str = "/etc/passwd") -> str:
     return home_in(text, uid)
 
 
+def home_under(root: str, uid: int) -> str:
+    """:func:`home_of` for a root filesystem seen from outside it (a rootfs path, or a running
+    container's /proc/PID/root): its /etc/passwd opened with openat2(RESOLVE_IN_ROOT), so that a
+    symlink of the image resolves inside it, never to the host's."""
+    from libcontainer_py._sys import consts
+
+    try:
+        root_fd = posix.open(root, posix.O_PATH | posix.O_DIRECTORY | posix.O_CLOEXEC)
+    except OSError:
+        return "/"
+    try:
+        flags = posix.O_RDONLY | posix.O_NONBLOCK | posix.O_NOCTTY | posix.O_CLOEXEC
+        fd = _sys.openat2(root_fd, "etc/passwd", flags, 0, consts.RESOLVE_IN_ROOT)
+    except OSError:
+        return "/"
+    finally:
+        posix.close(root_fd)
+    try:
+        text = passwd_text(fd)
+    except OSError:
+        return "/"
+    finally:
+        posix.close(fd)
+    return home_in(text, uid)
+
+
 def passwd_text(fd: int) -> str:
     """The text of an opened /etc/passwd; "" unless it is a regular file."""
     if not stat.S_ISREG(posix.fstat(fd).st_mode):

@@ -54,14 +54,14 @@ from __future__ import annotations
 
 import _thread
 import posix
-import sys
 
-from libcontainer_py import _sys, capabilities
+from libcontainer_py import _sys
 from libcontainer_py._faults import ENV as _STOP_ENV
-from libcontainer_py._paths import fsencode, getenv
+from libcontainer_py._paths import getenv
 from libcontainer_py._sys import consts as c
-from libcontainer_py.errors import ConfigError, SyscallError
+from libcontainer_py.errors import ConfigError
 from libcontainer_py.init import process_setup as ps
+from libcontainer_py.init.opplan import OpPlan, rlimit_error, setns_error
 from libcontainer_py.init.pidfork import CMDLINE, fork_in_pidns
 from libcontainer_py.init.stage import failure_message
 from libcontainer_py.namespaces import NAMESPACES
@@ -125,52 +125,13 @@ def spawn(cfg: ExecConfig, stdio: tuple[int | None, ...], init_pid: int) -> int 
         plan.close()
 
 
-class _Plan:
+class _Plan(OpPlan):
     def __init__(self, cfg: ExecConfig, init_pid: int) -> None:
+        # Ours are placed above --preserve-fds, which the child keeps (and they are close-on-exec).
+        super().__init__(3 + cfg.preserve_fds)
         self.cfg = cfg
         self.init_pid = init_pid
-        self.ops: list[tuple[Any, ...]] = []
-        self.errors: list[tuple[str, Callable[[int, Any], BaseException]]] = []
-        self.fds: list[int] = []  # ours, for the child: closed here after the clone
-        # Ours are placed above --preserve-fds, which the child keeps (and they are close-on-exec).
-        self.floor = 3 + cfg.preserve_fds
         self._stage = "namespaces"  # the stage _build is at: for an error it finds itself
-
-    def close(self) -> None:
-        for fd in self.fds:
-            posix.close(fd)
-        self.fds.clear()
-
-    def _fd(self, fd: int) -> int:
-        if fd < self.floor:
-            import fcntl
-
-            try:
-                high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, self.floor)
-            finally:
-                posix.close(fd)
-            fd = high
-        self.fds.append(fd)
-        return fd
-
-    def add(
-        self,
-        op: str,
-        stage: str,
-        error: Callable[[int, Any], BaseException] | None = None,
-        *,
-        fd: int = -1,
-        a: int = 0,
-        b: int = 0,
-        c: int = 0,
-        path: str | bytes | None = None,
-        data: bytes | None = None,
-        length: int | None = None,
-    ) -> None:
-        raw = path.encode() if isinstance(path, str) else path
-        size = length if length is not None else (len(data) if data is not None else 0)
-        self.ops.append((_sys.plan_const(f"LC_OP_{op}"), fd, a, b, c, raw, data, size))
-        self.errors.append((stage, error or (lambda err, _res: OSError(err, posix.strerror(err)))))
 
     def run(self, stdio: tuple[int | None, ...]) -> int | None:
         cfg = self.cfg
@@ -230,11 +191,11 @@ class _Plan:
                 self.add("DUP2", stage, fd=fd, a=target)
         # The fds the child needs, opened here by the parent (close-on-exec); the child's sweep of
         # the caller's fds goes around them, and it closes each once it has served.
-        joins = [(t, self._fd(posix.open(p, posix.O_RDONLY | posix.O_CLOEXEC))) for t, p in cfg.join if t != "pid"]
+        joins = [(t, self.fd(posix.open(p, posix.O_RDONLY | posix.O_CLOEXEC))) for t, p in cfg.join if t != "pid"]
         tasks = []
         for path in cfg.cgroup_join:
             try:
-                tasks.append((path, self._fd(posix.open(path, posix.O_WRONLY | posix.O_CLOEXEC))))
+                tasks.append((path, self.fd(posix.open(path, posix.O_WRONLY | posix.O_CLOEXEC))))
             except OSError as exc:
                 from libcontainer_py.cgroups._join import join_error
 
@@ -243,7 +204,7 @@ class _Plan:
         if proc.oom_score_adj is not None:
             from libcontainer_py import procfs
 
-            procfd = self._fd(procfs.open_proc_root("/proc"))
+            procfd = self.fd(procfs.open_proc_root("/proc"))
         # Every other fd of the caller's, closed (CVE-2024-21626): from the floor, around ours.
         low = self.floor
         for fd in sorted(self.fds):
@@ -268,84 +229,24 @@ class _Plan:
         # (before any namespace too, from the host's user namespace: process_setup.apply_rlimits)
         for i, rl in enumerate(proc.rlimits or ()):
             number = ps.rlimit_checked(rl, i)
-            self.add("PRLIMIT", "process", _rlimit_error(rl, i), a=number, b=rl.soft, c=rl.hard)
+            self.add("PRLIMIT", "process", rlimit_error(rl, i), a=number, b=rl.soft, c=rl.hard)
         # setns.py _join_namespaces: the user namespace first, the mount namespace last
         for ns_type, fd in joins:
             if ns_type == "user":
-                self.add("SETNS", stage, _setns_error(fd, c.CLONE_NEWUSER), fd=fd, a=c.CLONE_NEWUSER)
+                self.add("SETNS", stage, setns_error(fd, c.CLONE_NEWUSER), fd=fd, a=c.CLONE_NEWUSER)
                 self.add("SETRESGID", stage)
                 self.add("SETRESUID", stage)
         for ns_type, fd in joins:
             if ns_type != "user":
                 flag = NAMESPACES[ns_type][0]
-                self.add("SETNS", stage, _setns_error(fd, flag), fd=fd, a=flag)
+                self.add("SETNS", stage, setns_error(fd, flag), fd=fd, a=flag)
             self.add("CLOSE", stage, fd=fd)
         if stop == "exec:joined":
             self.add("STOP", "exec")
         # process_setup.finalize_process, step by step
-        self._stage = stage = "process"
-        seccomp = cfg.seccomp
-        if proc.no_new_privileges:
-            self.add("PRCTL", stage, _prctl_error(c.PR_SET_NO_NEW_PRIVS, 1), a=c.PR_SET_NO_NEW_PRIVS, b=1)
-        elif seccomp is not None:
-            self._seccomp(seccomp)
-        stage = "capabilities"
-        caps = capabilities.CapSets.from_spec(proc.capabilities, lambda _msg: None)  # warned at create
-        top = capabilities.last_cap()
-        self.add("BOUNDING", stage, _cap_error(c.PR_CAPBSET_DROP), a=caps.bounding, b=top)
-        self.add("PRCTL", stage, _prctl_error(c.PR_SET_KEEPCAPS, 1), a=c.PR_SET_KEEPCAPS, b=1)
-        stage = "user"
-        uid, gid, groups = ps.user_ids(proc.user)
-        if not self._setgroups_denied():
-            gids = b"".join(g.to_bytes(4, sys.byteorder) for g in groups)
-            self.add("SETGROUPS", stage, _user_error("groups", groups), data=gids, length=len(groups))
-        self.add("SETRESGID", stage, _user_error("gid", gid), a=gid, b=gid, c=gid)
-        self.add("SETRESUID", stage, _user_error("uid", uid), a=uid, b=uid, c=uid)
-        self.add("UMASK", stage, a=ps.umask_of(proc.user))
-        self.add("PRCTL", stage, _prctl_error(c.PR_SET_KEEPCAPS, 0), a=c.PR_SET_KEEPCAPS, b=0)
-        stage = "capabilities"
-        eff, prm, inh = caps.effective, caps.permitted, caps.inheritable
-        self.add("CAPSET", stage, _capset_error(eff, prm, inh), a=eff, b=prm, c=inh)
-        ambient = caps.ambient & caps.permitted & caps.inheritable
-        self.add(
-            "AMBIENT",
-            stage,
-            _cap_error(c.PR_CAP_AMBIENT, c.PR_CAP_AMBIENT_RAISE),
-            a=ambient,
-            b=top,
-        )
-        stage = "cwd"
-        cwd = proc.cwd
-        self.add("CHDIR", stage, lambda err, _d: ps.cwd_error(cwd, posix.strerror(err)), path=cwd)
-        self.add("CHECK_CWD", stage, lambda err, _d: ps.cwd_error(cwd, "it is outside the container's root filesystem"))
-        if proc.no_new_privileges and seccomp is not None:
-            self._seccomp(seccomp)
-        self._stage = stage = "exec"
-        env = ps.program_env(proc, self._home)
-        args = list(proc.args or [])
-        if not args:
-            raise ConfigError("must not be empty", path="process.args")
-        if cfg.preserve_fds:
-            self.add("INHERIT", stage, a=3, b=self.floor - 1)
-        arg0 = args[0]
-        direct = "/" in arg0
-        candidates = [arg0] if direct else ps.path_candidates(arg0, env.get("PATH", ps.DEFAULT_PATH))
-        self.add("EXEC", stage, _exec_error(arg0, candidates))
-        return (
-            [fsencode(a) for a in args],
-            [fsencode(f"{k}={v}") for k, v in env.items()],
-            [fsencode(x) for x in candidates],
-            direct,
-        )
-
-    def _seccomp(self, compiled: Any) -> None:
-        self.add(
-            "SECCOMP",
-            "seccomp",
-            lambda err, _d: compiled.load_error(err),
-            a=compiled.flags,
-            data=compiled.program,
-            length=len(compiled.program) // 8,
+        self._stage = "process"
+        return self.process_steps(
+            proc, cfg.seccomp, setgroups_denied=self._setgroups_denied(), home=self._home, preserve_fds=cfg.preserve_fds
         )
 
     def _setgroups_denied(self) -> bool:
@@ -359,63 +260,10 @@ class _Plan:
         return bool(text.strip() == "deny")
 
     def _home(self, uid: int) -> str:
-        """HOME for ``uid`` from the container's /etc/passwd, read through its init's root with
-        openat2(RESOLVE_IN_ROOT): a symlink in the image resolves inside it, never to the host's.
-        As process_setup.home_of: not blocking on a FIFO, only a regular file counts."""
-        try:
-            root = posix.open(f"/proc/{self.init_pid}/root", posix.O_PATH | posix.O_DIRECTORY | posix.O_CLOEXEC)
-        except OSError:
-            return "/"
-        try:
-            flags = posix.O_RDONLY | posix.O_NONBLOCK | posix.O_NOCTTY | posix.O_CLOEXEC
-            fd = _sys.openat2(root, "etc/passwd", flags, 0, c.RESOLVE_IN_ROOT)
-        except OSError:
-            return "/"
-        finally:
-            posix.close(root)
-        try:
-            text = ps.passwd_text(fd)
-        except OSError:
-            return "/"
-        finally:
-            posix.close(fd)
-        return ps.home_in(text, uid)
-
-
-def _describe() -> Any:
-    from libcontainer_py._sys import describe
-
-    return describe
-
-
-def _setns_error(fd: int, flag: int) -> Callable[[int, Any], BaseException]:
-    return lambda err, _d: SyscallError(err, _describe().setns(fd, flag))
-
-
-def _prctl_error(option: int, a2: int, a3: int = 0) -> Callable[[int, Any], BaseException]:
-    return lambda err, _d: SyscallError(err, _describe().prctl(option, a2, a3, 0, 0))
-
-
-def _cap_error(option: int, a2: int | None = None) -> Callable[[int, Any], BaseException]:
-    """A prctl over each capability of a mask: the failed one is the result's detail."""
-
-    def error(err: int, res: Any) -> BaseException:
-        args = (res.detail, 0) if a2 is None else (a2, res.detail)
-        return SyscallError(err, _describe().prctl(option, *args, 0, 0))
-
-    return error
-
-
-def _capset_error(eff: int, prm: int, inh: int) -> Callable[[int, Any], BaseException]:
-    return lambda err, _d: SyscallError(err, _describe().capset(eff, prm, inh))
-
-
-def _user_error(what: str, value: Any) -> Callable[[int, Any], BaseException]:
-    return lambda err, _d: ps.user_error(what, value, err)
-
-
-def _rlimit_error(rl: Any, i: int) -> Callable[[int, Any], BaseException]:
-    return lambda err, _d: ps.rlimit_error(rl, i, err)
+        """HOME for ``uid`` from the container's /etc/passwd, read through its init's root
+        (process_setup.home_under). As process_setup.home_of: not blocking on a FIFO, only a
+        regular file counts."""
+        return ps.home_under(f"/proc/{self.init_pid}/root", uid)
 
 
 def _join_error(path: str) -> Callable[[int, Any], BaseException]:
@@ -423,21 +271,5 @@ def _join_error(path: str) -> Callable[[int, Any], BaseException]:
         from libcontainer_py.cgroups._join import join_error
 
         return join_error(path, err)
-
-    return error
-
-
-def _exec_error(arg0: str, candidates: list[str]) -> Callable[[int, Any], BaseException]:
-    def error(err: int, res: Any) -> BaseException:
-        const = _sys.plan_const
-        detail = res.detail
-        if detail == const("LC_EXEC_NO_FILE"):
-            return ps.program_error(arg0, "no such file or directory")
-        if detail == const("LC_EXEC_NO_ACCESS"):
-            return ps.program_error(arg0, "permission denied")
-        if detail == const("LC_EXEC_NOT_IN_PATH"):
-            return ps.program_error(arg0, "executable file not found in $PATH")
-        k = res.candidate
-        return OSError(err, posix.strerror(err), candidates[k] if 0 <= k < len(candidates) else arg0)
 
     return error

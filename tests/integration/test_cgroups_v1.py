@@ -540,7 +540,21 @@ import libcontainer_py as lc
 from libcontainer_py.cgroups import detect_mounts
 
 print(detect_mounts().layout.value)
+from libcontainer_py.container import Container
+
+_create = Container.create.__func__
+kinds = []
+
+
+def _recording(cls, *args, **kwargs):  # which init: Container.init_kind (init/vinit.py)
+    container = _create(cls, *args, **kwargs)
+    kinds.append(container.init_kind)
+    return container
+
+
+Container.create = classmethod(_recording)
 r = lc.run(sys.argv[1], root=sys.argv[2], container_id=sys.argv[3], capture_output=True, spawn=sys.argv[4])
+print("init", kinds[0])
 if sys.argv[4] == "forkserver":
     from libcontainer_py.init import forkserver
 
@@ -583,7 +597,7 @@ def _set_cgroup2_flags(flags: str) -> None:
 
 
 @needs_unified
-@pytest.mark.parametrize("spawn", ["fork", "forkserver"])
+@pytest.mark.parametrize("spawn", ["fork", "forkserver", "vfork"])
 @pytest.mark.parametrize("userns", [False, True], ids=["single-stage", "user-namespace"])
 def test_a_container_on_a_pure_v2_layout(userns: bool, spawn: str) -> None:
     """End to end on the v2 driver: a container created, run and deleted where /sys/fs/cgroup is
@@ -591,7 +605,8 @@ def test_a_container_on_a_pure_v2_layout(userns: bool, spawn: str) -> None:
     cgroup, gets the device program of the default rules, sees its cgroup, and at /sys/fs/cgroup
     its own cgroup directory (no cgroup namespace: a bind, not a fresh mount, which would have
     cleared the hierarchy's nsdelegate for the whole host), and its cgroup is gone after. The
-    same from the fork server (init/forkserver.py), which clones the child into the cgroup."""
+    same from the fork server (init/forkserver.py), which clones the child into the cgroup, and
+    from the planned init (spawn "vfork": init/vinit.py), cloned into it too."""
     work = Path(tempfile.mkdtemp(prefix=PREFIX))
     os.chmod(work, 0o755)
     cid = f"{PREFIX}v2-{uuid.uuid4().hex[:8]}"
@@ -623,6 +638,8 @@ def test_a_container_on_a_pure_v2_layout(userns: bool, spawn: str) -> None:
         assert proc.returncode == 0, proc.stderr
         lines = proc.stdout.splitlines()
         assert lines[0] == "v2"
+        kind = "init planned" if spawn == "vfork" and not userns else "init python: "
+        assert lines[1].startswith(kind), lines[1]
         # (its v1 hierarchies stay listed: it is in their root cgroups, which no driver touched)
         assert f"0::/pyrunc/{cid}" in lines, lines
         (mount,) = [line for line in lines if " /sys/fs/cgroup " in line]

@@ -25,10 +25,12 @@ import pytest
 LEAKED = range(3, 11)
 
 
-def pyrunc_leaking(rt: Any, host_dir: Path, *argv: str, preserve: Path | None = None) -> tuple[int, str, str]:
+def pyrunc_leaking(
+    rt: Any, host_dir: Path, *argv: str, preserve: Path | None = None, env: dict[str, str] | None = None
+) -> tuple[int, str, str]:
     """pyrunc with `host_dir` open on fds 3-10 (or with fd 3 = `preserve` and 4-10 leaked)."""
     redirs = " ".join(f'{n}<"$PRESERVE"' if preserve is not None and n == 3 else f'{n}<"$LEAK"' for n in LEAKED)
-    env = dict(os.environ, LEAK=str(host_dir), PRESERVE=str(preserve or ""))
+    env = dict(os.environ, LEAK=str(host_dir), PRESERVE=str(preserve or ""), **(env or {}))
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         p = subprocess.run(
             ["bash", "-c", f'exec "$@" {redirs}', "bash", *rt.cmd, "--root", rt.root, *argv],
@@ -45,16 +47,20 @@ def fds_of(pid: int) -> dict[int, str]:
     return {int(n): os.readlink(f"/proc/{pid}/fd/{n}") for n in os.listdir(f"/proc/{pid}/fd")}
 
 
-def test_only_stdio_and_preserved_fds_reach_the_program(rt: Any) -> None:
+@pytest.mark.parametrize("init", ["planned", "python"])
+def test_only_stdio_and_preserved_fds_reach_the_program(rt: Any, init: str) -> None:
+    """Both inits: the planned one (init/vinit.py) closes them in C, the Python one in Python."""
     host_dir = rt.mkdir("host-secret")
     preserved = rt.base / "preserved.txt"
     preserved.write_text("passed on purpose\n")
     bundle = rt.bundle(["sh", "-c", "read line <&3; [ \"$line\" = 'passed on purpose' ] && exec sleep 60"])
     cid = rt.new_id("fds")
     rc, out, err = pyrunc_leaking(
-        rt, host_dir, "run", "-d", "--preserve-fds", "1", "--bundle", str(bundle), cid, preserve=preserved
-    )
+        rt, host_dir, "--debug", "run", "-d", "--preserve-fds", "1", "--bundle", str(bundle), cid,
+        preserve=preserved, env={"LIBCONTAINER_PY_INIT": init},
+    )  # fmt: skip
     assert rc == 0, (out, err)
+    assert f"init {init}" in err, err
     pid = rt.wait_status(cid, "running")["pid"]
     deadline = time.monotonic() + 10
     while not Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"sleep\0"):  # the check passed
