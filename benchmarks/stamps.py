@@ -10,6 +10,10 @@ chosen from its name: the mapping survives the fork, the fd sweep and pivot_root
 stamps reach the parent. The caller never imports the pydantic models (the "lean" caller of
 bench_run.py). Prints, per stamp, its median offset in ms from the start of run() over n runs.
 
+It times the Python init (init/child.py): a run's default, the planned init (init/vinit.py), runs
+no Python to stamp, so LIBCONTAINER_PY_INIT=python is set unless --planned is given (then only
+the parent's stamps, the planned child's whole life between `p.` ones).
+
 The wrapping follows the names in _create.py, init/child.py and rootfs/: a rename there drops the
 stamp from the table (nothing fails). Each stamp costs ~2 us, so the total is a little above
 bench_run.py's. Medians of offsets do not add up exactly: read the order and the gaps.
@@ -132,7 +136,10 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("-n", type=int, default=40)
     ap.add_argument("--bundle", help="a bundle to run (default: a busybox bundle running true)")
+    ap.add_argument("--planned", action="store_true", help="the planned init (init/vinit.py): parent stamps only")
     cli = ap.parse_args()
+    if not cli.planned:
+        os.environ.setdefault("LIBCONTAINER_PY_INIT", "python")
     import libcontainer_py as lc
 
     work = Path(tempfile.mkdtemp(prefix="lcpy-stamps-"))

@@ -35,6 +35,16 @@ class OpPlan:
         self._slots: list[int] = []  # numbers the child's own fds were moved to, free again
         self._next_slot = -1
 
+    def close_callers_fds(self, stage: str) -> None:
+        """Every fd of the caller's closed in the child (CVE-2024-21626), from the floor up, around
+        ours (opened by the parent for it, close-on-exec: the child closes each once it has served)."""
+        low = self.floor
+        for fd in sorted(self.fds):
+            if fd >= low:
+                self.add("CLOSE_RANGE", stage, a=low, b=fd - 1)
+                low = fd + 1
+        self.add("CLOSE_RANGE", stage, a=low, b=0xFFFFFFFF)
+
     def slot(self) -> int:
         """A number for an fd the child opens itself (its steps move it there: LC_OP_OPENAT2,
         LC_OP_ENSURE_AT), above every fd of ours; release() closes it and gives it back. Once the

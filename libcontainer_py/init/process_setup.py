@@ -203,6 +203,11 @@ def home_of(uid: int, passwd: str = "/etc/passwd") -> str:
         fd = posix.open(passwd, posix.O_RDONLY | posix.O_NONBLOCK | posix.O_NOCTTY | posix.O_CLOEXEC)
     except OSError:
         return "/"
+    return _home_in_file(fd, uid)
+
+
+def _home_in_file(fd: int, uid: int) -> str:
+    """home_in of the opened /etc/passwd ``fd`` (closed here), "/" when it cannot be read."""
     try:
         text = passwd_text(fd)
     except OSError:
@@ -229,13 +234,7 @@ def home_under(root: str, uid: int) -> str:
         return "/"
     finally:
         posix.close(root_fd)
-    try:
-        text = passwd_text(fd)
-    except OSError:
-        return "/"
-    finally:
-        posix.close(fd)
-    return home_in(text, uid)
+    return _home_in_file(fd, uid)
 
 
 def passwd_text(fd: int) -> str:

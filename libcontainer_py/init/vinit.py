@@ -184,12 +184,7 @@ class _InitPlan(OpPlan):
             from libcontainer_py import procfs
 
             procfd = self.fd(procfs.open_proc_root("/proc"))
-        low = self.floor
-        for fd in sorted(self.fds):
-            if fd >= low:
-                self.add("CLOSE_RANGE", stage, a=low, b=fd - 1)
-                low = fd + 1
-        self.add("CLOSE_RANGE", stage, a=low, b=0xFFFFFFFF)
+        self.close_callers_fds(stage)
         if proc.oom_score_adj is not None:  # (before any namespace: child._oom_score_adj)
             path, value = "self/oom_score_adj", str(proc.oom_score_adj).encode()
             self.add("WRITE_AT", "process", fd=procfd, path=path, data=value)

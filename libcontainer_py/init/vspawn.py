@@ -205,13 +205,7 @@ class _Plan(OpPlan):
             from libcontainer_py import procfs
 
             procfd = self.fd(procfs.open_proc_root("/proc"))
-        # Every other fd of the caller's, closed (CVE-2024-21626): from the floor, around ours.
-        low = self.floor
-        for fd in sorted(self.fds):
-            if fd >= low:
-                self.add("CLOSE_RANGE", stage, a=low, b=fd - 1)
-                low = fd + 1
-        self.add("CLOSE_RANGE", stage, a=low, b=0xFFFFFFFF)
+        self.close_callers_fds(stage)
         for path, fd in tasks:
             self.add("WRITE", stage, _join_error(path), fd=fd, data=b"0")
             self.add("CLOSE", stage, fd=fd)
