@@ -8,7 +8,8 @@ cgroup layout, so it runs as `unshare -m sh -c 'umount /sys/fs/cgroup/unified; e
 the unshare+sh cost is measured alone and subtracted. The candidates run round-robin (one of each
 per round). Reports median and min in ms, and ratios. The library runs in three callers: this
 process (with the pydantic models), a lean one without them, and one with a second thread (whose
-containers come from the fork server). With --seccomp the container has the default seccomp
+containers' init is the planned one too, init/vinit.py, which forks nothing of the caller's; the
+fork server, for a config the planned init cannot take). With --seccomp the container has the default seccomp
 profile (libcontainer_py.seccomp.profiles, Docker's), as podman's and containerd's do: runc and
 crun compile it with libseccomp at every start; libcontainer-py compiles it once and keeps the
 program in a cache under its state root (docs/seccomp-and-hooks.md).
@@ -76,8 +77,9 @@ def main() -> None:
             str(root),
         )
 
-        # And from a caller with a second thread (a notebook's kernel): "auto" takes the fork server
-        # (init/forkserver.py), started by the first call; it ends when the worker does.
+        # And from a caller with a second thread (a notebook's kernel): "auto" takes the planned
+        # init (init/vinit.py), which needs no fork server; for a config it cannot take, the fork
+        # server (init/forkserver.py), started by the first such call, ended with the worker.
         threaded = LeanWorker(
             "import threading\n"
             "threading.Thread(target=threading.Event().wait, daemon=True).start()\n"

@@ -87,6 +87,13 @@ def instrument() -> None:
     wrap(devices, "create_devices")
     wrap(pivot, "pivot_root")
     wrap(process_setup, "finalize_process")
+    # The planned init's parent side (its child runs no Python: its whole life is inside `start`)
+    from libcontainer_py.init import vinit
+
+    for fn in ("why_not", "start", "_start_planned"):
+        wrap(vinit if fn != "_start_planned" else _create, fn)
+    for fn in ("build", "run"):
+        wrap(vinit._InitPlan, fn)
     for fn in ("create", "wait", "delete"):
         wrap(container_mod.Container, fn)
     wrap(container_mod, "_reap")
