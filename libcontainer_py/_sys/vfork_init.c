@@ -164,7 +164,8 @@ static int lc_mount_op(const struct lc_op *op, const struct lc_init_ctx *ctx)
     const char *where = op->fd >= 0 ? lc_fd_path(target, op->fd) : (const char *)op->data;
     const char *opts = op->s3;
     if ((op->b & 1) && ctx->existed) {
-        /* mode=0NNN, then the config's own data (whose mode= wins, being later) */
+        /* mode=NNNN (as Python's f"mode={mode:04o}"), then the config's own data (whose mode=
+           wins, being later) */
         struct stat st;
         size_t i = 0, n;
         if (LC_SYS(SYS_fstat, op->fd, &st) < 0)
@@ -172,8 +173,8 @@ static int lc_mount_op(const struct lc_op *op, const struct lc_init_ctx *ctx)
         n = opts ? lc_strlen(opts) : 0;
         if (n + 16 > sizeof data)
             return E2BIG;
-        memcpy(data, "mode=0", 6);
-        i = 6;
+        memcpy(data, "mode=", 5);
+        i = 5;
         for (int shift = 9; shift >= 0; shift -= 3)
             data[i++] = (char)('0' + ((st.st_mode >> shift) & 7));
         if (n) {

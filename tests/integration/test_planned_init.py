@@ -86,6 +86,7 @@ def _rich(c: dict[str, Any], data: Path) -> None:
         {"destination": "/etc/planfile", "type": "bind", "source": "data/file", "options": ["bind"]},
         {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "size=1m"]},
         {"destination": "/var/new/deep", "type": "tmpfs", "source": "tmpfs", "options": ["noexec"]},
+        {"destination": "/run", "type": "tmpfs", "source": "tmpfs", "options": ["size=1m"]},  # (0755 there)
     ]
     c["linux"]["devices"] = [
         {"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229, "fileMode": 0o600, "uid": 1000, "gid": 1000}
@@ -148,6 +149,9 @@ def test_the_planned_init_sets_up_what_the_python_init_does(
         assert "HOME=/\n" in planned and "PLANNED=yes" in planned, planned
         assert "/dev/fuse crw------- 1000 1000 a e5" in planned, planned
         assert " /data ro,nosuid" in planned and " /etc ro,nosuid,nodev,noexec" in planned, planned
+        # a tmpfs over an existing directory keeps its mode; over a new one, tmpfs's default
+        assert "/ /run rw,relatime - tmpfs tmpfs rw,size=1024k,mode=755\n" in planned, planned
+        assert "/ /var/new/deep rw,noexec,relatime - tmpfs tmpfs rw\n" in planned, planned
     if name == "default":
         assert "sid=1 pid=1" in planned and "\nunknown\n" in planned, planned  # (lo up: UNKNOWN)
     assert rt.state_dirs() == []
