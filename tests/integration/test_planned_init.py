@@ -197,6 +197,31 @@ def test_a_symlink_on_a_destination_takes_the_python_init(rt: Any, monkeypatch: 
     assert (bundle / "rootfs" / "etc" / "x").is_dir()
 
 
+def test_a_step_that_fails_late_leaves_the_python_init_a_clean_start(
+    rt: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A config device at /dev/ptmx: the planned child makes it, then its /dev/ptmx -> pts/ptmx
+    link finds it in the way (EEXIST), after the cgroup was joined and every mount made. The
+    child's namespaces and mounts are gone with it; the Python init (which replaces the node with
+    the link, as runc) runs in the same cgroup, and the container is as it would have been."""
+
+    def edit(c: dict[str, Any]) -> None:
+        c["linux"]["devices"] = [{"path": "/dev/ptmx", "type": "c", "major": 5, "minor": 2, "fileMode": 0o666}]
+
+    probe = "readlink /dev/ptmx; cut -d: -f2- /proc/self/cgroup | grep '^memory:'; grep -c . /proc/self/mountinfo"
+    bundle = rt.bundle(["sh", "-c", probe], edit=edit)
+    cid = rt.new_id("pl")
+    mounts_before = Path("/proc/self/mountinfo").read_text().count("\n")
+    kind, status, out = seen(bundle, rt.root, cid, monkeypatch, python=False)
+    assert kind.startswith("python: step ") and "File exists" in kind, kind
+    assert status == 0, out
+    lines = out.splitlines()
+    assert lines[:2] == ["pts/ptmx", f"memory:/pyrunc/{cid}"], out
+    kind, _, python = seen(rt.bundle(["sh", "-c", probe], edit=edit), rt.root, cid, monkeypatch, python=True)
+    assert python == out, _diff(out, python)
+    assert Path("/proc/self/mountinfo").read_text().count("\n") == mounts_before
+
+
 def test_a_program_not_found_is_the_python_inits_error(rt: Any) -> None:
     """A failed execve: the Python init runs the config and says it, one line, and nothing is
     left: no state, no cgroup (rt's cleanup checks the rest)."""
