@@ -592,6 +592,12 @@ def plan_const(name: str) -> int:
     return int(getattr(_lib(), name))
 
 
+def plan_op_name(kind: int) -> str:
+    """The name of step kind ``kind`` (LC_OP_MOUNT -> "MOUNT"), for a failed step's debug line."""
+    lib = _lib()
+    return next((n[6:] for n in dir(lib) if n.startswith("LC_OP_") and getattr(lib, n) == kind), str(kind))
+
+
 def seccomp(op: int, flags: int = 0, arg: bytearray | None = None) -> int:
     """seccomp(2) for its queries and probes (SECCOMP_GET_ACTION_AVAIL, SECCOMP_GET_NOTIF_SIZES, a
     flag tried with no program): ``arg``, when given, is the buffer the kernel reads and fills in

@@ -10,6 +10,7 @@ child, and the process's own steps, which both children end with.
 
 from __future__ import annotations
 
+import _thread
 import posix
 import sys
 
@@ -23,6 +24,29 @@ TYPE_CHECKING = False  # not `typing`: its import costs ~3 ms of every pyrunc ca
 if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
+
+
+# The dumpable flag and the command line are the whole process's, and each clone of a plan's child
+# clears the one and swaps the other for its time: two threads' clones at once would put them back
+# wrong (a child left dumpable while the other thread's has already restored the flag; the
+# caller's command line left as "pyrunc init"). So one clone at a time per process (~1 ms each):
+# exec's child and a run's planned init alike.
+_CLONE_LOCK = _thread.allocate_lock()
+
+
+def clone_lock() -> Any:
+    """The lock each clone of a plan's child holds (vspawn.py, vinit.py)."""
+    return _CLONE_LOCK
+
+
+def _new_lock_in_child() -> None:
+    """A caller's os.fork() while another of its threads held the lock: the child's copy would
+    stay held, and its first clone would wait forever."""
+    global _CLONE_LOCK
+    _CLONE_LOCK = _thread.allocate_lock()
+
+
+posix.register_at_fork(after_in_child=_new_lock_in_child)
 
 
 class OpPlan:

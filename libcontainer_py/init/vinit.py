@@ -230,7 +230,7 @@ class _InitPlan(OpPlan):
     def run(
         self, argv: list[bytes], envp: list[bytes], candidates: list[bytes], direct: bool, cgroup_fd: int
     ) -> tuple[int | None, str]:
-        from libcontainer_py.init.vspawn import _ONE_AT_A_TIME
+        from libcontainer_py.init.opplan import clone_lock
 
         result: list[Any] = []
 
@@ -255,7 +255,7 @@ class _InitPlan(OpPlan):
             result.append(res)
             return (res.pid, cgroup_fd >= 0) if res is not None else (-1, False)
 
-        with _ONE_AT_A_TIME:
+        with clone_lock():
             forked = fork_in_pidns(None, nondumpable=True, spawn=spawn)
         if forked is None or not result or result[0] is None:
             return None, "no clone3 (or no CLONE_INTO_CGROUP) here"
@@ -265,6 +265,6 @@ class _InitPlan(OpPlan):
         posix.waitpid(res.pid, 0)  # it has ended (127 after a step failed)
         if 0 <= res.failed < len(self.errors):
             stage = self.errors[res.failed][0]
-            kind = self.ops[res.failed][0]
-            return None, f"step {res.failed} (stage {stage}, op {kind}) failed: {posix.strerror(res.err)}"
+            kind = _sys.plan_op_name(self.ops[res.failed][0])
+            return None, f"step {res.failed} (stage {stage}, {kind}) failed: {posix.strerror(res.err)}"
         return None, "the child ended before its steps did"

@@ -52,7 +52,6 @@ say that until the clone returns.
 
 from __future__ import annotations
 
-import _thread
 import posix
 
 from libcontainer_py import _sys
@@ -60,6 +59,7 @@ from libcontainer_py._faults import ENV as _STOP_ENV
 from libcontainer_py._paths import getenv
 from libcontainer_py._sys import consts as c
 from libcontainer_py.errors import ConfigError
+from libcontainer_py.init import opplan
 from libcontainer_py.init import process_setup as ps
 from libcontainer_py.init.opplan import OpPlan, rlimit_error, setns_error
 from libcontainer_py.init.pidfork import CMDLINE, fork_in_pidns
@@ -75,21 +75,6 @@ if TYPE_CHECKING:
     from libcontainer_py.init.execconfig import ExecConfig
 
 NAME = "pyrunc:[EXEC]"  # its comm, as setns.py's child's
-# The dumpable flag and the command line are the whole process's, and each clone clears the one
-# and swaps the other for its time: two threads' clones at once would put them back wrong (a
-# child left dumpable while the other thread's has already restored the flag; the caller's
-# command line left as "pyrunc init"). So one clone at a time per process (~1 ms each).
-_ONE_AT_A_TIME = _thread.allocate_lock()
-
-
-def _new_lock_in_child() -> None:
-    """A caller's os.fork() while another of its threads held the lock: the child's copy would
-    stay held, and its first exec would wait forever."""
-    global _ONE_AT_A_TIME
-    _ONE_AT_A_TIME = _thread.allocate_lock()
-
-
-posix.register_at_fork(after_in_child=_new_lock_in_child)
 
 
 def usable(cfg: ExecConfig) -> bool:
@@ -163,7 +148,7 @@ class _Plan(OpPlan):
             return (res.pid, cgroup_fd >= 0) if res is not None else (-1, False)
 
         pidns = next((path for t, path in cfg.join if t == "pid"), None)
-        with _ONE_AT_A_TIME:
+        with opplan.clone_lock():
             forked = fork_in_pidns(pidns, nondumpable=True, spawn=start)
         if forked is None or not result or result[0] is None:
             return None
