@@ -408,13 +408,13 @@ def _start_planned(
     from libcontainer_py.init import vinit
 
     planned = None
-    why, mounts = vinit.why_not(p, cfg)
-    if why is None:
+    why, checked = vinit.why_not(p, cfg)
+    if checked is not None:
         assert p.cgroups is not None
         if made is None:
             made = _make_cgroup(container, p)
         p.cgroups.set(p.resources)
-        planned, why = vinit.start(cfg, p, mounts, stdio, join=made, cgroup_fd=cgroup_fd)
+        planned, why = vinit.start(cfg, p, checked, stdio, join=made, cgroup_fd=cgroup_fd)
     container.init_kind = "planned" if planned is not None else f"python: {why}"
     return planned, made
 

@@ -61,7 +61,7 @@ if TYPE_CHECKING:
 
     from libcontainer_py._create import Prepared
     from libcontainer_py.init.child import InitConfig
-    from libcontainer_py.rootfs.mounts import MountPlan
+    from libcontainer_py.rootfs.plan import Checked
 
 # Namespaces the child is born in (clone3 flags). Not the cgroup one (unshared once the child is in
 # its cgroup), nor user or time (the Python init: their maps and offsets come first).
@@ -73,78 +73,78 @@ ENV = "LIBCONTAINER_PY_INIT"
 _CREATE_HOOKS = ("prestart", "createRuntime", "createContainer", "startContainer")
 
 
-def why_not(p: Prepared, cfg: InitConfig) -> tuple[str | None, list[MountPlan]]:
-    """(None, the config's mounts planned) when the planned init can do all that the config
-    asks; else (why it cannot, []): the Python init does it then."""
+def why_not(p: Prepared, cfg: InitConfig) -> tuple[str | None, Checked | None]:
+    """(None, the config's mounts and devices planned) when the planned init can do all that the
+    config asks; else (why it cannot, None): the Python init does it then."""
     if getenv(ENV) == "python":
-        return f"{ENV}=python", []
+        return f"{ENV}=python", None
     if os.uname().machine != "x86_64":
-        return "vfork_plan.c has no clone3 entry for this architecture", []
+        return "vfork_plan.c has no clone3 entry for this architecture", None
     if getenv(_STOP_ENV):
-        return "a test's checkpoint", []
+        return "a test's checkpoint", None
     ns = cfg.ns
     if ns.new_user or ns.joins_user:
-        return "a user namespace", []
+        return "a user namespace", None
     if ns.new_flags & c.CLONE_NEWTIME:
-        return "a time namespace", []
+        return "a time namespace", None
     if not ns.new_flags & c.CLONE_NEWNS:
-        return "no new mount namespace", []
+        return "no new mount namespace", None
     joined = [t for t, _ in ns.join if t not in _JOINABLE]
     if joined:
-        return f"a joined {joined[0]} namespace", []
+        return f"a joined {joined[0]} namespace", None
     spec = p.spec
     proc = spec.process
     linux = spec.linux
     assert proc is not None  # (prepare)
     if proc.terminal:
-        return "a terminal", []
+        return "a terminal", None
     if any(p.hooks.get(kind) for kind in _CREATE_HOOKS):
-        return "hooks that run during create", []
+        return "hooks that run during create", None
     if linux is not None:
         if linux.net_devices:
-            return "linux.netDevices", []
+            return "linux.netDevices", None
         if linux.sysctl:
-            return "linux.sysctl", []
+            return "linux.sysctl", None
         if linux.personality is not None:
-            return "linux.personality", []
+            return "linux.personality", None
     resources = p.resources
     if resources is not None and resources.pids is not None and resources.pids.limit == 0:
-        return "a pids limit of 0", []  # (a clone3 into that cgroup is refused: EAGAIN)
+        return "a pids limit of 0", None  # (a clone3 into that cgroup is refused: EAGAIN)
     if p.seccomp is not None:
         from libcontainer_py.seccomp.load import SECCOMP_FILTER_FLAG_NEW_LISTENER
 
         if p.seccomp.flags & SECCOMP_FILTER_FLAG_NEW_LISTENER:
-            return "a seccomp notify listener", []
+            return "a seccomp notify listener", None
     from libcontainer_py.rootfs.plan import NotPlanned, check
 
     try:
-        plans = check(spec, p.bundle, no_pivot=cfg.no_pivot)
+        checked = check(spec, p.bundle, no_pivot=cfg.no_pivot)
     except NotPlanned as exc:
-        return str(exc), []
+        return str(exc), None
     if "HOME" not in ps.env_dict(proc.env):
         from libcontainer_py.rootfs.plan import covers
 
-        if covers(plans, "/etc/passwd"):
-            return "a mount over /etc/passwd, where HOME comes from", []
-    return None, plans
+        if covers(checked.mounts, "/etc/passwd"):
+            return "a mount over /etc/passwd, where HOME comes from", None
+    return None, checked
 
 
 def start(
     cfg: InitConfig,
     p: Prepared,
-    plans: list[MountPlan],
+    checked: Checked,
     stdio: tuple[int | None, ...],
     *,
     join: list[str],
     cgroup_fd: int,
 ) -> tuple[int | None, str]:
-    """Start the planned init of ``cfg`` with why_not's ``plans`` (the cgroup is made, its limits
+    """Start the planned init of ``cfg`` with why_not's ``checked`` (the cgroup is made, its limits
     set): (its pid, "planned") once it has called execve; (None, why) when it could not, with
     nothing of it left (it has been reaped): create starts the Python init then."""
     plan = _InitPlan(3 + cfg.preserve_fds)
     try:
         try:
-            argv, envp, candidates, direct = plan.build(cfg, p, plans, stdio, join)
+            argv, envp, candidates, direct = plan.build(cfg, p, checked, stdio, join)
         except Exception as exc:  # (the Python init finds and says it)
             return None, f"planning: {exc}"
         return plan.run(argv, envp, candidates, direct, cgroup_fd)
@@ -159,7 +159,7 @@ class _InitPlan(OpPlan):
         self,
         cfg: InitConfig,
         p: Prepared,
-        plans: list[MountPlan],
+        checked: Checked,
         stdio: tuple[int | None, ...],
         join: list[str],
     ) -> tuple[list[bytes], list[bytes], list[bytes], bool]:
@@ -206,9 +206,8 @@ class _InitPlan(OpPlan):
         manager = p.cgroups
         rootfs_plan.add_prepare(
             self,
-            spec,
             cfg.rootfs,
-            plans,
+            checked,
             cgroup_sources=lambda: rootfs_plan.cgroup_bind_sources(manager.paths() if manager else {}),
             cgroupns=bool(cfg.ns.new_flags & c.CLONE_NEWCGROUP),
         )

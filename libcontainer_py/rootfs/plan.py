@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 
+from libcontainer_py._record import Record
 from libcontainer_py._sys import consts as c
 from libcontainer_py.rootfs import devices as _devices
 from libcontainer_py.rootfs import mounts as _mounts
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 
     from libcontainer_py.init.opplan import OpPlan
     from libcontainer_py.mountinfo import MountInfo
+    from libcontainer_py.rootfs.devices import Device
     from libcontainer_py.rootfs.mounts import MountPlan
     from libcontainer_py.spec import Spec
 
@@ -50,14 +52,22 @@ class NotPlanned(Exception):
     """The config asks for something a planned init does not do: the Python init does it."""
 
 
+class Checked(Record, frozen=True):
+    """What check() found plannable: the config's mounts and devices, planned (prepare_rootfs's
+    own plans), for add_prepare."""
+
+    mounts: list[MountPlan]
+    devices: list[Device]
+
+
 def _remount_flags(flags: int) -> int:
     """mounts.remount_bind's flags, on its first try."""
     return (flags & ~(c.MS_REC | c.MS_BIND | c.MS_REMOUNT | c.MS_PROPAGATION)) | c.MS_REMOUNT | c.MS_BIND
 
 
-def check(spec: Spec, bundle: str, *, no_pivot: bool) -> list[MountPlan]:
-    """The config's mounts, planned and checked (as prepare_rootfs would, before its first mount),
-    or NotPlanned. Config errors (a bad option, a mount inside /proc) are NotPlanned too: the
+def check(spec: Spec, bundle: str, *, no_pivot: bool) -> Checked:
+    """The config's mounts and devices, planned and checked (as prepare_rootfs would, before its
+    first mount), or NotPlanned. Config errors (a bad option, a mount inside /proc) are NotPlanned too: the
     Python init reports them, in its words."""
     linux = spec.linux
     if no_pivot:
@@ -91,7 +101,7 @@ def check(spec: Spec, bundle: str, *, no_pivot: bool) -> list[MountPlan]:
             raise NotPlanned(f"{d.field}: a device outside /dev")
         if d.file_mode & 0o7000:
             raise NotPlanned(f"{d.field}: set-ID or sticky bits")
-    return plans
+    return Checked(mounts=plans, devices=device_list)
 
 
 def covers(plans: Sequence[MountPlan], path: str) -> bool:
@@ -101,9 +111,8 @@ def covers(plans: Sequence[MountPlan], path: str) -> bool:
 
 def add_prepare(
     plan: OpPlan,
-    spec: Spec,
     rootfs: str,
-    plans: Sequence[MountPlan],
+    checked: Checked,
     *,
     cgroup_sources: Callable[[], dict[str, str]],
     cgroupns: bool,
@@ -111,20 +120,19 @@ def add_prepare(
     """prepare_rootfs as steps (the module's docstring); ends with cwd "/" in the new root.
     ``cgroup_sources()``: for a cgroup mount without a cgroup namespace, the host directory to bind
     at each hierarchy's name (cgroup_bind_sources)."""
-    linux = spec.linux
+    plans = checked.mounts
     plan.add("MOUNT", STAGE, a=c.MS_SLAVE | c.MS_REC, data=b"/")
     plan.add("MOUNT", STAGE, path=rootfs, a=c.MS_BIND | c.MS_REC, data=os.fsencode(rootfs))
     root = plan.slot()
     plan.add("OPENAT2", STAGE, fd=c.AT_FDCWD, path=rootfs, a=os.O_PATH | os.O_DIRECTORY, c=root)
     for p in plans:
         _add_mount(plan, root, p, cgroup_sources=cgroup_sources, cgroupns=cgroupns)
-    devices = _devices.plan_devices(linux.devices if linux else None)
     dev = plan.slot()
     plan.add("OPENAT2", STAGE, fd=root, path="dev", a=os.O_PATH | os.O_DIRECTORY, b=_PLAIN, c=dev)
     umask = os.umask(0)
     os.umask(umask)
     plan.add("UMASK", STAGE, a=0)
-    for d in devices:
+    for d in checked.devices:
         name = _paths.clean(d.path).split("/", 1)[1]
         plan.add("MKNOD_AT", STAGE, fd=dev, path=name, a=d.mode, b=(d.major << 32) | d.minor)
         plan.add("FCHOWN_AT", STAGE, fd=dev, path=name, a=d.uid, b=d.gid)

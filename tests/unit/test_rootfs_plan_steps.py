@@ -29,8 +29,10 @@ def spec_with(edit: Any = None) -> Any:
 
 
 def test_the_default_config_is_planned() -> None:
-    plans = rplan.check(spec_with(), BUNDLE, no_pivot=False)
-    assert [p.destination for p in plans][:3] == ["/proc", "/dev", "/dev/pts"]
+    checked = rplan.check(spec_with(), BUNDLE, no_pivot=False)
+    assert [p.destination for p in checked.mounts][:3] == ["/proc", "/dev", "/dev/pts"]
+    assert [d.path for d in checked.devices] == ["/dev/null", "/dev/zero", "/dev/full", "/dev/random",
+                                                 "/dev/urandom", "/dev/tty"]
 
 
 def _mount(**m: Any) -> Any:
@@ -86,10 +88,11 @@ def test_no_pivot_is_not_planned() -> None:
 
 
 def test_covers() -> None:
-    plans = rplan.check(spec_with(_mount(destination="/etc", type="tmpfs", source="tmpfs")), BUNDLE, no_pivot=False)
-    assert rplan.covers(plans, "/etc/passwd")
-    assert not rplan.covers(rplan.check(spec_with(), BUNDLE, no_pivot=False), "/etc/passwd")
-    assert not rplan.covers(plans, "/etcetera")
+    etc = spec_with(_mount(destination="/etc", type="tmpfs", source="tmpfs"))
+    mounts = rplan.check(etc, BUNDLE, no_pivot=False).mounts
+    assert rplan.covers(mounts, "/etc/passwd")
+    assert not rplan.covers(rplan.check(spec_with(), BUNDLE, no_pivot=False).mounts, "/etc/passwd")
+    assert not rplan.covers(mounts, "/etcetera")
 
 
 HYBRID = """\
@@ -138,11 +141,11 @@ def test_the_steps_release_every_slot_and_pivot_once(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr("libcontainer_py.mountinfo.cgroup_mounts", lambda: parse_mountinfo(HYBRID))
     monkeypatch.setattr("libcontainer_py.rootfs.mounts._own_cgroups", lambda: OWN)
     spec = spec_with()
-    plans = rplan.check(spec, BUNDLE, no_pivot=False)
+    checked = rplan.check(spec, BUNDLE, no_pivot=False)
     plan = OpPlan(floor=3)
     plan.fds.extend([7, 9])  # (ours: the slots must go above them)
     sources = rplan.cgroup_bind_sources({})
-    rplan.add_prepare(plan, spec, "/run/bundle/rootfs", plans, cgroup_sources=lambda: sources, cgroupns=False)
+    rplan.add_prepare(plan, "/run/bundle/rootfs", checked, cgroup_sources=lambda: sources, cgroupns=False)
     rplan.add_finalize(plan, spec)
     kinds = _kinds()
     opened: set[int] = set()
