@@ -25,7 +25,8 @@ Same rules as vfork_plan.c's child: raw system calls, no malloc, no stdio, buffe
 #define LC_OP_LOOPBACK_UP 28    /* ip link set lo up */
 #define LC_OP_OPENAT2 29        /* openat2(fd, path, {a, 0, b}), moved to fd c */
 #define LC_OP_ENSURE_AT 30      /* path (root-relative, clean) in root fd: found without a symlink, or
-                                   made in its parent (a: 1 a directory, 0 a file; mode b); to fd c */
+                                   made, each missing component in its parent (a: the last is 1 a
+                                   directory, 0 a file; mode b); to fd c */
 #define LC_OP_MOUNT 31          /* mount(path, target, s2, a, s3); target /proc/self/fd/<fd>, or the
                                    string data when fd < 0; b & 1: an existing destination's mode
                                    first in the data ("mode=0755,...", a tmpfs over a directory) */
