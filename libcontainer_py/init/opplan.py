@@ -59,6 +59,44 @@ class OpPlan:
         self._slots: list[int] = []  # numbers the child's own fds were moved to, free again
         self._next_slot = -1
 
+    def clone(
+        self,
+        argv: list[bytes],
+        envp: list[bytes],
+        candidates: list[bytes],
+        direct: bool,
+        *,
+        cgroup_fd: int = -1,
+        clone_flags: int = 0,
+        pidns: str | None = None,
+    ) -> Any:
+        """Run the steps in vfork_plan.c's child, one clone at a time per process, with signals
+        blocked, the collector off and this process non-dumpable across it (pidfork.fork_in_pidns;
+        born in ``pidns``, a path, when given), "pyrunc init" as the command line the child shares
+        with us: its PlanResult, or None when there is no such child here (nothing started)."""
+        from libcontainer_py.init.pidfork import CMDLINE, fork_in_pidns
+
+        result: list[Any] = []
+
+        def spawn() -> tuple[int, bool]:
+            try:
+                title = _sys.set_cmdline(CMDLINE)  # the child shares our argv strings
+            except OSError:
+                title = None
+            try:
+                res = _sys.vfork_plan(
+                    self.ops, argv, envp, candidates, direct=direct, cgroup_fd=cgroup_fd, clone_flags=clone_flags
+                )
+            finally:
+                if title is not None:
+                    _sys.set_cmdline(title)
+            result.append(res)
+            return (res.pid, cgroup_fd >= 0) if res is not None else (-1, False)
+
+        with clone_lock():
+            forked = fork_in_pidns(pidns, nondumpable=True, spawn=spawn)
+        return result[0] if forked is not None and result else None
+
     def close_callers_fds(self, stage: str) -> None:
         """Every fd of the caller's closed in the child (CVE-2024-21626), from the floor up, around
         ours (opened by the parent for it, close-on-exec: the child closes each once it has served)."""

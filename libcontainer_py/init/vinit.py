@@ -52,12 +52,10 @@ from libcontainer_py._sys import consts as c
 from libcontainer_py.init import process_setup as ps
 from libcontainer_py.init.child import INIT_NAME
 from libcontainer_py.init.opplan import OpPlan
-from libcontainer_py.init.pidfork import CMDLINE, fork_in_pidns
 from libcontainer_py.namespaces import NAMESPACES
 
 TYPE_CHECKING = False  # not `typing`: its import costs ~3 ms of every pyrunc call
 if TYPE_CHECKING:
-    from typing import Any
 
     from libcontainer_py._create import Prepared
     from libcontainer_py.init.child import InitConfig
@@ -229,36 +227,9 @@ class _InitPlan(OpPlan):
     def run(
         self, argv: list[bytes], envp: list[bytes], candidates: list[bytes], direct: bool, cgroup_fd: int
     ) -> tuple[int | None, str]:
-        from libcontainer_py.init.opplan import clone_lock
-
-        result: list[Any] = []
-
-        def spawn() -> tuple[int, bool]:
-            try:
-                title = _sys.set_cmdline(CMDLINE)  # the child shares our argv strings
-            except OSError:
-                title = None
-            try:
-                res = _sys.vfork_plan(
-                    self.ops,
-                    argv,
-                    envp,
-                    candidates,
-                    direct=direct,
-                    cgroup_fd=cgroup_fd,
-                    clone_flags=_BORN_IN & self.new_flags,
-                )
-            finally:
-                if title is not None:
-                    _sys.set_cmdline(title)
-            result.append(res)
-            return (res.pid, cgroup_fd >= 0) if res is not None else (-1, False)
-
-        with clone_lock():
-            forked = fork_in_pidns(None, nondumpable=True, spawn=spawn)
-        if forked is None or not result or result[0] is None:
+        res = self.clone(argv, envp, candidates, direct, cgroup_fd=cgroup_fd, clone_flags=_BORN_IN & self.new_flags)
+        if res is None:
             return None, "no clone3 (or no CLONE_INTO_CGROUP) here"
-        res = result[0]
         if res.failed == -1:
             return int(res.pid), "planned"
         posix.waitpid(res.pid, 0)  # it has ended (127 after a step failed)

@@ -59,10 +59,8 @@ from libcontainer_py._faults import ENV as _STOP_ENV
 from libcontainer_py._paths import getenv
 from libcontainer_py._sys import consts as c
 from libcontainer_py.errors import ConfigError
-from libcontainer_py.init import opplan
 from libcontainer_py.init import process_setup as ps
 from libcontainer_py.init.opplan import OpPlan, rlimit_error, setns_error
-from libcontainer_py.init.pidfork import CMDLINE, fork_in_pidns
 from libcontainer_py.init.stage import failure_message
 from libcontainer_py.namespaces import NAMESPACES
 from libcontainer_py.procfs import read_text
@@ -132,27 +130,10 @@ class _Plan(OpPlan):
             argv, envp, candidates, direct = self._build(stdio)
         except (ConfigError, OSError) as exc:  # found before any child: reported as the child would
             raise PlanFailed(self._stage, exc) from None
-        result: list[Any] = []
-
-        def start() -> tuple[int, bool]:
-            try:
-                title = _sys.set_cmdline(CMDLINE)  # the child shares our argv strings
-            except OSError:
-                title = None
-            try:
-                res = _sys.vfork_plan(self.ops, argv, envp, candidates, direct=direct, cgroup_fd=cgroup_fd)
-            finally:
-                if title is not None:
-                    _sys.set_cmdline(title)
-            result.append(res)
-            return (res.pid, cgroup_fd >= 0) if res is not None else (-1, False)
-
         pidns = next((path for t, path in cfg.join if t == "pid"), None)
-        with opplan.clone_lock():
-            forked = fork_in_pidns(pidns, nondumpable=True, spawn=start)
-        if forked is None or not result or result[0] is None:
+        res = self.clone(argv, envp, candidates, direct, cgroup_fd=cgroup_fd, pidns=pidns)
+        if res is None:
             return None
-        res = result[0]
         if res.failed == -1:
             return int(res.pid)
         _, status = posix.waitpid(res.pid, 0)  # it has ended (127 after a step failed)
